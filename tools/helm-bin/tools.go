@@ -1,0 +1,2 @@
+// Package tools pins the upstream helm command that the local cluster scripts build.
+package tools
