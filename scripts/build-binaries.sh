@@ -27,6 +27,7 @@ build_into() {
   local started=$SECONDS
   echo "build-binaries: building $(basename "$dir") (first time only; cached in $CACHE)" >&2
   "$@" "$tmp"
+  echo "$((SECONDS - started))" > "$tmp/.build-seconds"
   touch "$tmp/.complete"
   rm -rf "$dir"; mv "$tmp" "$dir"
   echo "build-binaries: built $(basename "$dir") in $((SECONDS - started)) s" >&2

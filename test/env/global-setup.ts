@@ -1,1 +1,6 @@
-export default function setup(): void {}
+// Brings the local cluster up before the cluster tests (reusing one that is already running).
+import { up } from './cluster.ts';
+
+export default async function setup(): Promise<void> {
+  await up();
+}

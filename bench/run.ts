@@ -1,0 +1,4 @@
+// `make bench`: runs every benchmark and writes its numbers to bench/results/.
+import { benchCluster } from './cluster.ts';
+
+await benchCluster();

@@ -1,0 +1,119 @@
+// The activator's routing table from a request's Host header to the service it names. Built once
+// whenever services change, so a request costs one normalisation and one map lookup.
+
+/** What the table needs to know of a ServerlessService. */
+export interface RoutableService {
+  readonly namespace: string;
+  readonly name: string;
+  /** `status.url`, when the controller has published one. */
+  readonly url?: string | undefined;
+}
+
+export interface HostTableOptions {
+  /** The cluster's DNS domain. */
+  readonly clusterDomain?: string;
+}
+
+/** Why a host was left out of the table or given to another service; for logs and status. */
+export type HostTableProblem =
+  | { readonly kind: 'invalid-url'; readonly service: string; readonly url: string }
+  | {
+      readonly kind: 'host-conflict';
+      readonly host: string;
+      readonly service: string;
+      readonly winner: string;
+    };
+
+export interface HostTable {
+  /** The service key `namespace/name` for a Host header value, or undefined. */
+  lookup(hostHeader: string): string | undefined;
+  /** Number of hosts in the table. */
+  readonly size: number;
+  readonly problems: readonly HostTableProblem[];
+}
+
+const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
+
+export function serviceKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+/**
+ * Builds the table. Cluster names (`<name>.<namespace>.svc[.<domain>]`) cannot collide and always
+ * win over a `status.url` host; when two services publish the same URL host, the smaller key wins
+ * so the result does not depend on the order services were listed in, and the loser is reported.
+ */
+export function buildHostTable(
+  services: Iterable<RoutableService>,
+  options: HostTableOptions = {},
+): HostTable {
+  const domain = (options.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN).toLowerCase();
+  const hosts = new Map<string, string>();
+  const problems: HostTableProblem[] = [];
+  const withUrl: RoutableService[] = [];
+
+  for (const svc of services) {
+    const key = serviceKey(svc.namespace, svc.name);
+    const short = `${svc.name}.${svc.namespace}.svc`.toLowerCase();
+    hosts.set(short, key);
+    hosts.set(`${short}.${domain}`, key);
+    if (svc.url !== undefined && svc.url !== '') withUrl.push(svc);
+  }
+  // URL hosts go in after every cluster name, in key order, so the outcome of a conflict is fixed.
+  withUrl.sort((a, b) => compareKeys(serviceKey(a.namespace, a.name), serviceKey(b.namespace, b.name)));
+  for (const svc of withUrl) {
+    const key = serviceKey(svc.namespace, svc.name);
+    const url = svc.url!;
+    const host = urlHost(url);
+    if (host === undefined) {
+      problems.push({ kind: 'invalid-url', service: key, url });
+      continue;
+    }
+    const owner = hosts.get(host);
+    if (owner === undefined) hosts.set(host, key);
+    else if (owner !== key) problems.push({ kind: 'host-conflict', host, service: key, winner: owner });
+  }
+  return new MapHostTable(hosts, problems);
+}
+
+class MapHostTable implements HostTable {
+  readonly #hosts: ReadonlyMap<string, string>;
+  readonly problems: readonly HostTableProblem[];
+
+  constructor(hosts: ReadonlyMap<string, string>, problems: readonly HostTableProblem[]) {
+    this.#hosts = hosts;
+    this.problems = problems;
+  }
+
+  get size(): number {
+    return this.#hosts.size;
+  }
+
+  lookup(hostHeader: string): string | undefined {
+    // Most clients send the host exactly as the table holds it; try that before allocating.
+    return this.#hosts.get(hostHeader) ?? this.#hosts.get(normalizeHost(hostHeader));
+  }
+}
+
+/**
+ * The host part of a Host header, lower-cased, without port or trailing dot:
+ * `Foo.Example.COM:8080` → `foo.example.com`, `[::1]:80` → `[::1]`.
+ */
+export function normalizeHost(hostHeader: string): string {
+  let host = hostHeader.trim();
+  const bracket = host.lastIndexOf(']');
+  const colon = host.lastIndexOf(':');
+  if (colon > bracket) host = host.slice(0, colon);
+  if (host.endsWith('.')) host = host.slice(0, -1);
+  return host.toLowerCase();
+}
+
+function urlHost(url: string): string | undefined {
+  // URL.parse gives the hostname lower-cased and punycoded, without the port; null when invalid.
+  const hostname = URL.parse(url)?.hostname;
+  return hostname === undefined || hostname === '' ? undefined : normalizeHost(hostname);
+}
+
+function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,87 @@
+// A small HTTP app for the local cluster's tests. Each endpoint makes one kubelet behaviour
+// observable from outside the pod. Plain JavaScript: it runs as a container's command.
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+
+const port = Number(process.env.PORT ?? 8080);
+let ready = true;
+let live = true;
+const log = (msg) => process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
+
+function kubeGet(path) {
+  const dir = '/var/run/secrets/kubernetes.io/serviceaccount';
+  const token = fs.readFileSync(`${dir}/token`, 'utf8');
+  const ca = fs.readFileSync(`${dir}/ca.crt`);
+  const host = process.env.KUBERNETES_SERVICE_HOST;
+  const p = process.env.KUBERNETES_SERVICE_PORT;
+  return new Promise((resolve) => {
+    https
+      .get({ host, port: p, path, ca, headers: { authorization: `Bearer ${token}` } }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      })
+      .on('error', (err) => resolve(`error: ${err.message}`));
+  });
+}
+
+const routes = {
+  '/': (_q, s) => s.end(`hello from ${process.env.POD_NAME ?? 'unknown'}`),
+  '/env': (_q, s) => s.end(JSON.stringify(process.env)),
+  '/ready': (_q, s) => {
+    s.statusCode = ready ? 200 : 503;
+    s.end(String(ready));
+  },
+  '/ready/fail': (_q, s) => {
+    ready = false;
+    s.end('false');
+  },
+  '/ready/pass': (_q, s) => {
+    ready = true;
+    s.end('true');
+  },
+  '/healthz': (_q, s) => {
+    s.statusCode = live ? 200 : 500;
+    s.end(String(live));
+  },
+  '/healthz/fail': (_q, s) => {
+    live = false;
+    s.end('false');
+  },
+  '/prestop': (_q, s) => {
+    log('prestop hook called');
+    s.end('ok');
+  },
+  '/kube': async (_q, s) => {
+    const ns = process.env.POD_NAMESPACE;
+    const pods = await kubeGet(`/api/v1/namespaces/${ns}/pods`);
+    const secrets = await kubeGet(`/api/v1/namespaces/${ns}/secrets`);
+    s.end(JSON.stringify({ pods, secrets }));
+  },
+  '/localhost': async (q, s) => {
+    const target = new URL(q.url, 'http://x').searchParams.get('port');
+    try {
+      const res = await fetch(`http://127.0.0.1:${target}/`);
+      s.end(await res.text());
+    } catch (err) {
+      s.statusCode = 502;
+      s.end(String(err));
+    }
+  },
+};
+
+http
+  .createServer((q, s) => {
+    const route = routes[new URL(q.url, 'http://x').pathname];
+    if (!route) {
+      s.statusCode = 404;
+      return s.end('not found');
+    }
+    route(q, s);
+  })
+  .listen(port, () => log(`listening on ${port}`));
+
+process.on('SIGTERM', () => {
+  log('SIGTERM received');
+  if (process.env.IGNORE_SIGTERM !== '1') process.exit(0);
+});

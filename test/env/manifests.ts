@@ -1,0 +1,55 @@
+// Manifests for the local cluster's tests: the probe app (apps/probe-app.mjs) as a container of
+// the `node:24` image, with the app file given in `command` as a user would.
+
+import path from 'node:path';
+import type { V1Container, V1Deployment, V1Pod, V1PodSpec } from '@kubernetes/client-node';
+import { repoRoot } from './paths.ts';
+
+export const probeAppFile = path.join(repoRoot, 'test/env/apps/probe-app.mjs');
+
+export function probeAppContainer(overrides: Partial<V1Container> = {}, port = 8080): V1Container {
+  return {
+    name: 'app',
+    image: 'node:24',
+    command: ['node', probeAppFile],
+    env: [
+      { name: 'PORT', value: String(port) },
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+    ],
+    ports: [{ name: 'http', containerPort: port }],
+    readinessProbe: { httpGet: { path: '/ready', port }, periodSeconds: 1, failureThreshold: 1 },
+    ...overrides,
+  };
+}
+
+export function pod(
+  name: string,
+  spec: Partial<V1PodSpec> & Pick<V1PodSpec, 'containers'>,
+  labels: Record<string, string> = {},
+): V1Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels: { app: name, ...labels } },
+    spec: { terminationGracePeriodSeconds: 5, ...spec },
+  };
+}
+
+export function deployment(
+  name: string,
+  replicas: number,
+  spec: Partial<V1PodSpec> & Pick<V1PodSpec, 'containers'>,
+): V1Deployment {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { terminationGracePeriodSeconds: 5, ...spec } },
+    },
+  };
+}
