@@ -1,0 +1,47 @@
+// The contract between the controller, which injects the queue-proxy sidecar into every pod, and
+// the queue-proxy itself: container name, ports, paths and the environment it is started with.
+
+export const QUEUE_PROXY_CONTAINER_NAME = 'queue-proxy';
+
+/** Port that receives all traffic for the pod and forwards it to the user container. */
+export const QUEUE_PROXY_HTTP_PORT = 8012;
+export const QUEUE_PROXY_HTTP_PORT_NAME = 'http';
+/** Port for Prometheus metrics, autoscaler stats and admin endpoints such as wait-for-drain. */
+export const QUEUE_PROXY_METRICS_PORT = 9091;
+export const QUEUE_PROXY_METRICS_PORT_NAME = 'metrics';
+
+/**
+ * Ports the user's container may not listen on because pod containers share one network
+ * namespace: ours, plus the ones Knative reserves (8013 h2c, 8022 admin, 9090 stats) so that we
+ * can grow into them without breaking services.
+ */
+export const RESERVED_CONTAINER_PORTS: readonly number[] = [8012, 8013, 8022, 9090, 9091];
+
+/** Kubelet readiness probe path on the HTTP port: 200 only when the user container is ready. */
+export const QUEUE_PROXY_READINESS_PATH = '/healthz/ready';
+/** Called by the user container's preStop hook: returns once the queue-proxy has drained. */
+export const QUEUE_PROXY_DRAIN_PATH = '/wait-for-drain';
+
+/** Environment variables the controller sets on the queue-proxy container. */
+export const QUEUE_PROXY_ENV = {
+  /** Name of the ServerlessService. */
+  serviceName: 'SERVING_SERVICE',
+  serviceNamespace: 'SERVING_NAMESPACE',
+  /** Pod name and IP, from the downward API. */
+  podName: 'SERVING_POD',
+  podIp: 'SERVING_POD_IP',
+  /** Port of the user container on 127.0.0.1. */
+  userPort: 'USER_PORT',
+  /** Requests in flight allowed per pod; "0" = no limit. */
+  containerConcurrency: 'CONTAINER_CONCURRENCY',
+  /** Deadline for a whole request, in seconds. */
+  timeoutSeconds: 'REQUEST_TIMEOUT_SECONDS',
+  httpPort: 'QUEUE_SERVING_PORT',
+  metricsPort: 'QUEUE_METRICS_PORT',
+  /**
+   * JSON of the user container's readiness probe (a Kubernetes Probe), normalised: its port is
+   * the user port, exec probes become TCP probes, and absent probes a TCP probe of the user port.
+   * Kubelet no longer runs it: the queue-proxy does, aggressively when periodSeconds is 0.
+   */
+  readinessProbe: 'SERVING_READINESS_PROBE',
+} as const;

@@ -1,0 +1,286 @@
+// The ServerlessService API (serving.zeroscale.dev/v1alpha1): one zod definition that is the
+// source of the TypeScript types, the runtime validation and the CRD's OpenAPI schema and CEL rules.
+
+import { z } from 'zod';
+import { type CelRule, withCelRules } from './cel.ts';
+import { DURATION_MAX_LENGTH, DURATION_PATTERN, parseDurationMs } from './duration.ts';
+import { QUEUE_PROXY_CONTAINER_NAME, RESERVED_CONTAINER_PORTS } from './queue-proxy.ts';
+import { ServerlessServiceStatusSchema } from './status.ts';
+
+export const GROUP = 'serving.zeroscale.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'ServerlessService';
+export const LIST_KIND = 'ServerlessServiceList';
+export const PLURAL = 'serverlessservices';
+export const SINGULAR = 'serverlessservice';
+export const SHORT_NAMES: readonly string[] = ['ssvc'];
+
+export const MAX_INT32 = 2_147_483_647;
+/** Bounds on lists that CEL rules iterate: without them the apiserver refuses the rules' cost. */
+export const MAX_CONTAINERS = 16;
+export const MAX_CONTAINER_PORTS = 8;
+/** A Service name is a DNS-1035 label of at most 63 characters, and ours get "-private" appended. */
+export const MAX_SERVICE_NAME_LENGTH = 55;
+
+const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+// --- building blocks ---------------------------------------------------------------------------
+
+/**
+ * A Go-format duration string within [min, max], e.g. durationSchema('spec.scaling.stableWindow',
+ * '6s', '1h'). The pattern is in the OpenAPI schema; the range is a CEL rule, guarded by the same
+ * pattern so that a malformed string reports only the pattern error and never a CEL evaluation error.
+ */
+export function durationSchema(field: string, min: string, max: string) {
+  const minMs = parseDurationMs(min);
+  const maxMs = parseDurationMs(max);
+  if (minMs === undefined || maxMs === undefined) throw new Error(`bad duration bounds ${min}..${max}`);
+  const rule: CelRule<string> = {
+    rule: `!self.matches('${DURATION_PATTERN}') || (duration(self) >= duration('${min}') && duration(self) <= duration('${max}'))`,
+    message: `${field} must be a duration between ${min} and ${max}`,
+    holds: (text) => {
+      const ms = parseDurationMs(text);
+      return ms !== undefined && ms >= minMs && ms <= maxMs;
+    },
+  };
+  const text = z
+    .string()
+    .max(DURATION_MAX_LENGTH)
+    .regex(new RegExp(DURATION_PATTERN), `${field} must be a duration such as "60s", "1m30s" or "500ms"`);
+  return withCelRules(text, [rule]);
+}
+
+const replicaCount = (min: number) => z.int().min(min).max(MAX_INT32);
+
+/** Allowed ranges of the scaling durations, as Knative's (window [6s, 1h]; delay and retention [0, 1h]). */
+export const DURATION_RANGES = {
+  stableWindow: ['6s', '1h'],
+  scaleDownDelay: ['0s', '1h'],
+  scaleToZeroPodRetention: ['0s', '1h'],
+} as const;
+
+// --- spec.scaling ------------------------------------------------------------------------------
+
+export const SCALING_METRICS = ['concurrency', 'rps'] as const;
+export const ScalingMetricSchema = z.enum(SCALING_METRICS);
+export type ScalingMetric = z.output<typeof ScalingMetricSchema>;
+
+/**
+ * Field schemas of spec.scaling, shared with the ConfigMap parser (controller/config.ts) so that a
+ * default can never be a value the API would refuse.
+ */
+export const scalingFields = {
+  minScale: replicaCount(0).describe('Fewest pods, also while idle. 0 allows scale to zero.'),
+  maxScale: replicaCount(0).describe('Most pods; 0 means the cluster default cap (none by default).'),
+  initialScale: replicaCount(0).describe('Pods created with the service, before any traffic.'),
+  activationScale: replicaCount(1).describe('Pods started at once when a request arrives at zero pods.'),
+  metric: ScalingMetricSchema.describe(
+    'Metric the autoscaler scales on: in-flight requests or requests per second.',
+  ),
+  target: z
+    .number()
+    .min(0.01)
+    .describe(
+      'Per-pod value of the metric to aim at. Default: containerConcurrency, else the cluster default.',
+    ),
+  targetUtilizationPercentage: z
+    .number()
+    .min(1)
+    .max(100)
+    .describe('Share of target aimed at, leaving headroom for bursts.'),
+  stableWindow: durationSchema('spec.scaling.stableWindow', ...DURATION_RANGES.stableWindow).describe(
+    'Window over which the metric is averaged for scaling decisions.',
+  ),
+  panicWindowPercentage: z
+    .number()
+    .min(1)
+    .max(100)
+    .describe('Panic window as a percentage of the stable window.'),
+  panicThresholdPercentage: z
+    .number()
+    .min(110)
+    .max(1000)
+    .describe('Load, as a percentage of current capacity, over the panic window that starts panic mode.'),
+  scaleDownDelay: durationSchema('spec.scaling.scaleDownDelay', ...DURATION_RANGES.scaleDownDelay).describe(
+    'How long a lower pod count must be wanted before scaling down to it.',
+  ),
+  scaleToZeroPodRetention: durationSchema(
+    'spec.scaling.scaleToZeroPodRetention',
+    ...DURATION_RANGES.scaleToZeroPodRetention,
+  ).describe('How long the last pod is kept after the service went idle.'),
+  targetBurstCapacity: withCelRules(z.number().min(-1), [
+    {
+      rule: 'self == -1.0 || self >= 0.0',
+      message: 'spec.scaling.targetBurstCapacity must be >= 0, or -1 for unlimited',
+      holds: (value) => value === -1 || value >= 0,
+    },
+  ]).describe(
+    'Spare request capacity kept before the activator leaves the request path; 0 = never in path when warm, -1 = always.',
+  ),
+};
+
+const scalingObject = z.object(scalingFields).partial();
+
+/** initialScale must be inside [minScale, maxScale]; maxScale 0 has no upper bound. */
+const scalingRules: CelRule<z.output<typeof scalingObject>>[] = [
+  {
+    rule: '!has(self.minScale) || !has(self.maxScale) || self.maxScale == 0 || self.minScale <= self.maxScale',
+    message: 'spec.scaling.minScale must be <= spec.scaling.maxScale',
+    fieldPath: '.minScale',
+    holds: (s) => s.minScale === undefined || !s.maxScale || s.minScale <= s.maxScale,
+  },
+  {
+    rule: '!has(self.initialScale) || !has(self.maxScale) || self.maxScale == 0 || self.initialScale <= self.maxScale',
+    message: 'spec.scaling.initialScale must be <= spec.scaling.maxScale',
+    fieldPath: '.initialScale',
+    holds: (s) => s.initialScale === undefined || !s.maxScale || s.initialScale <= s.maxScale,
+  },
+  {
+    rule: '!has(self.initialScale) || !has(self.minScale) || self.initialScale >= self.minScale',
+    message: 'spec.scaling.initialScale must be >= spec.scaling.minScale',
+    fieldPath: '.initialScale',
+    holds: (s) => s.initialScale === undefined || s.minScale === undefined || s.initialScale >= s.minScale,
+  },
+  {
+    rule: '!has(self.activationScale) || !has(self.maxScale) || self.maxScale == 0 || self.activationScale <= self.maxScale',
+    message: 'spec.scaling.activationScale must be <= spec.scaling.maxScale',
+    fieldPath: '.activationScale',
+    holds: (s) => s.activationScale === undefined || !s.maxScale || s.activationScale <= s.maxScale,
+  },
+];
+
+export const ScalingSchema = withCelRules(scalingObject, scalingRules).describe(
+  'How the service scales; fields left out take the cluster defaults.',
+);
+
+// --- spec.template -----------------------------------------------------------------------------
+
+const reservedPorts = RESERVED_CONTAINER_PORTS.join(', ');
+
+export const ContainerPortSchema = z.looseObject({
+  containerPort: withCelRules(z.int().min(1).max(65_535), [
+    {
+      rule: `!(self in [${reservedPorts}])`,
+      message: `spec.template.spec.containers[].ports[].containerPort must not be one of ${reservedPorts} (reserved for the queue-proxy)`,
+      reason: 'FieldValueForbidden',
+      holds: (port) => !RESERVED_CONTAINER_PORTS.includes(port),
+    },
+  ]),
+  name: z.string().min(1).max(15).regex(DNS_1123_LABEL).optional(),
+  protocol: z.literal('TCP').optional(),
+});
+
+export const ContainerSchema = z
+  .looseObject({
+    name: withCelRules(z.string().min(1).max(63).regex(DNS_1123_LABEL), [
+      {
+        rule: `self != '${QUEUE_PROXY_CONTAINER_NAME}'`,
+        message: `spec.template.spec.containers[].name must not be ${QUEUE_PROXY_CONTAINER_NAME} (reserved for the injected sidecar)`,
+        reason: 'FieldValueForbidden',
+        holds: (name) => name !== QUEUE_PROXY_CONTAINER_NAME,
+      },
+    ]).optional(),
+    image: z.string().min(1),
+    ports: withCelRules(z.array(ContainerPortSchema).max(MAX_CONTAINER_PORTS), [
+      {
+        rule: 'size(self) <= 1',
+        message: 'spec.template.spec.containers[].ports must list exactly one port: the serving port',
+        holds: (ports) => ports.length <= 1,
+      },
+    ]).optional(),
+  })
+  .describe('A container; only name, image and ports are checked here, the rest when the pods are made.');
+
+export type Container = z.output<typeof ContainerSchema>;
+
+const hasPorts = (container: Container): boolean => (container.ports?.length ?? 0) > 0;
+
+export const PodSpecSchema = withCelRules(
+  z.looseObject({ containers: z.array(ContainerSchema).min(1).max(MAX_CONTAINERS) }),
+  [
+    {
+      rule: 'self.containers.filter(c, has(c.ports) && size(c.ports) > 0).size() == 1',
+      message:
+        'spec.template.spec.containers must have exactly one container with ports: the serving container',
+      fieldPath: '.containers',
+      holds: (spec) => spec.containers.filter(hasPorts).length === 1,
+    },
+    {
+      rule: 'size(self.containers) == 1 || self.containers.all(c, has(c.name))',
+      message: 'spec.template.spec.containers[].name is required when there is more than one container',
+      fieldPath: '.containers',
+      reason: 'FieldValueRequired',
+      holds: (spec) => spec.containers.length === 1 || spec.containers.every((c) => c.name !== undefined),
+    },
+  ],
+).describe('A Kubernetes PodSpec, validated in full when the Deployment is made.');
+
+export type PodSpec = z.output<typeof PodSpecSchema>;
+
+const stringMap = z.record(z.string(), z.string());
+
+export const PodTemplateSchema = z.object({
+  metadata: z
+    .object({ labels: stringMap.optional(), annotations: stringMap.optional() })
+    .optional()
+    .describe('Labels and annotations for the pods.'),
+  spec: PodSpecSchema,
+});
+
+export type PodTemplate = z.output<typeof PodTemplateSchema>;
+
+// --- spec --------------------------------------------------------------------------------------
+
+export const ServerlessServiceSpecSchema = z
+  .object({
+    template: PodTemplateSchema.describe(
+      'The pods to run: exactly one serving container with one port, plus any other containers.',
+    ),
+    containerConcurrency: z
+      .int()
+      .min(0)
+      .max(1000)
+      .optional()
+      .describe('Most requests in flight per pod; 0 = no limit.'),
+    timeoutSeconds: z
+      .int()
+      .min(1)
+      .max(3600)
+      .optional()
+      .describe('Deadline for a whole request, including time queued while the service wakes up.'),
+    scaling: ScalingSchema.optional(),
+  })
+  .describe('The desired state of a ServerlessService.');
+
+export type ServerlessServiceSpec = z.output<typeof ServerlessServiceSpecSchema>;
+
+// --- the resource ------------------------------------------------------------------------------
+
+export const ServiceNameSchema = z
+  .string()
+  .min(1)
+  .max(MAX_SERVICE_NAME_LENGTH)
+  .regex(DNS_1035_LABEL, 'metadata.name must be a DNS-1035 label: lowercase letters, digits and "-"');
+
+export const ObjectMetaSchema = z.looseObject({
+  name: ServiceNameSchema,
+  namespace: z.string().optional(),
+  uid: z.string().optional(),
+  generation: z.int().optional(),
+  resourceVersion: z.string().optional(),
+  labels: stringMap.optional(),
+  annotations: stringMap.optional(),
+});
+
+export const ServerlessServiceSchema = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal(KIND),
+  metadata: ObjectMetaSchema,
+  spec: ServerlessServiceSpecSchema,
+  status: ServerlessServiceStatusSchema.optional(),
+});
+
+export type ServerlessService = z.output<typeof ServerlessServiceSchema>;
+export type ScalingSpec = z.output<typeof ScalingSchema>;

@@ -1,0 +1,65 @@
+// The status of a ServerlessService: what the controller and the autoscaler observed, in the
+// conventions of Kubernetes conditions (one per owned part, plus Ready).
+
+import { z } from 'zod';
+
+/** Replica counts are int32 in Kubernetes. */
+const replicaCount = (min: number) => z.int().min(min).max(2_147_483_647);
+
+export const SERVING_MODES = ['proxy', 'serve'] as const;
+export const ServingModeSchema = z.enum(SERVING_MODES);
+/** proxy: the public endpoints are the activators; serve: they are the pods. */
+export type ServingMode = z.output<typeof ServingModeSchema>;
+
+export const ConditionStatusSchema = z.enum(['True', 'False', 'Unknown']);
+export type ConditionStatus = z.output<typeof ConditionStatusSchema>;
+
+const timestamp = z.string().max(64).meta({ format: 'date-time' });
+
+export const ConditionSchema = z.object({
+  type: z.string().min(1).max(316),
+  status: ConditionStatusSchema,
+  reason: z.string().max(1024).optional().describe('CamelCase reason for the last transition.'),
+  message: z.string().max(32_768).optional(),
+  lastTransitionTime: timestamp,
+  observedGeneration: z.int().min(0).optional(),
+});
+
+export type Condition = z.output<typeof ConditionSchema>;
+
+export const ServerlessServiceStatusSchema = z
+  .object({
+    observedGeneration: z.int().min(0).optional(),
+    conditions: z
+      .array(ConditionSchema)
+      .max(16)
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] })
+      .optional(),
+    url: z.string().max(2048).optional().describe('Where clients reach the service.'),
+    replicas: z
+      .object({
+        desired: replicaCount(0).optional(),
+        ready: replicaCount(0).optional(),
+        actual: replicaCount(0).optional(),
+      })
+      .optional(),
+    replicasSummary: z.string().max(32).optional().describe('"ready/desired", for kubectl get.'),
+    mode: ServingModeSchema.optional(),
+    autoscaler: z
+      .object({
+        observedConcurrency: z
+          .number()
+          .min(0)
+          .optional()
+          .describe('Stable-window average of requests in flight.'),
+        observedRequestsPerSecond: z.number().min(0).optional(),
+        panicking: z.boolean().optional(),
+        excessBurstCapacity: z.number().optional(),
+        lastScaleTime: timestamp.optional(),
+      })
+      .optional()
+      .describe('What the autoscaler last observed and decided.'),
+  })
+  .describe('Observed state, written by the controller and the autoscaler.');
+
+export type ServerlessServiceStatus = z.output<typeof ServerlessServiceStatusSchema>;

@@ -1,0 +1,70 @@
+// The two Services of a ServerlessService. The private one selects the pods; the public one has no
+// selector, because the controller writes its EndpointSlice (activators or pods, by mode).
+
+import type { V1Service, V1ServicePort } from '@kubernetes/client-node';
+import {
+  QUEUE_PROXY_HTTP_PORT,
+  QUEUE_PROXY_HTTP_PORT_NAME,
+  QUEUE_PROXY_METRICS_PORT,
+  QUEUE_PROXY_METRICS_PORT_NAME,
+} from '../../api/queue-proxy.ts';
+import type { ServerlessService } from '../../api/serverless-service.ts';
+import {
+  ownedLabels,
+  podSelector,
+  privateServiceName,
+  publicServiceName,
+  SERVICE_TYPE_LABEL,
+  type ServiceType,
+} from '../names.ts';
+import { namespaceOf, ownerReference } from './owner.ts';
+
+/** Port 80 of both Services leads to the queue-proxy. */
+export const SERVICE_HTTP_PORT = 80;
+
+// Numeric target ports: a named one could resolve to a port of the user's container that happens
+// to share the name ("http" is a common choice).
+const httpPort: V1ServicePort = {
+  name: QUEUE_PROXY_HTTP_PORT_NAME,
+  port: SERVICE_HTTP_PORT,
+  targetPort: QUEUE_PROXY_HTTP_PORT,
+  protocol: 'TCP',
+};
+const metricsPort: V1ServicePort = {
+  name: QUEUE_PROXY_METRICS_PORT_NAME,
+  port: QUEUE_PROXY_METRICS_PORT,
+  targetPort: QUEUE_PROXY_METRICS_PORT,
+  protocol: 'TCP',
+};
+
+function serviceMetadata(svc: ServerlessService, name: string, type: ServiceType) {
+  return {
+    name,
+    namespace: namespaceOf(svc),
+    labels: { ...ownedLabels(svc.metadata.name), [SERVICE_TYPE_LABEL]: type },
+    ownerReferences: [ownerReference(svc)],
+  };
+}
+
+export function buildPrivateService(svc: ServerlessService): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: serviceMetadata(svc, privateServiceName(svc.metadata.name), 'private'),
+    spec: {
+      type: 'ClusterIP',
+      selector: podSelector(svc.metadata.name),
+      ports: [{ ...httpPort }, { ...metricsPort }],
+    },
+  };
+}
+
+export function buildPublicService(svc: ServerlessService): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: serviceMetadata(svc, publicServiceName(svc.metadata.name), 'public'),
+    // No selector: the port's name ties it to the EndpointSlice's port; targetPort is unused.
+    spec: { type: 'ClusterIP', ports: [{ ...httpPort }] },
+  };
+}
