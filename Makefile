@@ -40,13 +40,13 @@ typecheck: $(STAMP)
 	tsc --noEmit -p .
 
 test-unit: $(STAMP)
-	vitest run --project unit
+	vitest run --project unit --project component
 
 test-cluster: cluster-up
 	vitest run --project cluster
 
 test: deps lint typecheck
-	vitest run --project unit
+	vitest run --project unit --project component
 	@$(NODE) test/env/cluster.ts up
 	vitest run --project cluster
 

@@ -1,12 +1,17 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` runs pure, in-process tests in parallel; `cluster` runs the tests that use
-// the local Kubernetes cluster, one file at a time (they share one node and one apiserver).
+// Three projects: `unit` runs pure tests in parallel; `component` runs in-process servers over real
+// sockets on 127.0.0.1; `cluster` runs the tests that use the local Kubernetes cluster, one file at
+// a time (they share one node and one apiserver).
 export default defineConfig({
   test: {
     projects: [
       {
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 10_000 },
+      },
+      {
+        // In-process components over real sockets on 127.0.0.1 (proxies, servers); no cluster.
+        test: { name: 'component', include: ['test/component/**/*.test.ts'], testTimeout: 30_000 },
       },
       {
         test: {
