@@ -47,6 +47,10 @@ export const ServerlessServiceStatusSchema = z
     mode: ServingModeSchema.optional(),
     autoscaler: z
       .object({
+        mode: ServingModeSchema.optional().describe(
+          'The mode the autoscaler wants the public endpoints in; the controller programs it and reports status.mode.',
+        ),
+        desiredScale: replicaCount(0).optional().describe('Pods the autoscaler last decided on.'),
         observedConcurrency: z
           .number()
           .min(0)

@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// The one entry point: `zeroscale <component>`. Each component parses its own options here, at
+// start-up; nothing reads the environment at import time.
+
+const usage = 'usage: zeroscale controller|autoscaler|activator|queue-proxy [options]';
+
+async function main(argv: readonly string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'controller': {
+      const { runController } = await import('./controller/main.ts');
+      return runController(rest, process.env);
+    }
+    default:
+      process.stderr.write(`${command ? `unknown command "${command}"\n` : ''}${usage}\n`);
+      process.exit(2);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`zeroscale: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,217 @@
+// Wiring of the ServerlessService controller: informers for the services and everything they own,
+// a work queue keyed by service, the cluster ConfigMap applied without a restart, and leader
+// election so that of several replicas exactly one reconciles (the others keep warm caches).
+
+import type { V1ConfigMap, V1Deployment, V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Clock } from '../clock.ts';
+import { EventRecorder } from '../kube/events.ts';
+import { Informer, objectKey } from '../kube/informer.ts';
+import { LeaderElector } from '../kube/leader.ts';
+import { kubePaths } from '../kube/paths.ts';
+import type { KubeClient } from '../kube/rest.ts';
+import { WorkQueue } from '../kube/workqueue.ts';
+import {
+  CONFIG_MAP_NAME,
+  type ControllerConfig,
+  parseControllerConfig,
+  unknownConfigKeys,
+} from './config.ts';
+import { MANAGED_BY, MANAGED_BY_LABEL, SERVICE_LABEL } from './names.ts';
+import { ServerlessServiceReconciler } from './reconciler.ts';
+import type { EndpointAddress } from './resources/endpoint-slice.ts';
+
+export interface ControllerOptions {
+  readonly client: KubeClient;
+  readonly log: Logger;
+  readonly registry: Registry;
+  readonly clock: Clock;
+  /** Namespace of zeroscale itself: its ConfigMap, the leader Lease, the activator Service. */
+  readonly systemNamespace: string;
+  readonly activatorService: string;
+  readonly activatorPort: number;
+  readonly imageTag: string;
+  readonly identity: string;
+  readonly workers?: number;
+  readonly resyncMs?: number;
+  readonly leaseDurationMs?: number;
+  readonly renewDeadlineMs?: number;
+  readonly retryPeriodMs?: number;
+  /** Called once when leadership is lost; the entry point exits so a fresh process campaigns. */
+  readonly onLostLeadership: () => void;
+}
+
+export interface ControllerHandle {
+  readonly isLeader: () => boolean;
+  stop(): Promise<void>;
+}
+
+const maxQueueLength = 100_000;
+
+export function startController(o: ControllerOptions): ControllerHandle {
+  const resyncMs = o.resyncMs ?? 5 * 60_000;
+  const onError = (what: string) => (err: unknown) =>
+    o.log.warn({ err: String(err) }, `${what} watch failed; resuming`);
+  const managed = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
+  const services = new Informer<{ metadata?: { name?: string; namespace?: string } }>(o.client, {
+    path: kubePaths.serverlessServices(),
+    resyncMs,
+    onError: onError('ServerlessService'),
+  });
+  const deployments = new Informer<V1Deployment>(o.client, {
+    path: kubePaths.deployments(),
+    labelSelector: managed,
+    onError: onError('Deployment'),
+  });
+  const svcObjects = new Informer<V1Service>(o.client, {
+    path: kubePaths.services(),
+    labelSelector: managed,
+    onError: onError('Service'),
+  });
+  const slices = new Informer<V1EndpointSlice>(o.client, {
+    path: kubePaths.endpointSlices(),
+    labelSelector: managed,
+    onError: onError('EndpointSlice'),
+  });
+  const pods = new Informer<V1Pod>(o.client, {
+    path: kubePaths.pods(),
+    labelSelector: SERVICE_LABEL,
+    onError: onError('Pod'),
+  });
+  const configMaps = new Informer<V1ConfigMap>(o.client, {
+    path: kubePaths.configMaps(o.systemNamespace),
+    fieldSelector: `metadata.name=${CONFIG_MAP_NAME}`,
+    onError: onError('ConfigMap'),
+  });
+  const activatorSlices = new Informer<V1EndpointSlice>(o.client, {
+    path: kubePaths.endpointSlices(o.systemNamespace),
+    labelSelector: `kubernetes.io/service-name=${o.activatorService}`,
+    onError: onError('activator EndpointSlice'),
+  });
+
+  // Pods indexed by their service, so a reconcile reads its own pods only.
+  const podsByService = new Map<string, Map<string, V1Pod>>();
+  pods.on((event, pod, key) => {
+    const svcKey = `${pod.metadata?.namespace}/${pod.metadata?.labels?.[SERVICE_LABEL]}`;
+    const entry = podsByService.get(svcKey) ?? new Map<string, V1Pod>();
+    if (event === 'delete') entry.delete(key);
+    else entry.set(key, pod);
+    if (entry.size === 0) podsByService.delete(svcKey);
+    else podsByService.set(svcKey, entry);
+  });
+
+  let config: ControllerConfig = parseControllerConfig({}, { imageTag: o.imageTag });
+  const applyConfig = (cm: V1ConfigMap | undefined) => {
+    try {
+      config = parseControllerConfig(cm?.data ?? {}, { imageTag: o.imageTag });
+      const unknown = unknownConfigKeys(cm?.data ?? {});
+      if (unknown.length)
+        o.log.warn({ keys: unknown }, `ConfigMap ${CONFIG_MAP_NAME} has keys zeroscale does not know`);
+      o.log.info('applied cluster configuration');
+    } catch (err) {
+      o.log.error(
+        { err: String(err) },
+        `ConfigMap ${CONFIG_MAP_NAME} is invalid; keeping the previous configuration`,
+      );
+    }
+  };
+
+  const activatorAddresses = (): EndpointAddress[] =>
+    activatorSlices
+      .list()
+      .flatMap((s) => s.endpoints ?? [])
+      .filter((e) => e.conditions?.ready !== false && !e.conditions?.terminating)
+      .flatMap((e) =>
+        e.addresses.map((ip) => ({
+          ip,
+          ...(e.nodeName ? { nodeName: e.nodeName } : {}),
+          ...(e.targetRef?.name
+            ? {
+                pod: {
+                  name: e.targetRef.name,
+                  namespace: e.targetRef.namespace ?? o.systemNamespace,
+                  ...(e.targetRef.uid ? { uid: e.targetRef.uid } : {}),
+                },
+              }
+            : {}),
+        })),
+      );
+
+  const reconciler = new ServerlessServiceReconciler({
+    client: o.client,
+    events: new EventRecorder(o.client, 'zeroscale-controller', o.log),
+    log: o.log,
+    activatorPort: o.activatorPort,
+    view: {
+      serverlessService: (key) => services.get(key),
+      deployment: (ns, name) => deployments.get(`${ns}/${name}`),
+      service: (ns, name) => svcObjects.get(`${ns}/${name}`),
+      endpointSlice: (ns, name) => slices.get(`${ns}/${name}`),
+      pods: (ns, name) => [...(podsByService.get(`${ns}/${name}`)?.values() ?? [])],
+      activators: activatorAddresses,
+      config: () => config,
+    },
+  });
+  const queue = new WorkQueue(
+    { name: 'serverlessservice', workers: o.workers ?? 4, maxLength: maxQueueLength, registry: o.registry },
+    (key) => reconciler.reconcile(key),
+  );
+  queue.onError = (key, err) =>
+    o.log.warn({ service: key, err: String(err) }, 'reconcile failed; retrying with back-off');
+
+  const enqueueAll = () => {
+    for (const s of services.list()) queue.add(objectKey(s));
+  };
+  services.on((_event, _obj, key) => queue.add(key));
+  const enqueueOwner = (obj: { metadata?: { namespace?: string; labels?: Record<string, string> } }) => {
+    const owner = obj.metadata?.labels?.[SERVICE_LABEL];
+    if (owner) queue.add(`${obj.metadata?.namespace}/${owner}`);
+  };
+  for (const inf of [deployments, svcObjects, slices, pods] as Informer<V1Pod>[])
+    inf.on((_e, obj) => enqueueOwner(obj));
+  configMaps.on((event, cm) => {
+    applyConfig(event === 'delete' ? undefined : cm);
+    enqueueAll();
+  });
+  activatorSlices.on(() => enqueueAll());
+
+  const informers = [configMaps, activatorSlices, deployments, svcObjects, slices, pods, services];
+  for (const inf of informers) inf.start();
+
+  const elector = new LeaderElector(o.client, {
+    namespace: o.systemNamespace,
+    name: 'zeroscale-controller',
+    identity: o.identity,
+    clock: o.clock,
+    registry: o.registry,
+    component: 'controller',
+    ...(o.leaseDurationMs ? { leaseDurationMs: o.leaseDurationMs } : {}),
+    ...(o.renewDeadlineMs ? { renewDeadlineMs: o.renewDeadlineMs } : {}),
+    ...(o.retryPeriodMs ? { retryPeriodMs: o.retryPeriodMs } : {}),
+  });
+  void elector.run(
+    () => {
+      o.log.info({ identity: o.identity }, 'became leader; reconciling');
+      void Promise.all(informers.map((i) => i.waitForSync())).then(() => {
+        enqueueAll();
+        queue.start();
+      });
+    },
+    () => {
+      o.log.error('lost leadership; stopping');
+      queue.stop();
+      for (const inf of informers) inf.stop();
+      o.onLostLeadership();
+    },
+  );
+
+  return {
+    isLeader: () => elector.isLeader,
+    async stop() {
+      queue.stop();
+      for (const inf of informers) inf.stop();
+      await elector.stop();
+    },
+  };
+}

@@ -1,0 +1,123 @@
+// The controller's part of a ServerlessService's status, as a pure function of what it observed:
+// one condition per owned part, Ready summarising them, the URL, replica counts and the mode the
+// public endpoints are in.
+
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { ServerlessService } from '../api/serverless-service.ts';
+import type { Condition, ServingMode } from '../api/status.ts';
+import { type ConditionInput, readyCondition, setConditions } from './conditions.ts';
+import type { ControllerConfig } from './config.ts';
+import { serviceUrl } from './names.ts';
+import { findPodProblem } from './pod-problems.ts';
+
+export interface ObservedChildren {
+  readonly deployment: V1Deployment | undefined;
+  readonly pods: readonly V1Pod[];
+  /** The mode the public EndpointSlice was just written in. */
+  readonly mode: ServingMode;
+  /** Proxy mode with no activator endpoint: requests have nowhere to go yet. */
+  readonly activatorsMissing: boolean;
+}
+
+/** The fields of status the controller owns (the autoscaler owns status.autoscaler). */
+export interface ControllerStatus {
+  readonly observedGeneration: number;
+  readonly conditions: Condition[];
+  readonly url: string;
+  readonly replicas: { readonly desired: number; readonly ready: number; readonly actual: number };
+  readonly replicasSummary: string;
+  readonly mode: ServingMode;
+}
+
+export function deploymentCondition(observed: ObservedChildren): ConditionInput {
+  const d = observed.deployment;
+  if (!d)
+    return {
+      type: 'DeploymentReady',
+      status: 'Unknown',
+      reason: 'Creating',
+      message: 'the Deployment is being created',
+    };
+  const desired = d.spec?.replicas ?? 0;
+  const ready = d.status?.readyReplicas ?? 0;
+  if (desired === 0)
+    return {
+      type: 'DeploymentReady',
+      status: 'True',
+      reason: 'ScaledToZero',
+      message: 'no pods: requests wake the service',
+    };
+  if (ready > 0)
+    return {
+      type: 'DeploymentReady',
+      status: 'True',
+      reason: 'PodsReady',
+      message: `${ready} of ${desired} pods ready`,
+    };
+  const problem = findPodProblem(observed.pods);
+  if (problem)
+    return { type: 'DeploymentReady', status: 'False', reason: problem.reason, message: problem.message };
+  return {
+    type: 'DeploymentReady',
+    status: 'Unknown',
+    reason: 'Deploying',
+    message: `waiting for a ready pod (0 of ${desired})`,
+  };
+}
+
+export function buildControllerStatus(
+  svc: ServerlessService,
+  observed: ObservedChildren,
+  config: ControllerConfig,
+  now: Date,
+): ControllerStatus {
+  const generation = svc.metadata.generation ?? 0;
+  const parts: ConditionInput[] = [
+    deploymentCondition(observed),
+    {
+      type: 'ServicesReady',
+      status: 'True',
+      reason: 'Applied',
+      message: 'private and public Services are in place',
+    },
+    observed.activatorsMissing
+      ? {
+          type: 'EndpointsReady',
+          status: 'Unknown',
+          reason: 'NoActivators',
+          message: 'proxy mode, but no activator endpoint is ready yet',
+        }
+      : {
+          type: 'EndpointsReady',
+          status: 'True',
+          reason: observed.mode === 'serve' ? 'ServingPods' : 'ProxyingThroughActivators',
+        },
+  ];
+  const d = observed.deployment;
+  const desired = d?.spec?.replicas ?? 0;
+  const ready = d?.status?.readyReplicas ?? 0;
+  return {
+    observedGeneration: generation,
+    conditions: setConditions(svc.status?.conditions, [readyCondition(parts), ...parts], generation, now),
+    url: serviceUrl(svc.metadata.name, svc.metadata.namespace ?? 'default', config.domainSuffix),
+    replicas: { desired, ready, actual: d?.status?.replicas ?? 0 },
+    replicasSummary: `${ready}/${desired}`,
+    mode: observed.mode,
+  };
+}
+
+/** Status for a spec the controller cannot act on (what the CRD schema could not catch). */
+export function invalidSpecStatus(
+  svc: ServerlessService,
+  message: string,
+  config: ControllerConfig,
+  now: Date,
+): Partial<ControllerStatus> {
+  const generation = svc.metadata.generation ?? 0;
+  const ready: ConditionInput = { type: 'Ready', status: 'False', reason: 'InvalidSpec', message };
+  return {
+    observedGeneration: generation,
+    conditions: setConditions(svc.status?.conditions, [ready], generation, now),
+    url: serviceUrl(svc.metadata.name, svc.metadata.namespace ?? 'default', config.domainSuffix),
+  };
+}

@@ -1,0 +1,28 @@
+// REST paths of the resources zeroscale reads and writes, in one place.
+
+import { GROUP, PLURAL, VERSION } from '../api/serverless-service.ts';
+
+const ns = (namespace: string) => `namespaces/${namespace}`;
+
+export const kubePaths = {
+  serverlessServices: () => `/apis/${GROUP}/${VERSION}/${PLURAL}`,
+  serverlessService: (namespace: string, name: string) =>
+    `/apis/${GROUP}/${VERSION}/${ns(namespace)}/${PLURAL}/${name}`,
+  serverlessServiceStatus: (namespace: string, name: string) =>
+    `/apis/${GROUP}/${VERSION}/${ns(namespace)}/${PLURAL}/${name}/status`,
+  deployments: (namespace?: string) =>
+    namespace ? `/apis/apps/v1/${ns(namespace)}/deployments` : '/apis/apps/v1/deployments',
+  deployment: (namespace: string, name: string) => `/apis/apps/v1/${ns(namespace)}/deployments/${name}`,
+  deploymentScale: (namespace: string, name: string) =>
+    `/apis/apps/v1/${ns(namespace)}/deployments/${name}/scale`,
+  services: (namespace?: string) => (namespace ? `/api/v1/${ns(namespace)}/services` : '/api/v1/services'),
+  service: (namespace: string, name: string) => `/api/v1/${ns(namespace)}/services/${name}`,
+  endpointSlices: (namespace?: string) =>
+    namespace
+      ? `/apis/discovery.k8s.io/v1/${ns(namespace)}/endpointslices`
+      : '/apis/discovery.k8s.io/v1/endpointslices',
+  endpointSlice: (namespace: string, name: string) =>
+    `/apis/discovery.k8s.io/v1/${ns(namespace)}/endpointslices/${name}`,
+  pods: (namespace?: string) => (namespace ? `/api/v1/${ns(namespace)}/pods` : '/api/v1/pods'),
+  configMaps: (namespace: string) => `/api/v1/${ns(namespace)}/configmaps`,
+} as const;
