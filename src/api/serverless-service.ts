@@ -79,10 +79,11 @@ export const scalingFields = {
   metric: ScalingMetricSchema.describe(
     'Metric the autoscaler scales on: in-flight requests or requests per second.',
   ),
-  target: z
-    .number()
-    .min(0.01)
-    .describe(
+  // The CEL rule backs up `minimum`: the apiserver compares an integer value (a YAML `0`) with
+  // the minimum truncated to an integer, so `target: 0` would pass the OpenAPI check alone.
+  target: withCelRules(z.number().min(0.01), [
+    { rule: 'self > 0.0', message: 'spec.scaling.target must be > 0', holds: (value) => value > 0 },
+  ]).describe(
       'Per-pod value of the metric to aim at. Default: containerConcurrency, else the cluster default.',
     ),
   targetUtilizationPercentage: z

@@ -8,6 +8,7 @@ import { Informer } from '../../../src/kube/informer.ts';
 import { isNotFound, KubeClient } from '../../../src/kube/rest.ts';
 import { nodeName as defaultNodeName, network, paths } from '../paths.ts';
 import { forwardApiserver, HostPorts } from './host-ports.ts';
+import { LocalLoadBalancers } from './load-balancers.ts';
 import { ensureBridge, IpAllocator, sweepSandboxes } from './network.ts';
 import { NodeHeartbeat } from './node.ts';
 import { type AgentContext, PodWorker } from './pod-worker.ts';
@@ -145,6 +146,8 @@ async function main(): Promise<void> {
     if (event !== 'resync') onPod(event, pod);
   });
   informer.start();
+  const loadBalancers = new LocalLoadBalancers(client, logFn);
+  loadBalancers.start();
   await informer.waitForSync();
   log.info({ node: nodeName }, 'node agent ready');
 
@@ -154,6 +157,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'node agent stopping; killing every pod process');
     informer.stop();
+    loadBalancers.stop();
     heartbeat.stop();
     apiForward.close();
     hostPorts.releaseAll();

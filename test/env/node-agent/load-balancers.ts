@@ -1,0 +1,113 @@
+// Services of type LoadBalancer, as a cloud provider (or kind's cloud-provider-kind) would give
+// them, but only on 127.0.0.1: for each port a TCP listener on 127.0.0.1:<port> that spreads
+// connections round-robin over the Service's ready endpoints, and status.loadBalancer.ingress set
+// to 127.0.0.1. This is how the activator is published on the host at 127.0.0.1:8080.
+
+import net from 'node:net';
+import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
+import { Informer } from '../../../src/kube/informer.ts';
+import type { KubeClient } from '../../../src/kube/rest.ts';
+
+interface Listener {
+  readonly server: net.Server;
+  readonly serviceKey: string;
+  readonly portName: string;
+  next: number;
+}
+
+export class LocalLoadBalancers {
+  readonly #client: KubeClient;
+  readonly #log: (msg: string, f?: Record<string, unknown>) => void;
+  readonly #services: Informer<V1Service>;
+  readonly #slices: Informer<V1EndpointSlice>;
+  /** By host port. */
+  readonly #listeners = new Map<number, Listener>();
+
+  constructor(client: KubeClient, log: (msg: string, f?: Record<string, unknown>) => void) {
+    this.#client = client;
+    this.#log = log;
+    this.#services = new Informer<V1Service>(client, { path: '/api/v1/services', resyncMs: 30_000 });
+    this.#slices = new Informer<V1EndpointSlice>(client, { path: '/apis/discovery.k8s.io/v1/endpointslices' });
+    this.#services.on(() => void this.#sync());
+  }
+
+  start(): void {
+    this.#services.start();
+    this.#slices.start();
+  }
+
+  stop(): void {
+    this.#services.stop();
+    this.#slices.stop();
+    for (const l of this.#listeners.values()) l.server.close();
+    this.#listeners.clear();
+  }
+
+  /** Ready endpoint addresses with the port named `portName`, for one Service. */
+  #backends(serviceKey: string, portName: string): { ip: string; port: number }[] {
+    const [ns, name] = serviceKey.split('/');
+    const out: { ip: string; port: number }[] = [];
+    for (const s of this.#slices.list()) {
+      if (s.metadata?.namespace !== ns || s.metadata?.labels?.['kubernetes.io/service-name'] !== name) continue;
+      const port = s.ports?.find((p) => (p.name ?? '') === portName)?.port;
+      if (port === undefined) continue;
+      for (const e of s.endpoints ?? []) {
+        if (e.conditions?.ready === false) continue;
+        for (const ip of e.addresses) out.push({ ip, port });
+      }
+    }
+    return out;
+  }
+
+  #connect(listener: Listener, client: net.Socket): void {
+    const backends = this.#backends(listener.serviceKey, listener.portName);
+    if (backends.length === 0) {
+      client.destroy(); // as a load balancer with no healthy target: the connection is refused
+      return;
+    }
+    const target = backends[listener.next++ % backends.length]!;
+    const upstream = net.connect({ host: target.ip, port: target.port });
+    client.pipe(upstream).pipe(client);
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', close);
+    upstream.on('error', close);
+  }
+
+  async #sync(): Promise<void> {
+    const wanted = new Map<number, { serviceKey: string; portName: string; svc: V1Service }>();
+    for (const svc of this.#services.list()) {
+      if (svc.spec?.type !== 'LoadBalancer') continue;
+      const key = `${svc.metadata?.namespace}/${svc.metadata?.name}`;
+      for (const p of svc.spec.ports ?? []) if ((p.protocol ?? 'TCP') === 'TCP') wanted.set(p.port, { serviceKey: key, portName: p.name ?? '', svc });
+    }
+    for (const [port, l] of this.#listeners) {
+      const w = wanted.get(port);
+      if (!w || w.serviceKey !== l.serviceKey || w.portName !== l.portName) {
+        l.server.close();
+        this.#listeners.delete(port);
+      }
+    }
+    for (const [port, w] of wanted) {
+      if (this.#listeners.has(port)) continue;
+      const listener: Listener = { server: net.createServer(), serviceKey: w.serviceKey, portName: w.portName, next: 0 };
+      listener.server.on('connection', (c) => this.#connect(listener, c));
+      this.#listeners.set(port, listener);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          listener.server.once('error', reject);
+          listener.server.listen({ host: '127.0.0.1', port }, () => resolve());
+        });
+        await this.#client.patch(`/api/v1/namespaces/${w.svc.metadata?.namespace}/services/${w.svc.metadata?.name}/status`, 'merge', {
+          status: { loadBalancer: { ingress: [{ ip: '127.0.0.1', ipMode: 'VIP' }] } },
+        });
+        this.#log('published LoadBalancer service', { service: w.serviceKey, address: `127.0.0.1:${port}` });
+      } catch (err) {
+        this.#listeners.delete(port);
+        this.#log('could not publish LoadBalancer service', { service: w.serviceKey, port, err: String(err) });
+      }
+    }
+  }
+}

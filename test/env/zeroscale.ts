@@ -1,0 +1,29 @@
+// Installs zeroscale into the local cluster the way users do: `helm upgrade --install` of the
+// chart, so a missing RBAC rule or a wrong probe in the chart fails the tests that use it.
+
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { binary, paths, repoRoot } from './paths.ts';
+
+export const systemNamespace = 'zeroscale-system';
+export const releaseName = 'zeroscale';
+export const chartDir = path.join(repoRoot, 'deploy/helm/zeroscale');
+export const localValues = path.join(repoRoot, 'test/env/local-values.yaml');
+
+export function helm(args: readonly string[], timeoutMs = 300_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(binary('helm'), [...args, `--kubeconfig=${paths.kubeconfig}`], { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** Installs (or upgrades) the chart and waits until every component is available. */
+export async function installZeroscale(extraArgs: readonly string[] = []): Promise<void> {
+  const r = await helm([
+    'upgrade', '--install', releaseName, chartDir,
+    '--namespace', systemNamespace, '--create-namespace',
+    '-f', localValues, '--wait', '--timeout', '3m', ...extraArgs,
+  ]);
+  if (r.code !== 0) throw new Error(`helm upgrade --install failed: ${r.stderr || r.stdout}`);
+}
