@@ -84,8 +84,8 @@ export const scalingFields = {
   target: withCelRules(z.number().min(0.01), [
     { rule: 'self > 0.0', message: 'spec.scaling.target must be > 0', holds: (value) => value > 0 },
   ]).describe(
-      'Per-pod value of the metric to aim at. Default: containerConcurrency, else the cluster default.',
-    ),
+    'Per-pod value of the metric to aim at. Default: containerConcurrency, else the cluster default.',
+  ),
   targetUtilizationPercentage: z
     .number()
     .min(1)

@@ -10,10 +10,17 @@ export const releaseName = 'zeroscale';
 export const chartDir = path.join(repoRoot, 'deploy/helm/zeroscale');
 export const localValues = path.join(repoRoot, 'test/env/local-values.yaml');
 
-export function helm(args: readonly string[], timeoutMs = 300_000): Promise<{ code: number; stdout: string; stderr: string }> {
+export function helm(
+  args: readonly string[],
+  timeoutMs = 300_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(binary('helm'), [...args, `--kubeconfig=${paths.kubeconfig}`], { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    execFile(
+      binary('helm'),
+      [...args, `--kubeconfig=${paths.kubeconfig}`],
+      { timeout: timeoutMs, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -21,9 +28,19 @@ export function helm(args: readonly string[], timeoutMs = 300_000): Promise<{ co
 /** Installs (or upgrades) the chart and waits until every component is available. */
 export async function installZeroscale(extraArgs: readonly string[] = []): Promise<void> {
   const r = await helm([
-    'upgrade', '--install', releaseName, chartDir,
-    '--namespace', systemNamespace, '--create-namespace',
-    '-f', localValues, '--wait', '--timeout', '3m', ...extraArgs,
+    'upgrade',
+    '--install',
+    releaseName,
+    chartDir,
+    '--namespace',
+    systemNamespace,
+    '--create-namespace',
+    '-f',
+    localValues,
+    '--wait',
+    '--timeout',
+    '3m',
+    ...extraArgs,
   ]);
   if (r.code !== 0) throw new Error(`helm upgrade --install failed: ${r.stderr || r.stdout}`);
 }

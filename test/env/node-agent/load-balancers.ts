@@ -27,7 +27,9 @@ export class LocalLoadBalancers {
     this.#client = client;
     this.#log = log;
     this.#services = new Informer<V1Service>(client, { path: '/api/v1/services', resyncMs: 30_000 });
-    this.#slices = new Informer<V1EndpointSlice>(client, { path: '/apis/discovery.k8s.io/v1/endpointslices' });
+    this.#slices = new Informer<V1EndpointSlice>(client, {
+      path: '/apis/discovery.k8s.io/v1/endpointslices',
+    });
     this.#services.on(() => void this.#sync());
   }
 
@@ -48,7 +50,8 @@ export class LocalLoadBalancers {
     const [ns, name] = serviceKey.split('/');
     const out: { ip: string; port: number }[] = [];
     for (const s of this.#slices.list()) {
-      if (s.metadata?.namespace !== ns || s.metadata?.labels?.['kubernetes.io/service-name'] !== name) continue;
+      if (s.metadata?.namespace !== ns || s.metadata?.labels?.['kubernetes.io/service-name'] !== name)
+        continue;
       const port = s.ports?.find((p) => (p.name ?? '') === portName)?.port;
       if (port === undefined) continue;
       for (const e of s.endpoints ?? []) {
@@ -81,7 +84,9 @@ export class LocalLoadBalancers {
     for (const svc of this.#services.list()) {
       if (svc.spec?.type !== 'LoadBalancer') continue;
       const key = `${svc.metadata?.namespace}/${svc.metadata?.name}`;
-      for (const p of svc.spec.ports ?? []) if ((p.protocol ?? 'TCP') === 'TCP') wanted.set(p.port, { serviceKey: key, portName: p.name ?? '', svc });
+      for (const p of svc.spec.ports ?? [])
+        if ((p.protocol ?? 'TCP') === 'TCP')
+          wanted.set(p.port, { serviceKey: key, portName: p.name ?? '', svc });
     }
     for (const [port, l] of this.#listeners) {
       const w = wanted.get(port);
@@ -92,7 +97,12 @@ export class LocalLoadBalancers {
     }
     for (const [port, w] of wanted) {
       if (this.#listeners.has(port)) continue;
-      const listener: Listener = { server: net.createServer(), serviceKey: w.serviceKey, portName: w.portName, next: 0 };
+      const listener: Listener = {
+        server: net.createServer(),
+        serviceKey: w.serviceKey,
+        portName: w.portName,
+        next: 0,
+      };
       listener.server.on('connection', (c) => this.#connect(listener, c));
       this.#listeners.set(port, listener);
       try {
@@ -100,13 +110,21 @@ export class LocalLoadBalancers {
           listener.server.once('error', reject);
           listener.server.listen({ host: '127.0.0.1', port }, () => resolve());
         });
-        await this.#client.patch(`/api/v1/namespaces/${w.svc.metadata?.namespace}/services/${w.svc.metadata?.name}/status`, 'merge', {
-          status: { loadBalancer: { ingress: [{ ip: '127.0.0.1', ipMode: 'VIP' }] } },
-        });
+        await this.#client.patch(
+          `/api/v1/namespaces/${w.svc.metadata?.namespace}/services/${w.svc.metadata?.name}/status`,
+          'merge',
+          {
+            status: { loadBalancer: { ingress: [{ ip: '127.0.0.1', ipMode: 'VIP' }] } },
+          },
+        );
         this.#log('published LoadBalancer service', { service: w.serviceKey, address: `127.0.0.1:${port}` });
       } catch (err) {
         this.#listeners.delete(port);
-        this.#log('could not publish LoadBalancer service', { service: w.serviceKey, port, err: String(err) });
+        this.#log('could not publish LoadBalancer service', {
+          service: w.serviceKey,
+          port,
+          err: String(err),
+        });
       }
     }
   }
