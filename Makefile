@@ -9,7 +9,7 @@ export KUBECONFIG := $(CURDIR)/.zeroscale/kubeconfig
 NODE := $(CURDIR)/node_modules/node/bin/node
 STAMP := node_modules/.zeroscale-installed
 
-.PHONY: deps system-deps binaries cluster-up cluster-down cluster-status test test-unit test-cluster lint typecheck run bench crds
+.PHONY: deps system-deps binaries cluster-up cluster-down cluster-status test test-unit test-cluster lint typecheck run bench crds kind-up kind-e2e
 
 deps: system-deps $(STAMP) binaries
 
@@ -55,3 +55,21 @@ run: cluster-up
 
 bench: cluster-up
 	@$(NODE) bench/run.ts
+
+crds: $(STAMP)
+	@$(NODE) src/api/generate-crd.ts
+	@cp crds/*.yaml deploy/helm/zeroscale/crds/
+
+# For users with Docker (not run in this repository's CI, which has no Docker engine): a kind
+# cluster with the image built and loaded, the chart installed, and the end-to-end tests run
+# against it through 127.0.0.1:8080.
+KIND_IMAGE := ghcr.io/zeroscale/zeroscale:$(shell $(NODE) -p "require('./package.json').version" 2>/dev/null || echo 0.1.0)
+kind-up: $(STAMP) binaries
+	kind get clusters | grep -qx zeroscale || kind create cluster --config kind-config.yaml
+	docker build -t $(KIND_IMAGE) .
+	kind load docker-image $(KIND_IMAGE) --name zeroscale
+	helm upgrade --install zeroscale deploy/helm/zeroscale --kube-context kind-zeroscale \
+	  --namespace zeroscale-system --create-namespace -f deploy/kind-values.yaml --wait --timeout 5m
+
+kind-e2e: kind-up
+	ZEROSCALE_TARGET=kind vitest run --project cluster test/e2e

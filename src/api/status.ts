@@ -60,6 +60,12 @@ export const ServerlessServiceStatusSchema = z
         panicking: z.boolean().optional(),
         excessBurstCapacity: z.number().optional(),
         lastScaleTime: timestamp.optional(),
+        scaleTargetInitialized: z
+          .boolean()
+          .optional()
+          .describe(
+            'Whether the ready pods once reached initialScale (a restarted autoscaler reads it back).',
+          ),
       })
       .optional()
       .describe('What the autoscaler last observed and decided.'),

@@ -96,9 +96,29 @@ export function buildControllerStatus(
   const d = observed.deployment;
   const desired = d?.spec?.replicas ?? 0;
   const ready = d?.status?.readyReplicas ?? 0;
+  // Not part of Ready: the autoscaler reads its lastTransitionTime to know how long a request that
+  // arrives now would be held by an activator (scale to zero waits for that, plus a grace period).
+  const activatorInPath: ConditionInput =
+    observed.mode === 'proxy' && !observed.activatorsMissing
+      ? {
+          type: 'ActivatorInPath',
+          status: 'True',
+          reason: 'ProxyMode',
+          message: 'the public endpoints are the activators',
+        }
+      : {
+          type: 'ActivatorInPath',
+          status: 'False',
+          reason: observed.mode === 'serve' ? 'ServeMode' : 'NoActivators',
+        };
   return {
     observedGeneration: generation,
-    conditions: setConditions(svc.status?.conditions, [readyCondition(parts), ...parts], generation, now),
+    conditions: setConditions(
+      svc.status?.conditions,
+      [readyCondition(parts), ...parts, activatorInPath],
+      generation,
+      now,
+    ),
     url: serviceUrl(svc.metadata.name, svc.metadata.namespace ?? 'default', config.domainSuffix),
     replicas: { desired, ready, actual: d?.status?.replicas ?? 0 },
     replicasSummary: `${ready}/${desired}`,

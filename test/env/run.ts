@@ -1,20 +1,50 @@
-// `make run`: the local cluster is up (the Makefile brought it up); say what is running and how
-// to use it. The operator's own install joins this once the chart exists.
+// `make run`: the local cluster is up (the Makefile brought it up). Install zeroscale with its Helm
+// chart, apply examples/hello.yaml, call it once through the activator, and say how to use it.
 import { execFileSync } from 'node:child_process';
-import { binary, paths } from './paths.ts';
+import { kubectlOk, waitFor } from './kube.ts';
+import { binary, paths, repoRoot } from './paths.ts';
+import { installZeroscale, systemNamespace } from './zeroscale.ts';
 
-const kubectl = (...args: string[]) =>
-  execFileSync(binary('kubectl'), [`--kubeconfig=${paths.kubeconfig}`, ...args], { encoding: 'utf8' });
+const say = (s: string) => process.stdout.write(`${s}\n`);
 
-process.stdout.write(`zeroscale local cluster is running.
+say('installing zeroscale with helm (chart deploy/helm/zeroscale) ...');
+await installZeroscale();
+say(await kubectlOk(['get', 'pods', '-n', systemNamespace, '-o', 'wide']));
 
-${execFileSync(process.execPath, ['test/env/cluster.ts', 'status'], { encoding: 'utf8' })}
-${kubectl('version')}
-${kubectl('get', 'nodes', '-o', 'wide')}
-Use it:
-  export KUBECONFIG=${paths.kubeconfig}
-  export PATH=${paths.bin}:$PATH
-  kubectl get pods -A
-Logs: ${paths.logs}/ (one file per component; pods under pods/)
-Stop it: make cluster-down
-`);
+await kubectlOk(['apply', '-f', `${repoRoot}/examples/hello.yaml`]);
+await waitFor(
+  'hello Ready',
+  async () => {
+    const s = JSON.parse(await kubectlOk(['get', 'ssvc', 'hello', '-o', 'json']));
+    return s.status?.conditions?.some(
+      (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
+    );
+  },
+  120_000,
+);
+const host = 'hello.default.example.com';
+const res = await waitFor(
+  'hello answers through the activator',
+  async () => {
+    const r = await fetch('http://127.0.0.1:8080/', {
+      headers: { host },
+      signal: AbortSignal.timeout(30_000),
+    });
+    return r.status === 200 ? { status: r.status, body: await r.text() } : undefined;
+  },
+  60_000,
+);
+
+say(
+  execFileSync(binary('kubectl'), [`--kubeconfig=${paths.kubeconfig}`, 'get', 'ssvc'], { encoding: 'utf8' }),
+);
+say(`zeroscale is running on the local cluster, and the example answered: ${res.status} ${res.body.trim()}
+
+Call it (the activator is published on 127.0.0.1:8080):
+  curl -H 'Host: ${host}' http://127.0.0.1:8080/
+
+Watch it scale (to zero after a minute without traffic, back up on the next request):
+  KUBECONFIG=${paths.kubeconfig} ${paths.bin}/kubectl get ssvc -w
+
+Deploy your own: kubectl apply -f examples/  (see the README for the API)
+Stop everything: make cluster-down`);

@@ -1,0 +1,20 @@
+# The one image of zeroscale: controller, autoscaler, activator and queue-proxy are subcommands.
+# Not built in this repository's CI (no Docker engine there); see the README.
+
+# --- build: install production dependencies with the lockfile ---------------------------------
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# The `node` devDependency pins Node for development; the image's own Node 24 runs the code.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+COPY src ./src
+COPY crds ./crds
+
+# --- run: non-root, no shell tools needed -----------------------------------------------------
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build --chown=65532:65532 /app /app
+USER 65532:65532
+# Node 24 runs the TypeScript sources directly (type stripping); there is no build step.
+ENTRYPOINT ["node", "/app/src/cli.ts"]
