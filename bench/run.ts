@@ -1,4 +1,6 @@
 // `make bench`: runs every benchmark and writes its numbers to bench/results/.
+import { benchAutoscaler } from './autoscaler.ts';
 import { benchCluster } from './cluster.ts';
 
 await benchCluster();
+await benchAutoscaler();

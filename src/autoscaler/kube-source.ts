@@ -1,0 +1,164 @@
+// The autoscaler's view of the cluster, from informer caches: the ServerlessServices (resolved over
+// the cluster defaults of the zeroscale ConfigMap) and, per service, its pods from the
+// EndpointSlices of its private Service. No I/O per tick: everything is read from memory.
+
+import type { V1ConfigMap, V1EndpointSlice } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { resolveServerlessServiceSpec } from '../api/defaults.ts';
+import { safeParseServerlessService } from '../api/parse.ts';
+import type { ServerlessService } from '../api/serverless-service.ts';
+import { CONFIG_MAP_NAME, type ControllerConfig, parseControllerConfig } from '../controller/config.ts';
+import { ENDPOINTSLICE_MANAGED_BY, ENDPOINTSLICE_MANAGED_BY_LABEL } from '../controller/names.ts';
+import { Informer } from '../kube/informer.ts';
+import { kubePaths } from '../kube/paths.ts';
+import type { KubeClient } from '../kube/rest.ts';
+import type { ServingPhase } from './scale-to-zero.ts';
+import type { AutoscaledService, RestoredState, ServicePods, ServiceSource } from './service-source.ts';
+
+const SLICE_SERVICE_LABEL = 'kubernetes.io/service-name';
+
+/** The phase a previous autoscaler published, from its `Active` condition. */
+export function restoredState(svc: ServerlessService): RestoredState | undefined {
+  const active = svc.status?.conditions?.find((c) => c.type === 'Active');
+  if (!active) return undefined;
+  const sinceMs = Date.parse(active.lastTransitionTime);
+  const phase: ServingPhase =
+    active.status === 'True'
+      ? { kind: 'active', sinceMs }
+      : active.reason === 'ScaledToZero'
+        ? { kind: 'zero', sinceMs }
+        : { kind: 'inactive', sinceMs };
+  return { phase, scaleTargetInitialized: svc.status?.autoscaler?.scaleTargetInitialized ?? false };
+}
+
+export function activatorInPathSince(svc: ServerlessService): number | undefined {
+  const c = svc.status?.conditions?.find((x) => x.type === 'ActivatorInPath');
+  return c?.status === 'True' ? Date.parse(c.lastTransitionTime) : undefined;
+}
+
+export class KubeServiceSource implements ServiceSource {
+  readonly #services: Informer<{ metadata?: { name?: string; namespace?: string } }>;
+  readonly #slices: Informer<V1EndpointSlice>;
+  readonly #configMaps: Informer<V1ConfigMap>;
+  readonly #log: Logger;
+  readonly #imageTag: string;
+  #config: ControllerConfig;
+  /** Resolved services, rebuilt only when a ServerlessService or the config changes. */
+  readonly #resolved = new Map<string, AutoscaledService>();
+  /** Private-Service EndpointSlices by `namespace/serviceName`. */
+  readonly #slicesByService = new Map<string, Map<string, V1EndpointSlice>>();
+
+  constructor(client: KubeClient, options: { systemNamespace: string; imageTag: string; log: Logger }) {
+    this.#log = options.log;
+    this.#imageTag = options.imageTag;
+    this.#config = parseControllerConfig({}, { imageTag: options.imageTag });
+    const onError = (what: string) => (err: unknown) =>
+      this.#log.warn({ err: String(err) }, `${what} watch failed; resuming`);
+    this.#services = new Informer(client, {
+      path: kubePaths.serverlessServices(),
+      resyncMs: 5 * 60_000,
+      onError: onError('ServerlessService'),
+    });
+    this.#slices = new Informer(client, {
+      path: kubePaths.endpointSlices(),
+      labelSelector: SLICE_SERVICE_LABEL,
+      onError: onError('EndpointSlice'),
+    });
+    this.#configMaps = new Informer(client, {
+      path: kubePaths.configMaps(options.systemNamespace),
+      fieldSelector: `metadata.name=${CONFIG_MAP_NAME}`,
+      onError: onError('ConfigMap'),
+    });
+    this.#services.on((event, obj, key) => {
+      if (event === 'delete') this.#resolved.delete(key);
+      else this.#resolve(key, obj);
+    });
+    this.#slices.on((event, slice, key) => {
+      const owner = slice.metadata?.labels?.[SLICE_SERVICE_LABEL] ?? '';
+      // Our own public slices are not pods; the private ones come from the EndpointSlice controller.
+      if (
+        !owner.endsWith('-private') ||
+        slice.metadata?.labels?.[ENDPOINTSLICE_MANAGED_BY_LABEL] === ENDPOINTSLICE_MANAGED_BY
+      )
+        return;
+      const svcKey = `${slice.metadata?.namespace}/${owner.slice(0, -'-private'.length)}`;
+      const entry = this.#slicesByService.get(svcKey) ?? new Map<string, V1EndpointSlice>();
+      if (event === 'delete') entry.delete(key);
+      else entry.set(key, slice);
+      if (entry.size === 0) this.#slicesByService.delete(svcKey);
+      else this.#slicesByService.set(svcKey, entry);
+    });
+    this.#configMaps.on((event, cm) => {
+      try {
+        this.#config = parseControllerConfig(event === 'delete' ? {} : (cm.data ?? {}), {
+          imageTag: this.#imageTag,
+        });
+      } catch (err) {
+        this.#log.error(
+          { err: String(err) },
+          `ConfigMap ${CONFIG_MAP_NAME} is invalid; keeping the previous defaults`,
+        );
+        return;
+      }
+      for (const s of this.#services.list()) this.#resolve(`${s.metadata?.namespace}/${s.metadata?.name}`, s);
+    });
+  }
+
+  start(): void {
+    this.#configMaps.start();
+    this.#slices.start();
+    this.#services.start();
+  }
+
+  stop(): void {
+    for (const i of [this.#configMaps, this.#slices, this.#services]) i.stop();
+  }
+
+  async waitForSync(): Promise<void> {
+    await Promise.all([
+      this.#configMaps.waitForSync(),
+      this.#slices.waitForSync(),
+      this.#services.waitForSync(),
+    ]);
+  }
+
+  #resolve(key: string, raw: unknown): void {
+    const parsed = safeParseServerlessService(raw);
+    if (!parsed.ok) {
+      this.#resolved.delete(key); // the controller reports it as InvalidSpec
+      return;
+    }
+    const svc = parsed.value;
+    try {
+      const spec = resolveServerlessServiceSpec(svc.spec, this.#config.defaults);
+      this.#resolved.set(key, {
+        namespace: svc.metadata.namespace ?? 'default',
+        name: svc.metadata.name,
+        scaling: spec.scaling,
+        containerConcurrency: spec.containerConcurrency,
+        activatorInPathSinceMs: activatorInPathSince(svc),
+        restored: restoredState(svc),
+      });
+    } catch {
+      this.#resolved.delete(key);
+    }
+  }
+
+  services(): Iterable<AutoscaledService> {
+    return this.#resolved.values();
+  }
+
+  pods(service: AutoscaledService): ServicePods {
+    const slices = this.#slicesByService.get(`${service.namespace}/${service.name}`);
+    const ready: string[] = [];
+    let actual = 0;
+    for (const s of slices?.values() ?? []) {
+      for (const e of s.endpoints ?? []) {
+        if (e.conditions?.terminating) continue;
+        actual += e.addresses.length;
+        if (e.conditions?.ready !== false) ready.push(...e.addresses);
+      }
+    }
+    return { readyAddresses: ready, actualCount: actual };
+  }
+}

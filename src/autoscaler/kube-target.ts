@@ -1,0 +1,81 @@
+// The autoscaler's writes to the cluster: replicas through the Deployment's scale subresource (the
+// only writer of replicas), and its decision into the ServerlessService status under its own
+// server-side-apply field manager (status.autoscaler and the `Active` condition), from which the
+// controller programs the public endpoints.
+
+import { API_VERSION, KIND } from '../api/serverless-service.ts';
+import { deploymentName } from '../controller/names.ts';
+import { kubePaths } from '../kube/paths.ts';
+import type { KubeClient } from '../kube/rest.ts';
+import type { AutoscalerStatus, ScaleTarget, ServiceRef } from './scale-target.ts';
+
+export const AUTOSCALER_FIELD_MANAGER = 'zeroscale-autoscaler';
+const maxRemembered = 100_000;
+
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+/** Three decimals are plenty for status and keep a steady load from rewriting it every second. */
+const round = (n: number) => Math.round(n * 1000) / 1000;
+
+export function autoscalerStatusBody(service: ServiceRef, s: AutoscalerStatus): object {
+  const active =
+    s.phase.kind === 'active'
+      ? { status: 'True', reason: 'Active', message: 'the service has demand or minScale > 0' }
+      : s.phase.kind === 'inactive'
+        ? {
+            status: 'False',
+            reason: 'Inactive',
+            message: 'no demand for a stable window; going to zero once the activators hold the endpoints',
+          }
+        : { status: 'False', reason: 'ScaledToZero', message: 'no pods; the next request wakes the service' };
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name: service.name, namespace: service.namespace },
+    status: {
+      autoscaler: {
+        mode: s.mode,
+        ...(s.desiredScale === undefined ? {} : { desiredScale: s.desiredScale }),
+        observedConcurrency: round(s.observedConcurrency),
+        observedRequestsPerSecond: round(s.observedRequestsPerSecond),
+        panicking: s.panicking,
+        excessBurstCapacity: round(s.excessBurstCapacity),
+        ...(s.lastScaleTimeMs === undefined ? {} : { lastScaleTime: iso(s.lastScaleTimeMs) }),
+        scaleTargetInitialized: s.scaleTargetInitialized,
+      },
+      // The phase's start is the transition time, so a restarted autoscaler resumes the grace period.
+      conditions: [{ type: 'Active', ...active, lastTransitionTime: iso(s.phase.sinceMs) }],
+    },
+  };
+}
+
+export class KubeScaleTarget implements ScaleTarget {
+  readonly #client: KubeClient;
+  readonly #lastPublished = new Map<string, string>();
+
+  constructor(client: KubeClient) {
+    this.#client = client;
+  }
+
+  async setScale(service: ServiceRef, replicas: number): Promise<void> {
+    await this.#client.patch(
+      kubePaths.deploymentScale(service.namespace, deploymentName(service.name)),
+      'merge',
+      { spec: { replicas } },
+      { fieldManager: AUTOSCALER_FIELD_MANAGER },
+    );
+  }
+
+  async publish(service: ServiceRef, status: AutoscalerStatus): Promise<void> {
+    const key = `${service.namespace}/${service.name}`;
+    const body = autoscalerStatusBody(service, status);
+    const json = JSON.stringify(body);
+    if (this.#lastPublished.get(key) === json) return;
+    await this.#client.apply(
+      kubePaths.serverlessServiceStatus(service.namespace, service.name),
+      body,
+      AUTOSCALER_FIELD_MANAGER,
+    );
+    if (this.#lastPublished.size >= maxRemembered) this.#lastPublished.clear();
+    this.#lastPublished.set(key, json);
+  }
+}

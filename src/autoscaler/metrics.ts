@@ -1,0 +1,199 @@
+// The autoscaler's Prometheus metrics. Per-service gauges are filled when Prometheus scrapes
+// (collect), from the autoscaler's own state, so a tick costs nothing for them; counters count
+// events. Per-service labels: namespace and service (and a bounded direction or reason).
+
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** What the gauges show for one service; read at collection time. */
+export interface ServiceGaugeValues {
+  readonly namespace: string;
+  readonly service: string;
+  readonly desiredPods: number | undefined;
+  readonly actualPods: number;
+  readonly readyPods: number;
+  readonly stableConcurrency: number;
+  readonly panicConcurrency: number;
+  readonly stableRequestsPerSecond: number;
+  readonly panicRequestsPerSecond: number;
+  readonly metric: 'concurrency' | 'rps';
+  /** Per-pod value aimed at (target × utilisation) of `metric`. */
+  readonly targetPerPod: number;
+  readonly panicking: boolean;
+  readonly excessBurstCapacity: number;
+}
+
+export type ScaleDirection = 'up' | 'down';
+
+const SERVICE_LABELS = ['namespace', 'service'] as const;
+
+type Values = () => Iterable<ServiceGaugeValues>;
+
+function serviceGauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  values: Values,
+  pick: (v: ServiceGaugeValues) => number | undefined,
+): Gauge<(typeof SERVICE_LABELS)[number]> {
+  return new Gauge({
+    name,
+    help,
+    labelNames: SERVICE_LABELS,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const v of values()) {
+        const value = pick(v);
+        if (value !== undefined) this.set({ namespace: v.namespace, service: v.service }, value);
+      }
+    },
+  });
+}
+
+export class AutoscalerMetrics {
+  readonly #registry: Registry;
+  readonly #names: string[] = [];
+  readonly #scaleEvents: Counter<'namespace' | 'service' | 'direction'>;
+  readonly #scrapeErrors: Counter<'namespace' | 'service'>;
+  readonly scrapeOverruns: Counter;
+  readonly tickDuration: Histogram;
+  readonly reports: Counter;
+  readonly unknownServiceLoads: Counter;
+  readonly pokes: Counter;
+  readonly scaleWriteErrors: Counter;
+  readonly publishErrors: Counter;
+  readonly invalidSpecs: Counter;
+
+  constructor(registry: Registry, values: Values) {
+    this.#registry = registry;
+    const before = new Set(registry.getMetricsAsArray().map((m) => m.name));
+    const reg = [registry];
+    const g = (name: string, help: string, pick: (v: ServiceGaugeValues) => number | undefined) =>
+      serviceGauge(registry, `zeroscale_autoscaler_${name}`, help, values, pick);
+    g('desired_pods', 'Pods the autoscaler last decided.', (v) => v.desiredPods);
+    g('actual_pods', 'Pods of the service, ready or not.', (v) => v.actualPods);
+    g('ready_pods', 'Ready pods of the service.', (v) => v.readyPods);
+    g(
+      'stable_concurrency',
+      'Requests in flight, stable-window average, service total.',
+      (v) => v.stableConcurrency,
+    );
+    g(
+      'panic_concurrency',
+      'Requests in flight, panic-window average, service total.',
+      (v) => v.panicConcurrency,
+    );
+    g(
+      'stable_requests_per_second',
+      'Requests per second, stable-window average, service total.',
+      (v) => v.stableRequestsPerSecond,
+    );
+    g(
+      'panic_requests_per_second',
+      'Requests per second, panic-window average, service total.',
+      (v) => v.panicRequestsPerSecond,
+    );
+    g('target_concurrency_per_pod', 'Requests in flight per pod aimed at (metric concurrency).', (v) =>
+      v.metric === 'concurrency' ? v.targetPerPod : undefined,
+    );
+    g('target_requests_per_second_per_pod', 'Requests per second per pod aimed at (metric rps).', (v) =>
+      v.metric === 'rps' ? v.targetPerPod : undefined,
+    );
+    g('panic_mode', '1 while the service is in panic mode, else 0.', (v) => (v.panicking ? 1 : 0));
+    g(
+      'excess_burst_capacity',
+      'Spare capacity beyond the target burst capacity; below 0 the activator stays in the path.',
+      (v) => v.excessBurstCapacity,
+    );
+    new Gauge({
+      name: 'zeroscale_autoscaler_services',
+      help: 'Services the autoscaler scales and has decided at least once.',
+      registers: reg,
+      collect() {
+        let n = 0;
+        for (const _ of values()) n++;
+        this.set(n);
+      },
+    });
+    this.#scaleEvents = new Counter({
+      name: 'zeroscale_autoscaler_scale_events_total',
+      help: 'Changes of the desired pod count, by direction.',
+      labelNames: ['namespace', 'service', 'direction'],
+      registers: reg,
+    });
+    this.#scrapeErrors = new Counter({
+      name: 'zeroscale_autoscaler_scrape_errors_total',
+      help: 'Pod stats scrapes that failed (timeout, refused, bad status or body, queue full).',
+      labelNames: SERVICE_LABELS,
+      registers: reg,
+    });
+    this.scrapeOverruns = new Counter({
+      name: 'zeroscale_autoscaler_scrape_overruns_total',
+      help: 'Services left out of a tick because their previous scrape was still running.',
+      registers: reg,
+    });
+    this.tickDuration = new Histogram({
+      name: 'zeroscale_autoscaler_tick_duration_seconds',
+      help: 'From the start of a tick until every service of it was scraped and decided.',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: reg,
+    });
+    this.reports = new Counter({
+      name: 'zeroscale_autoscaler_activator_reports_total',
+      help: 'Activator stats reports accepted.',
+      registers: reg,
+    });
+    this.unknownServiceLoads = new Counter({
+      name: 'zeroscale_autoscaler_unknown_service_loads_total',
+      help: 'Entries of activator reports and pokes for services the autoscaler does not know (ignored).',
+      registers: reg,
+    });
+    this.pokes = new Counter({
+      name: 'zeroscale_autoscaler_pokes_total',
+      help: 'Pokes received for known services.',
+      registers: reg,
+    });
+    this.scaleWriteErrors = new Counter({
+      name: 'zeroscale_autoscaler_scale_write_errors_total',
+      help: 'Failed writes of replicas to the scale subresource (retried with back-off).',
+      registers: reg,
+    });
+    this.publishErrors = new Counter({
+      name: 'zeroscale_autoscaler_publish_errors_total',
+      help: 'Failed writes of the autoscaler status (retried with back-off).',
+      registers: reg,
+    });
+    this.invalidSpecs = new Counter({
+      name: 'zeroscale_autoscaler_invalid_specs_total',
+      help: 'Services skipped because their scaling settings were unusable.',
+      registers: reg,
+    });
+    for (const metric of registry.getMetricsAsArray()) {
+      if (!before.has(metric.name)) this.#names.push(metric.name);
+    }
+  }
+
+  /**
+   * Removes every metric of this instance from the registry, so that an autoscaler started again
+   * in the same process (leadership lost and regained) can register its own.
+   */
+  unregister(): void {
+    for (const name of this.#names) this.#registry.removeSingleMetric(name);
+    this.#names.length = 0;
+  }
+
+  scaleEvent(namespace: string, service: string, direction: ScaleDirection): void {
+    this.#scaleEvents.inc({ namespace, service, direction });
+  }
+
+  scrapeErrors(namespace: string, service: string, count: number): void {
+    this.#scrapeErrors.inc({ namespace, service }, count);
+  }
+
+  /** Drops a deleted service's counters (its gauges go with it at the next collection). */
+  forget(namespace: string, service: string): void {
+    this.#scaleEvents.remove({ namespace, service, direction: 'up' });
+    this.#scaleEvents.remove({ namespace, service, direction: 'down' });
+    this.#scrapeErrors.remove({ namespace, service });
+  }
+}

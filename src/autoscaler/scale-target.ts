@@ -1,0 +1,52 @@
+// What the autoscaler writes: the replicas (the Deployment's scale subresource) and what it
+// decided, for the ServerlessService status (from which the controller programs the public
+// endpoints). Kubernetes-backed in production, in memory in tests (memory.ts).
+
+import type { EndpointsMode } from './decider.ts';
+import type { ServingPhase } from './scale-to-zero.ts';
+
+/** A service, as the ScaleTarget is told about it. */
+export interface ServiceRef {
+  readonly namespace: string;
+  readonly name: string;
+}
+
+export interface AutoscalerStatus {
+  /** Where the public endpoints must point: the activators ('proxy') or the pods ('serve'). */
+  readonly mode: EndpointsMode;
+  /** The replicas last decided; undefined before the first decision (no data yet). */
+  readonly desiredScale: number | undefined;
+  readonly readyPods: number;
+  /** All pods, ready or not (ServicePods.actualCount). */
+  readonly actualScale: number;
+  /** Stable and panic averages of the metric the service scales on (service totals). */
+  readonly observedStableValue: number;
+  readonly observedPanicValue: number;
+  /** Stable averages of both metrics, whichever the service scales on (status.autoscaler). */
+  readonly observedConcurrency: number;
+  readonly observedRequestsPerSecond: number;
+  readonly panicking: boolean;
+  /** < 0: the activator must stay in the path (mode proxy); -1 also with unlimited burst capacity. */
+  readonly excessBurstCapacity: number;
+  /** To be stored so that a restarted autoscaler gets it back as RestoredState.phase. */
+  readonly phase: ServingPhase;
+  /** To be stored; comes back as RestoredState.scaleTargetInitialized. */
+  readonly scaleTargetInitialized: boolean;
+  /** When the replicas last changed by a decision of this autoscaler (status.autoscaler.lastScaleTime). */
+  readonly lastScaleTimeMs: number | undefined;
+}
+
+/**
+ * Calls for one service never overlap: a call is made only after the previous one for that
+ * service settled, with the newest value (older ones are skipped). A rejected call is retried at
+ * a later tick with the newest value. Calls for different services may run concurrently.
+ */
+export interface ScaleTarget {
+  /**
+   * Sets spec.replicas through the scale subresource. Called when the desired count changes and
+   * again every scaleResyncMs, so it should be a no-op when the Deployment already has `replicas`.
+   */
+  setScale(service: ServiceRef, replicas: number): Promise<void>;
+  /** Writes the decision to status (status.autoscaler, status.mode, the phase condition). */
+  publish(service: ServiceRef, status: AutoscalerStatus): Promise<void>;
+}

@@ -1,0 +1,322 @@
+// Everything the autoscaler keeps for one service between ticks: its decider spec and state, its
+// two metric series, what it last saw of its pods, and the writers of its replicas and status.
+// `decide(now)` is the per-service step of a tick: averages → decideScale → act.
+
+import type { Logger } from '../telemetry/log.ts';
+import { ActivatorLoads } from './activator-loads.ts';
+import { CoalescingWriter, type WritePolicy } from './coalescing-writer.ts';
+import { ServiceSeries } from './collector.ts';
+import { type AutoscalerConfig, sameScaling, toScalingSpec } from './config.ts';
+import {
+  type DeciderState,
+  decideScale,
+  type EndpointsMode,
+  initialDeciderState,
+  resolveTargets,
+  type ScaleReason,
+  type ScalingSpec,
+} from './decider.ts';
+import type { AutoscalerMetrics, ServiceGaugeValues } from './metrics.ts';
+import type { PodStats } from './protocol.ts';
+import type { AutoscalerStatus, ScaleTarget, ServiceRef } from './scale-target.ts';
+import type { ServingPhase } from './scale-to-zero.ts';
+import type { AutoscaledService, ServicePods } from './service-source.ts';
+
+export interface ServiceStateContext {
+  readonly config: AutoscalerConfig;
+  readonly target: ScaleTarget;
+  readonly metrics: AutoscalerMetrics;
+  /** Whether the autoscaler still acts (false once stopped, e.g. after losing leadership). */
+  readonly acting: () => boolean;
+}
+
+/** What a test or a debug endpoint can see of one service. */
+export interface ServiceView extends ServiceGaugeValues {
+  readonly mode: EndpointsMode;
+  readonly phase: ServingPhase['kind'];
+  readonly reason: ScaleReason | 'no-data' | undefined;
+  readonly scaleTargetInitialized: boolean;
+}
+
+export class ServiceState {
+  readonly key: string;
+  readonly ref: ServiceRef;
+  readonly log: Logger;
+  service: AutoscaledService;
+  spec: ScalingSpec;
+  series: ServiceSeries;
+  /** Created at the first decision, when the ready count is known. */
+  decider: DeciderState | undefined;
+
+  /** Mark of the last sync that saw the service; an older mark means it was deleted. */
+  seen = 0;
+  removed = false;
+
+  // What the last read of the pods gave.
+  readyPods = 0;
+  actualPods = 0;
+
+  // The scrape in flight (at most one): its time, ready count, sample and answers. The arrays are
+  // reused from tick to tick: no allocation per scrape beyond the fetcher's.
+  scraping = false;
+  /** Second (bucket) of the last scrape started. */
+  scrapeSecond = Number.NaN;
+  scrapeAtMs = 0;
+  scrapeReadyPods = 0;
+  scrapeRemaining = 0;
+  scrapeFailures = 0;
+  readonly sample: string[] = [];
+  readonly answers: (PodStats | undefined)[] = [];
+
+  /** The activators' newest reports, folded into the series once per tick. */
+  readonly activators = new ActivatorLoads();
+
+  // The last decision.
+  desiredScale: number | undefined;
+  lastScaleTimeMs: number | undefined;
+  mode: EndpointsMode = 'proxy';
+  panicking = false;
+  excessBurstCapacity = 0;
+  reason: ServiceView['reason'];
+  stableValue = 0;
+  panicValue = 0;
+  stableConcurrency = 0;
+  panicConcurrency = 0;
+  stableRequestsPerSecond = 0;
+  panicRequestsPerSecond = 0;
+
+  readonly #context: ServiceStateContext;
+  readonly #scaleWriter: CoalescingWriter<number>;
+  readonly #statusWriter: CoalescingWriter<AutoscalerStatus>;
+
+  /** Throws INVALID_SCALING_SPEC when the service's settings cannot be decided on. */
+  constructor(key: string, service: AutoscaledService, context: ServiceStateContext, log: Logger) {
+    this.key = key;
+    this.ref = { namespace: service.namespace, name: service.name };
+    this.log = log;
+    this.#context = context;
+    this.service = service;
+    this.spec = toScalingSpec(service.scaling, service.containerConcurrency, context.config.cluster);
+    this.series = new ServiceSeries(this.spec);
+    const { target, metrics, config } = context;
+    this.#scaleWriter = new CoalescingWriter<number>({
+      write: (replicas) => target.setScale(this.ref, replicas),
+      policy: scalePolicy(config.scaleResyncMs),
+      onError: (err, failures) => {
+        metrics.scaleWriteErrors.inc();
+        if (failures === 1) this.log.warn({ err }, 'failed to write the replicas');
+      },
+    });
+    this.#statusWriter = new CoalescingWriter<AutoscalerStatus>({
+      write: (status) => target.publish(this.ref, status),
+      policy: statusPolicy(config.statusRefreshMs),
+      onError: (err, failures) => {
+        metrics.publishErrors.inc();
+        if (failures === 1) this.log.warn({ err }, 'failed to publish the autoscaler status');
+      },
+    });
+  }
+
+  /**
+   * Takes the newest read of the service. A changed spec is re-resolved (throws when invalid, and
+   * the old spec stays); changed windows start a new history, as the old buckets do not fit them.
+   */
+  update(service: AutoscaledService): void {
+    const previous = this.service;
+    this.service = service;
+    if (
+      service.containerConcurrency === previous.containerConcurrency &&
+      sameScaling(service.scaling, previous.scaling)
+    ) {
+      return;
+    }
+    const spec = toScalingSpec(service.scaling, service.containerConcurrency, this.#context.config.cluster);
+    this.spec = spec;
+    if (!this.series.fits(spec)) {
+      this.series = new ServiceSeries(spec);
+      this.activators.resetFold();
+    }
+    this.log.info('took the changed scaling settings');
+  }
+
+  setPods(pods: ServicePods): void {
+    this.readyPods = pods.readyAddresses.length;
+    this.actualPods = pods.actualCount;
+  }
+
+  /** One KPA step for this service at `nowMs`, then the writes it calls for. */
+  decide(nowMs: number): void {
+    const spec = this.spec;
+    this.decider ??= this.#initialState(nowMs);
+    const averages = this.series.averages(spec.metric, nowMs);
+    const decision = decideScale(
+      {
+        spec,
+        averages,
+        readyPods: this.readyPods,
+        activatorInPathSinceMs: this.service.activatorInPathSinceMs,
+        state: this.decider,
+      },
+      nowMs,
+    );
+    this.decider = decision.state;
+    this.stableValue = averages?.stable ?? 0;
+    this.panicValue = averages?.panic ?? 0;
+    this.stableConcurrency = this.series.stableConcurrency(nowMs);
+    this.panicConcurrency = this.series.panicConcurrency(nowMs);
+    this.stableRequestsPerSecond = this.series.stableRequestsPerSecond(nowMs);
+    this.panicRequestsPerSecond = this.series.panicRequestsPerSecond(nowMs);
+    this.mode = decision.mode;
+    this.excessBurstCapacity = decision.excessBurstCapacity;
+    this.reason = decision.reason;
+    if (decision.panicking !== this.panicking) {
+      this.log.info(
+        { stable: this.stableValue, panic: this.panicValue },
+        decision.panicking ? 'entered panic mode' : 'left panic mode',
+      );
+      this.panicking = decision.panicking;
+    }
+    if (decision.kind === 'scale' && decision.desiredScale !== this.desiredScale) {
+      this.#scaled(decision.desiredScale, decision.reason, nowMs);
+    }
+    if (!this.#context.acting()) return;
+    if (this.desiredScale !== undefined) this.#scaleWriter.offer(this.desiredScale, nowMs);
+    this.#statusWriter.offer(this.#status(), nowMs);
+  }
+
+  /** For tests and debugging. */
+  view(): ServiceView {
+    return {
+      ...this.gaugeValues(),
+      mode: this.mode,
+      phase: this.decider?.phase.kind ?? 'active',
+      reason: this.reason,
+      scaleTargetInitialized: this.decider?.scaleTargetInitialized ?? false,
+    };
+  }
+
+  gaugeValues(): ServiceGaugeValues {
+    return {
+      namespace: this.ref.namespace,
+      service: this.ref.name,
+      desiredPods: this.desiredScale,
+      actualPods: this.actualPods,
+      readyPods: this.readyPods,
+      stableConcurrency: this.stableConcurrency,
+      panicConcurrency: this.panicConcurrency,
+      stableRequestsPerSecond: this.stableRequestsPerSecond,
+      panicRequestsPerSecond: this.panicRequestsPerSecond,
+      metric: this.spec.metric,
+      targetPerPod: resolveTargets(this.spec).targetValue,
+      panicking: this.panicking,
+      excessBurstCapacity: this.excessBurstCapacity,
+    };
+  }
+
+  #scaled(desired: number, reason: ScaleReason, nowMs: number): void {
+    const from = this.desiredScale ?? this.actualPods;
+    if (desired !== from) {
+      this.#context.metrics.scaleEvent(this.ref.namespace, this.ref.name, desired > from ? 'up' : 'down');
+      this.log.info(
+        {
+          from,
+          to: desired,
+          reason,
+          stable: this.stableValue,
+          panic: this.panicValue,
+          ready: this.readyPods,
+        },
+        `decided to scale from ${from} to ${desired} pods`,
+      );
+      this.lastScaleTimeMs = nowMs;
+    }
+    this.desiredScale = desired;
+  }
+
+  /**
+   * The decider state of a service first seen now. Without history, more than one ready pod
+   * starts in panic (no scale-down for a stable window: decider.ts). A restored 'active' phase
+   * restarts its clock now, so a service is not called idle on the first seconds of new data: a
+   * one-pod service keeps its pod for at least a stable window after a restart.
+   */
+  #initialState(nowMs: number): DeciderState {
+    const restored = this.service.restored;
+    const phase: ServingPhase | undefined =
+      restored === undefined
+        ? undefined
+        : restored.phase.kind === 'active'
+          ? { kind: 'active', sinceMs: Math.max(nowMs, restored.phase.sinceMs) }
+          : restored.phase;
+    return initialDeciderState({
+      spec: this.spec,
+      readyPods: this.readyPods,
+      nowMs,
+      ...(phase === undefined ? {} : { phase }),
+      ...(restored === undefined ? {} : { scaleTargetInitialized: restored.scaleTargetInitialized }),
+    });
+  }
+
+  #status(): AutoscalerStatus {
+    const decider = this.decider!;
+    return {
+      mode: this.mode,
+      desiredScale: this.desiredScale,
+      readyPods: this.readyPods,
+      actualScale: this.actualPods,
+      observedStableValue: this.stableValue,
+      observedPanicValue: this.panicValue,
+      observedConcurrency: this.stableConcurrency,
+      observedRequestsPerSecond: this.stableRequestsPerSecond,
+      panicking: this.panicking,
+      excessBurstCapacity: this.excessBurstCapacity,
+      phase: decider.phase,
+      scaleTargetInitialized: decider.scaleTargetInitialized,
+      lastScaleTimeMs: this.lastScaleTimeMs,
+    };
+  }
+}
+
+/** Replicas: write when they differ from the last written, and again every resync period. */
+function scalePolicy(resyncMs: number): WritePolicy<number> {
+  return {
+    needsWrite: (next, written, writtenAtMs, nowMs) => next !== written || nowMs - writtenAtMs >= resyncMs,
+  };
+}
+
+/**
+ * Status: at once when a decision changed (what the controller and kubectl act on); the observed
+ * averages alone at most every refresh period.
+ */
+function statusPolicy(refreshMs: number): WritePolicy<AutoscalerStatus> {
+  return {
+    needsWrite(next, written, writtenAtMs, nowMs) {
+      if (written === undefined || decisionChanged(next, written)) return true;
+      return nowMs - writtenAtMs >= refreshMs && observationChanged(next, written);
+    },
+  };
+}
+
+function decisionChanged(a: AutoscalerStatus, b: AutoscalerStatus): boolean {
+  return (
+    a.mode !== b.mode ||
+    a.desiredScale !== b.desiredScale ||
+    a.readyPods !== b.readyPods ||
+    a.actualScale !== b.actualScale ||
+    a.panicking !== b.panicking ||
+    a.excessBurstCapacity >= 0 !== b.excessBurstCapacity >= 0 ||
+    a.phase.kind !== b.phase.kind ||
+    a.phase.sinceMs !== b.phase.sinceMs ||
+    a.scaleTargetInitialized !== b.scaleTargetInitialized ||
+    a.lastScaleTimeMs !== b.lastScaleTimeMs
+  );
+}
+
+function observationChanged(a: AutoscalerStatus, b: AutoscalerStatus): boolean {
+  return (
+    a.observedStableValue !== b.observedStableValue ||
+    a.observedPanicValue !== b.observedPanicValue ||
+    a.observedConcurrency !== b.observedConcurrency ||
+    a.observedRequestsPerSecond !== b.observedRequestsPerSecond ||
+    a.excessBurstCapacity !== b.excessBurstCapacity
+  );
+}

@@ -1,0 +1,172 @@
+// The autoscaler's runtime over real sockets on 127.0.0.1: fake queue-proxies scraped over HTTP,
+// activator reports and pokes posted to the stats server. Time is a ManualClock driven tick by
+// tick, except in the last test, which runs the real 1 s loop with a 6 s window.
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type RunningAutoscaler, startAutoscaler } from '../../src/autoscaler/index.ts';
+import { type MemoryServiceOptions, memoryService } from '../../src/autoscaler/memory.ts';
+import {
+  type ActivatorReport,
+  AUTOSCALER_POKE_PATH,
+  AUTOSCALER_STATS_PATH,
+} from '../../src/autoscaler/protocol.ts';
+import { type Clock, ManualClock, systemClock } from '../../src/clock.ts';
+import { silentLogger } from '../../src/telemetry/log.ts';
+import { FakeFleet, waitFor } from './autoscaler-fleet.ts';
+
+const NS = 'default';
+const NEVER_MS = 3_600_000;
+const t0 = Date.UTC(2026, 0, 1);
+
+interface World {
+  readonly fleet: FakeFleet;
+  readonly running: RunningAutoscaler;
+  readonly clock: Clock;
+}
+
+const worlds: World[] = [];
+afterEach(async () => {
+  for (const world of worlds.splice(0)) {
+    await world.running.stop();
+    await world.fleet.close();
+  }
+});
+
+async function world(options: { clock?: Clock; tickMs?: number; graceMs?: number } = {}): Promise<World> {
+  const clock = options.clock ?? new ManualClock(t0);
+  const fleet = new FakeFleet(clock);
+  const running = await startAutoscaler({
+    source: fleet.source,
+    target: fleet,
+    logger: silentLogger(),
+    registry: new Registry(),
+    port: 0,
+    host: '127.0.0.1',
+    clock,
+    // With the ManualClock the loop never fires: the test ticks by hand.
+    config: {
+      tickMs: options.tickMs ?? NEVER_MS,
+      cluster: { scaleToZeroGracePeriodMs: options.graceMs ?? 30_000 },
+    },
+    scrape: { timeoutMs: 2_000 },
+  });
+  const w = { fleet, running, clock };
+  worlds.push(w);
+  return w;
+}
+
+async function addService(w: World, name: string, pods: number, options: MemoryServiceOptions) {
+  w.fleet.source.set(memoryService(NS, name, options));
+  await w.fleet.setScale({ namespace: NS, name }, pods);
+  w.fleet.events.length = 0;
+  return w.fleet.load(NS, name);
+}
+
+/** A second passes and a tick runs to its end over the sockets; then the writes settle. */
+async function tick(w: World): Promise<void> {
+  (w.clock as ManualClock).advance(1_000);
+  await w.running.autoscaler.tick();
+  await w.fleet.settled();
+}
+
+async function post(port: number, path: string, body: unknown): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+describe('autoscaler over sockets', () => {
+  it('scales a cold service 0 → activationScale on a poke, before any tick', async () => {
+    const w = await world({ clock: systemClock });
+    w.fleet.source.set(memoryService(NS, 'cold', { scaling: { initialScale: 0, activationScale: 3 } }));
+    // The loop ticks once an hour: only the poke can scale it.
+    expect(
+      await post(w.running.port, AUTOSCALER_POKE_PATH, { service: 'default/cold', activator: 'a-0' }),
+    ).toBe(204);
+    await waitFor('3 pods', () => w.fleet.replicas(NS, 'cold') === 3);
+    expect(w.fleet.events.filter((e) => e.what === 'scale')).toMatchObject([{ replicas: 3 }]);
+  });
+
+  it('settles sustained concurrency C at ceil(C / (T × U)) pods, counting activator traffic once', async () => {
+    const w = await world();
+    // C = 10 in flight, 6 of them through the activator; T = 4, U = 50 % → ceil(10 / 2) = 5.
+    const load = await addService(w, 'steady', 1, {
+      scaling: { stableWindow: '6s', target: 4, targetUtilizationPercentage: 50 },
+    });
+    load.total = 10;
+    load.proxied = 6;
+    const report: ActivatorReport = {
+      activator: 'a-0',
+      intervalMs: 1_000,
+      services: [{ service: 'default/steady', averageConcurrency: 6, requestsPerSecond: 0, queued: 0 }],
+    };
+    for (let i = 0; i < 20; i++) {
+      expect(await post(w.running.port, AUTOSCALER_STATS_PATH, report)).toBe(204);
+      await tick(w);
+    }
+    expect(w.fleet.replicas(NS, 'steady')).toBe(5);
+    expect(w.running.autoscaler.inspect(NS, 'steady')).toMatchObject({
+      desiredPods: 5,
+      stableConcurrency: 10,
+      panicking: false,
+    });
+    const scales = w.fleet.events.length;
+    for (let i = 0; i < 8; i++) {
+      await post(w.running.port, AUTOSCALER_STATS_PATH, report);
+      await tick(w);
+    }
+    expect(w.fleet.events.length).toBe(scales);
+  });
+
+  it('enters panic on a burst and scales up at the first tick after it', async () => {
+    const w = await world();
+    const load = await addService(w, 'bursty', 2, {
+      scaling: { stableWindow: '6s', target: 4, targetUtilizationPercentage: 50, maxScale: 12 },
+    });
+    load.total = 4;
+    for (let i = 0; i < 8; i++) await tick(w);
+    expect(w.running.autoscaler.inspect(NS, 'bursty')).toMatchObject({ desiredPods: 2, panicking: false });
+    load.total = 40;
+    await tick(w);
+    // Panic window 1 s: 40 / 2 = 20 pods wanted, 20 / 2 ready >= 200 % → panic; capped at maxScale 12.
+    expect(w.running.autoscaler.inspect(NS, 'bursty')).toMatchObject({ panicking: true, desiredPods: 12 });
+    await waitFor('12 pods', () => w.fleet.replicas(NS, 'bursty') === 12);
+  });
+
+  it('goes to zero after the stable window and the grace period, once the activator is in the path', async () => {
+    const w = await world({ graceMs: 3_000 });
+    // Burst capacity 0: the pods serve directly while active; the activator enters when idle.
+    await addService(w, 'idle', 1, { scaling: { stableWindow: '6s', targetBurstCapacity: 0 } });
+    for (let i = 0; i < 15; i++) await tick(w);
+    expect(w.fleet.replicas(NS, 'idle')).toBe(0);
+    const seconds = w.fleet.events.map(
+      (e) => `${(e.atMs - t0) / 1_000}s ${e.what}${e.replicas === undefined ? '' : ` ${e.replicas}`}`,
+    );
+    // First decision at 1 s (active from then), idle for the window → proxy at 7 s, zero 3 s later.
+    expect(seconds).toEqual(['1s scale 1', '7s activator-in-path', '10s scale 0']);
+    expect(w.fleet.statuses.get('default/idle')).toMatchObject({
+      mode: 'proxy',
+      desiredScale: 0,
+      phase: { kind: 'zero' },
+    });
+  });
+
+  it('runs the real loop: settles under load, then goes to zero through the activator handshake', async () => {
+    const w = await world({ clock: systemClock, tickMs: 1_000, graceMs: 1_000 });
+    const load = await addService(w, 'live', 1, {
+      scaling: { stableWindow: '6s', target: 2, targetUtilizationPercentage: 100, targetBurstCapacity: 0 },
+    });
+    load.total = 6;
+    await waitFor('3 pods under load', () => w.fleet.replicas(NS, 'live') === 3);
+    load.total = 0;
+    await waitFor('zero pods once idle', () => w.fleet.replicas(NS, 'live') === 0, 25_000);
+    const inPath = w.fleet.events.find((e) => e.what === 'activator-in-path');
+    const zero = w.fleet.events.find((e) => e.what === 'scale' && e.replicas === 0);
+    expect(inPath).toBeDefined();
+    expect(zero!.atMs - inPath!.atMs).toBeGreaterThanOrEqual(1_000);
+  }, 40_000);
+});
