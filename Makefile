@@ -54,6 +54,7 @@ run: cluster-up
 	@$(NODE) test/env/run.ts
 
 bench: cluster-up
+	@scripts/ensure-bench-deps.sh
 	@$(NODE) bench/run.ts
 
 crds: $(STAMP)

@@ -11,6 +11,18 @@ async function main(argv: readonly string[]): Promise<void> {
       const { runController } = await import('./controller/main.ts');
       return runController(rest, process.env);
     }
+    case 'queue-proxy': {
+      const { runQueueProxy } = await import('./queue/main.ts');
+      return runQueueProxy(rest, process.env);
+    }
+    case 'activator': {
+      const { runActivator } = await import('./activator/main.ts');
+      return runActivator(rest, process.env);
+    }
+    case 'autoscaler': {
+      const { runAutoscaler } = await import('./autoscaler/main.ts');
+      return runAutoscaler(rest, process.env);
+    }
     default:
       process.stderr.write(`${command ? `unknown command "${command}"\n` : ''}${usage}\n`);
       process.exit(2);

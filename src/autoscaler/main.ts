@@ -2,13 +2,12 @@
 // lease decides and writes. Only the leader reports ready, so the autoscaler Service's endpoints
 // (where activators push stats and pokes) are the one that decides.
 
-import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseDurationMs } from '../api/duration.ts';
 import { systemClock } from '../clock.ts';
 import { ZeroscaleError } from '../errors.ts';
 import { createKubeClient } from '../kube/config.ts';
-import { LeaderElector } from '../kube/leader.ts';
+import { LeaderElector, leaderIdentity } from '../kube/leader.ts';
 import { createLogger } from '../telemetry/log.ts';
 import { buildVersion, createRegistry } from '../telemetry/metrics.ts';
 import { startAdminServer } from '../telemetry/server.ts';
@@ -35,7 +34,7 @@ export async function runAutoscaler(argv: readonly string[], env: NodeJS.Process
       port: { type: 'string', default: env.ZEROSCALE_AUTOSCALER_PORT ?? '8080' },
       'metrics-port': { type: 'string', default: env.ZEROSCALE_METRICS_PORT ?? '9090' },
       'image-tag': { type: 'string', default: env.ZEROSCALE_IMAGE_TAG ?? buildVersion },
-      identity: { type: 'string', default: env.POD_NAME ?? `${os.hostname()}-${process.pid}` },
+      identity: { type: 'string', default: leaderIdentity(env.POD_NAME) },
       'scale-to-zero-grace-period': {
         type: 'string',
         default: env.ZEROSCALE_SCALE_TO_ZERO_GRACE_PERIOD ?? '30s',
@@ -75,10 +74,15 @@ export async function runAutoscaler(argv: readonly string[], env: NodeJS.Process
     leaseDurationMs: Number(values['lease-duration']),
   });
   let running: RunningAutoscaler | undefined;
+  // Every replica is ready once its caches are warm; activators find the leader through its Lease.
+  let synced = false;
+  void source.waitForSync().then(() => {
+    synced = true;
+  });
   const admin = await startAdminServer({
     port: Number(values['metrics-port']),
     registry,
-    ready: () => running !== undefined,
+    ready: () => synced,
   });
   void elector.run(
     () => {

@@ -1,9 +1,9 @@
 // `zeroscale controller`: parses its options, builds the controller and serves metrics.
 
-import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { systemClock } from '../clock.ts';
 import { createKubeClient } from '../kube/config.ts';
+import { leaderIdentity } from '../kube/leader.ts';
 import { createLogger } from '../telemetry/log.ts';
 import { buildVersion, createRegistry } from '../telemetry/metrics.ts';
 import { startAdminServer } from '../telemetry/server.ts';
@@ -25,7 +25,7 @@ export async function runController(argv: readonly string[], env: NodeJS.Process
       'activator-port': { type: 'string', default: env.ZEROSCALE_ACTIVATOR_PORT ?? '8080' },
       'metrics-port': { type: 'string', default: env.ZEROSCALE_METRICS_PORT ?? '9090' },
       'image-tag': { type: 'string', default: env.ZEROSCALE_IMAGE_TAG ?? buildVersion },
-      identity: { type: 'string', default: env.POD_NAME ?? `${os.hostname()}-${process.pid}` },
+      identity: { type: 'string', default: leaderIdentity(env.POD_NAME) },
       'lease-duration': { type: 'string', default: env.ZEROSCALE_LEASE_DURATION_MS ?? '15000' },
       'renew-deadline': { type: 'string', default: env.ZEROSCALE_RENEW_DEADLINE_MS ?? '10000' },
       'retry-period': { type: 'string', default: env.ZEROSCALE_RETRY_PERIOD_MS ?? '2000' },

@@ -4,6 +4,8 @@
 // renews every retryPeriod and steps down when it cannot renew within renewDeadline. A clean
 // shutdown releases the lease so a standby takes over at once.
 
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import { Gauge, type Registry } from 'prom-client';
 import type { Clock } from '../clock.ts';
 import { isNotFound, type KubeClient } from './rest.ts';
@@ -29,6 +31,19 @@ interface Lease {
     renewTime?: string | null;
     leaseTransitions?: number;
   };
+}
+
+/**
+ * A candidate's identity: its pod name plus a per-process suffix, as controller-runtime does, so a
+ * restarted container is a new candidate and does not mistake the dead process's lease for its own.
+ */
+export function leaderIdentity(podName: string | undefined): string {
+  return `${podName ?? os.hostname()}_${randomUUID().slice(0, 8)}`;
+}
+
+/** The pod name inside an identity made by leaderIdentity (pod names never contain "_"). */
+export function podOfIdentity(identity: string): string {
+  return identity.split('_')[0] ?? identity;
 }
 
 const microTime = (ms: number) => new Date(ms).toISOString().replace('Z', '000Z');

@@ -26,7 +26,11 @@ function kubeGet(path) {
 }
 
 const routes = {
-  '/': (_q, s) => s.end(`hello from ${process.env.POD_NAME ?? 'unknown'}`),
+  '/': (_q, s) => s.end(`hello from ${process.env.POD_NAME ?? process.env.HOSTNAME ?? 'unknown'}`),
+  '/sleep': (q, s) => {
+    const ms = Number(new URL(q.url, 'http://x').searchParams.get('ms') ?? 100);
+    setTimeout(() => s.end(`slept ${ms} ms in ${process.env.HOSTNAME}`), ms);
+  },
   '/env': (_q, s) => s.end(JSON.stringify(process.env)),
   '/ready': (_q, s) => {
     s.statusCode = ready ? 200 : 503;

@@ -1,0 +1,689 @@
+// The activator: the data-plane entry for services that are cold or short of capacity. Routes by
+// Host, holds requests while a service has no ready pod (bounded, with a deadline), pokes the
+// autoscaler on the first one, balances over the pods it has probed ready, retries a request that
+// never reached a pod, and reports its load every second.
+
+import { randomUUID } from 'node:crypto';
+import type http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { collectDefaultMetrics, type Registry } from 'prom-client';
+import { type Clock, systemClock } from '../clock.ts';
+import { ZeroscaleError } from '../errors.ts';
+import { type ErrorAnswer, failureAnswer, type ProxyFailure, writeErrorAnswer } from '../http/failures.ts';
+import { buildUpstreamRequestHeaders, type HeaderPolicy } from '../http/headers.ts';
+import {
+  type InternalMarks,
+  PROBE_ACTIVATOR,
+  PROXIED_HEADER,
+  PROXIED_VALUE,
+  scanInternalHeaders,
+} from '../http/internal-headers.ts';
+import { Forwarder, hasUnreadBody } from '../http/proxy.ts';
+import {
+  registerCollected,
+  registerRequestMetrics,
+  type Sample,
+  ServiceRequestMetrics,
+} from '../http/request-metrics.ts';
+import { closeServer, createServer, destroyConnections, listen } from '../http/server.ts';
+import { UpgradeForwarder, writeRawErrorAnswer } from '../http/upgrade.ts';
+import { type Logger, silentLogger } from '../telemetry/log.ts';
+import { createRegistry } from '../telemetry/metrics.ts';
+import { AdminServer } from './admin.ts';
+import type { PodSlot } from './balancer.ts';
+import { HeldSignal } from './held.ts';
+import { buildHostTable, type HostTable } from './hosts.ts';
+import type { ActivatorOptions } from './options.ts';
+import { StatReporter } from './reporter.ts';
+import { type ActivatorRejection, type PodTarget, ServiceState } from './service-state.ts';
+import type {
+  ActivatorService,
+  AutoscalerClient,
+  EndpointsSource,
+  ServiceCatalog,
+  Unsubscribe,
+} from './sources.ts';
+
+export interface ActivatorDeps {
+  readonly catalog: ServiceCatalog;
+  readonly endpoints: EndpointsSource;
+  readonly autoscaler: AutoscalerClient;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Defaults to a fresh registry with the process metrics (memory, event loop). */
+  readonly registry?: Registry;
+}
+
+/** What a test or the CLI can see of one service. */
+export interface ServiceSnapshot {
+  /** Pods that passed their probe and get requests. */
+  readonly healthyPods: number;
+  /** Pods known from the endpoints (healthy or being probed). */
+  readonly pods: number;
+  readonly queued: number;
+  /** Requests received and not yet ended, queued ones included. */
+  readonly active: number;
+}
+
+export interface ActivatorHandle {
+  readonly port: number;
+  readonly metricsPort: number;
+  readonly draining: boolean;
+  /** Requests waiting for capacity, all services. */
+  readonly queued: number;
+  service(namespace: string, name: string): ServiceSnapshot | undefined;
+  /**
+   * What SIGTERM does: health fails at once; requests are still taken, with `Connection: close`,
+   * until none arrived for the drain period; then the port closes and held and in-flight
+   * requests get the shutdown grace to finish before they are cut.
+   */
+  drain(): Promise<void>;
+  /** Stops at once (tests, second signal). */
+  close(): Promise<void>;
+}
+
+export async function startActivator(
+  options: ActivatorOptions,
+  deps: ActivatorDeps,
+): Promise<ActivatorHandle> {
+  const activator = new Activator(options, deps);
+  await activator.listen();
+  return activator;
+}
+
+/**
+ * One client request while the activator has it. While it waits for capacity it is its own
+ * abort signal and deadline-list node (see held.ts): holding costs no extra objects.
+ */
+class ActivatorRequest extends HeldSignal {
+  readonly service: ServiceState;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse | undefined;
+  readonly socket: Duplex | undefined;
+  readonly head: Buffer | undefined;
+  /** Built when first forwarded, not while held: 10,000 held requests need no header copies. */
+  headers: string[] | undefined = undefined;
+  readonly startedAt: number;
+  pod: PodTarget | undefined = undefined;
+  slot: PodSlot | undefined = undefined;
+  attempts = 0;
+  holdsSlot = false;
+
+  constructor(
+    service: ServiceState,
+    req: IncomingMessage,
+    res: ServerResponse | undefined,
+    socket: Duplex | undefined,
+    head: Buffer | undefined,
+  ) {
+    super();
+    this.service = service;
+    this.req = req;
+    this.res = res;
+    this.socket = socket;
+    this.head = head;
+    this.startedAt = performance.now();
+  }
+
+  get client(): (ServerResponse | Duplex) & Held {
+    return (this.res ?? this.socket)!;
+  }
+
+  get clientGone(): boolean {
+    return this.client.destroyed;
+  }
+}
+
+const kHeld = Symbol('zeroscale.held');
+interface Held {
+  [kHeld]?: ActivatorRequest | undefined;
+}
+
+/** 'close' of a held request's client: out of the queue at once (module-level: no closure per request). */
+function onHeldClientClose(this: Held): void {
+  this[kHeld]?.abort();
+}
+
+const SHUTTING_DOWN = (): ZeroscaleError =>
+  new ZeroscaleError('SHUTTING_DOWN', 'activator is shutting down', { httpStatus: 503 });
+
+class Activator implements ActivatorHandle {
+  readonly #options: ActivatorOptions;
+  readonly #deps: ActivatorDeps;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #registry: Registry;
+  readonly #services = new Map<string, ServiceState>();
+  #hosts: HostTable = buildHostTable([]);
+  #hostProblems = '';
+  readonly #forwarder: Forwarder<ActivatorRequest>;
+  readonly #upgrades: UpgradeForwarder<ActivatorRequest>;
+  readonly #server: http.Server;
+  readonly #admin: AdminServer;
+  readonly #reporter: StatReporter;
+  readonly #marks: InternalMarks = { probe: undefined, proxied: false };
+  // Behind an ingress, X-Forwarded-* name the real client: appended to, as nginx and Go's
+  // ReverseProxy do. Internal headers from clients are dropped.
+  readonly #policy: HeaderPolicy = { trustForwarded: true, stripInternal: true, newRequestId: randomUUID };
+  // Rejections before a service is known (unknown host, bad input): labels namespace="" service="".
+  readonly #unrouted = new ServiceRequestMetrics<ActivatorRejection>('', '');
+  #unsubscribe: Unsubscribe | undefined = undefined;
+  #port = 0;
+  #queued = 0;
+  #active = 0;
+  #draining = false;
+  #lastArrival = 0;
+  #drained: Promise<void> | undefined = undefined;
+  #idle: (() => void) | undefined = undefined;
+  #closed = false;
+  autoscalerErrors = 0;
+
+  constructor(options: ActivatorOptions, deps: ActivatorDeps) {
+    this.#options = options;
+    this.#deps = deps;
+    this.#clock = deps.clock ?? systemClock;
+    this.#log = (deps.logger ?? silentLogger()).child({ activator: options.name });
+    this.#registry = deps.registry ?? createRegistry('activator');
+    if (deps.registry === undefined) collectDefaultMetrics({ register: this.#registry });
+    this.#forwarder = new Forwarder<ActivatorRequest>(this, {
+      responseStartTimeoutMs: options.responseStartTimeoutMs,
+      idleTimeoutMs: options.idleTimeoutMs,
+      maxBodyBytes: options.maxBodyBytes,
+    });
+    this.#upgrades = new UpgradeForwarder<ActivatorRequest>(this);
+    this.#server = createServer(options.limits, {
+      request: (req, res) => this.#onRequest(req, res),
+      upgrade: (req, socket, head) => this.#onUpgrade(req, socket, head),
+      clientError: (kind) => this.#unrouted.reject(kind),
+    });
+    this.#admin = new AdminServer(this.#registry, () => !this.#draining);
+    this.#reporter = new StatReporter({
+      activator: options.name,
+      intervalMs: options.reportIntervalMs,
+      services: () => this.#services.values(),
+      client: deps.autoscaler,
+      onError: (err) => this.#autoscalerFailed('report', err),
+    });
+    this.#registerMetrics();
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+  get metricsPort(): number {
+    return this.#admin.port;
+  }
+  get draining(): boolean {
+    return this.#draining;
+  }
+  get queued(): number {
+    return this.#queued;
+  }
+
+  service(namespace: string, name: string): ServiceSnapshot | undefined {
+    const svc = this.#services.get(`${namespace}/${name}`);
+    if (svc === undefined) return undefined;
+    return {
+      healthyPods: svc.healthyPods,
+      pods: svc.pods.size,
+      queued: svc.breaker.queued,
+      active: svc.active,
+    };
+  }
+
+  async listen(): Promise<void> {
+    this.#unsubscribe = this.#deps.catalog.subscribe((services) => this.#onServices(services));
+    await this.#admin.listen(this.#options.metricsPort, this.#options.host);
+    this.#port = await listen(this.#server, this.#options.port, this.#options.host);
+    this.#reporter.start();
+    this.#log.info({ port: this.#port, metricsPort: this.metricsPort }, 'activator started');
+  }
+
+  // ---- services and routing --------------------------------------------------------------
+
+  #onServices(services: readonly ActivatorService[]): void {
+    if (this.#closed) return;
+    this.#hosts = buildHostTable(services, { clusterDomain: this.#options.clusterDomain });
+    const problems = JSON.stringify(this.#hosts.problems);
+    if (problems !== this.#hostProblems && this.#hosts.problems.length > 0) {
+      this.#log.warn({ problems: this.#hosts.problems }, 'some service hosts could not be routed');
+    }
+    this.#hostProblems = problems;
+    const seen = new Set<string>();
+    for (const spec of services) {
+      const key = `${spec.namespace}/${spec.name}`;
+      seen.add(key);
+      const existing = this.#services.get(key);
+      if (existing !== undefined) {
+        existing.updateSpec(spec);
+        continue;
+      }
+      const svc = new ServiceState(spec, {
+        queueDepth: this.#options.queueDepth,
+        probeIntervalMs: this.#options.probeIntervalMs,
+        probeTimeoutMs: this.#options.probeTimeoutMs,
+        maxFreeSocketsPerPod: this.#options.maxFreeSocketsPerPod,
+        maxSocketsPerPod: this.#options.maxSocketsPerPod,
+        clock: this.#clock,
+        logger: this.#log,
+      });
+      this.#services.set(key, svc);
+      svc.unsubscribe = this.#deps.endpoints.subscribe(spec.namespace, spec.name, (pods) =>
+        svc.setEndpoints(pods),
+      );
+    }
+    for (const [key, svc] of this.#services) {
+      if (seen.has(key)) continue;
+      this.#services.delete(key);
+      svc.close();
+    }
+  }
+
+  #route(req: IncomingMessage, answer: (a: ErrorAnswer) => void): ServiceState | undefined {
+    const host = hostOf(req.rawHeaders);
+    const key = host === undefined ? undefined : this.#hosts.lookup(host);
+    const svc = key === undefined ? undefined : this.#services.get(key);
+    if (svc === undefined) {
+      this.#unrouted.reject('unknown-host');
+      answer({
+        status: 404,
+        code: 'UNKNOWN_HOST',
+        message:
+          host === undefined ? 'request has no Host header' : `no service for host "${host.slice(0, 256)}"`,
+      });
+    }
+    return svc;
+  }
+
+  // ---- requests ----------------------------------------------------------------------------
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const probe = scanInternalHeaders(req.rawHeaders, this.#marks).probe;
+    if (probe !== undefined) {
+      this.#answerProbe(res, probe);
+      return;
+    }
+    const svc = this.#route(req, (a) => writeErrorAnswer(res, a, { close: hasUnreadBody(req) }));
+    if (svc === undefined) return;
+    if (declaredLength(req) > this.#options.maxBodyBytes) {
+      svc.metrics.reject('body-too-large');
+      writeErrorAnswer(
+        res,
+        {
+          status: 413,
+          code: 'BODY_TOO_LARGE',
+          message: `request body larger than ${this.#options.maxBodyBytes} bytes`,
+        },
+        { close: true },
+      );
+      return;
+    }
+    if (this.#draining) {
+      this.#lastArrival = this.#clock.now();
+      res.shouldKeepAlive = false;
+    }
+    this.#begin(new ActivatorRequest(svc, req, res, undefined, undefined));
+  }
+
+  #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const svc = this.#route(req, (a) => writeRawErrorAnswer(socket, a));
+    if (svc === undefined) return;
+    if (this.#draining) this.#lastArrival = this.#clock.now();
+    this.#begin(new ActivatorRequest(svc, req, undefined, socket, head));
+  }
+
+  #headersFor(req: IncomingMessage): string[] {
+    const headers = buildUpstreamRequestHeaders(
+      req.rawHeaders,
+      { remoteAddress: req.socket.remoteAddress, protocol: 'http' },
+      this.#policy,
+    ).headers;
+    headers.push(PROXIED_HEADER, PROXIED_VALUE);
+    return headers;
+  }
+
+  #begin(r: ActivatorRequest): void {
+    const svc = r.service;
+    svc.active++;
+    this.#active++;
+    svc.stats.requestStarted(false);
+    this.#admit(r);
+  }
+
+  #admit(r: ActivatorRequest): void {
+    const svc = r.service;
+    if (svc.breaker.tryAcquire()) {
+      r.holdsSlot = true;
+      this.#dispatch(r);
+      return;
+    }
+    if (svc.healthyPods === 0) this.#poke(svc);
+    if (this.#queued >= this.#options.maxQueued) {
+      this.#finish(r, 503, 'activator-queue-full', {
+        status: 503,
+        code: 'ACTIVATOR_QUEUE_FULL',
+        message: `activator holds ${this.#queued} requests, its limit`,
+      });
+      return;
+    }
+    this.#wait(r);
+  }
+
+  // The cold path. What a held request costs beyond Node's own objects: the Breaker's waiter and
+  // promise, and the two callbacks below.
+  #wait(r: ActivatorRequest): void {
+    const svc = r.service;
+    this.#queued++;
+    if (svc.timeoutMs > 0) {
+      r.deadline = r.startedAt + svc.timeoutMs;
+      svc.deadlines.add(r);
+    }
+    const client = r.client;
+    client[kHeld] = r;
+    client.once('close', onHeldClientClose);
+    svc.breaker.acquire(r.asSignal()).then(
+      () => {
+        this.#unhold(r);
+        r.holdsSlot = true;
+        this.#dispatch(r);
+      },
+      (err: ZeroscaleError) => {
+        this.#unhold(r);
+        this.#rejected(r, err);
+      },
+    );
+  }
+
+  #unhold(r: ActivatorRequest): void {
+    this.#queued--;
+    r.service.deadlines.remove(r);
+    const client = r.client;
+    client[kHeld] = undefined;
+    client.removeListener('close', onHeldClientClose);
+  }
+
+  #dispatch(r: ActivatorRequest): void {
+    const svc = r.service;
+    const slot = svc.balancer.pick();
+    const pod = slot === undefined ? undefined : svc.pods.get(slot.id);
+    if (slot === undefined || pod === undefined) {
+      // The breaker admits only what healthy pods can take, so this is a bookkeeping slip.
+      if (slot !== undefined) svc.balancer.release(slot);
+      this.#log.warn({ service: svc.key }, 'breaker admitted a request no pod had room for');
+      this.#finish(r, 503, 'no-capacity', {
+        status: 503,
+        code: 'NO_CAPACITY',
+        message: `no pod of ${svc.key} has room`,
+      });
+      return;
+    }
+    const remaining = this.#remainingMs(r);
+    r.slot = slot;
+    r.pod = pod;
+    pod.inFlight++;
+    r.attempts++;
+    r.headers ??= this.#headersFor(r.req);
+    if (r.res !== undefined) this.#forwarder.forward(r.req, r.res, r.headers, pod.upstream, r, remaining);
+    else this.#upgrades.forward(r.req, r.socket!, r.head!, r.headers, pod.upstream, r, remaining);
+  }
+
+  /** ForwardHandler: one attempt of `r` is over. */
+  forwardEnded(r: ActivatorRequest, failure: ProxyFailure | undefined): void {
+    const svc = r.service;
+    const pod = r.pod!;
+    svc.balancer.release(r.slot!);
+    pod.released();
+    r.pod = undefined;
+    r.slot = undefined;
+    if (failure === undefined) {
+      this.#finish(r, r.res?.statusCode ?? 101, undefined, undefined);
+      return;
+    }
+    if (failure.code === 'UPSTREAM_CONNECT_FAILED') svc.podFailed(pod);
+    if (
+      failure.retryable &&
+      !failure.responseStarted &&
+      r.attempts < this.#options.maxAttempts &&
+      !r.clientGone
+    ) {
+      // Nothing reached the pod: send it again, to a pod with room now or after waiting for one.
+      svc.retries++;
+      r.holdsSlot = false;
+      svc.breaker.release();
+      this.#admit(r);
+      return;
+    }
+    if (failure.code === 'CLIENT_ABORTED') {
+      this.#finish(r, 0, 'client-aborted', undefined);
+      return;
+    }
+    this.#finish(r, failure.status, undefined, failure.responseStarted ? undefined : failureAnswer(failure));
+  }
+
+  #rejected(r: ActivatorRequest, err: ZeroscaleError): void {
+    switch (err.code) {
+      case 'QUEUE_FULL':
+        this.#finish(r, 503, 'queue-full', { status: 503, code: err.code, message: err.message });
+        return;
+      case 'DEADLINE_EXCEEDED':
+        this.#finish(r, 504, 'deadline', { status: 504, code: err.code, message: err.message });
+        return;
+      case 'SERVICE_REMOVED':
+        this.#finish(r, 503, 'service-removed', { status: 503, code: err.code, message: err.message });
+        return;
+      case 'SHUTTING_DOWN':
+        this.#finish(r, 503, 'shutting-down', { status: 503, code: err.code, message: err.message });
+        return;
+      default:
+        this.#finish(r, 0, 'client-aborted', undefined);
+    }
+  }
+
+  /** Ends a request: answers it when `answer` is given, frees its slot, records it. */
+  #finish(
+    r: ActivatorRequest,
+    status: number,
+    rejection: ActivatorRejection | undefined,
+    answer: ErrorAnswer | undefined,
+  ): void {
+    const svc = r.service;
+    if (answer !== undefined) {
+      const retryAfter = answer.status === 503 ? this.#options.retryAfterSeconds : undefined;
+      if (r.res !== undefined) {
+        writeErrorAnswer(r.res, answer, {
+          close: hasUnreadBody(r.req),
+          ...(retryAfter === undefined ? {} : { retryAfterSeconds: retryAfter }),
+        });
+      } else {
+        writeRawErrorAnswer(r.socket!, answer, retryAfter);
+      }
+    }
+    if (rejection !== undefined) svc.metrics.reject(rejection);
+    if (r.holdsSlot) {
+      r.holdsSlot = false;
+      svc.breaker.release();
+    }
+    svc.active--;
+    svc.stats.requestFinished(false);
+    svc.metrics.observe(status, (performance.now() - r.startedAt) / 1000);
+    this.#active--;
+    if (this.#active === 0 && this.#idle !== undefined) this.#idle();
+  }
+
+  #remainingMs(r: ActivatorRequest): number {
+    const timeoutMs = r.service.timeoutMs;
+    if (timeoutMs <= 0) return 0;
+    // At least 1 ms: 0 would mean "no deadline" to the forwarder.
+    return Math.max(1, timeoutMs - (performance.now() - r.startedAt));
+  }
+
+  #poke(svc: ServiceState): void {
+    if (svc.poked) return;
+    svc.poked = true;
+    svc.pokes++;
+    this.#log.info({ service: svc.key }, 'request found no ready pod; poked the autoscaler');
+    this.#deps.autoscaler
+      .poke({ service: svc.key, activator: this.#options.name })
+      .catch((err: unknown) => this.#autoscalerFailed('poke', err));
+  }
+
+  #autoscalerFailed(call: 'report' | 'poke', err: unknown): void {
+    this.autoscalerErrors++;
+    // One line per failure at most once a second (reports are once a second).
+    this.#log.warn({ call, err: (err as Error).message }, 'autoscaler call failed');
+  }
+
+  #answerProbe(res: ServerResponse, probe: string): void {
+    if (probe !== PROBE_ACTIVATOR) {
+      writeErrorAnswer(res, {
+        status: 400,
+        code: 'UNKNOWN_PROBE',
+        message: `unknown probe "${probe.slice(0, 64)}"`,
+      });
+      return;
+    }
+    if (this.#draining) {
+      writeErrorAnswer(res, { status: 503, code: 'DRAINING', message: 'activator is shutting down' });
+      return;
+    }
+    res.writeHead(200, ['content-type', 'text/plain', 'content-length', String(PROBE_ACTIVATOR.length)]);
+    res.end(PROBE_ACTIVATOR);
+  }
+
+  // ---- metrics -----------------------------------------------------------------------------
+
+  #registerMetrics(): void {
+    const registry = this.#registry;
+    registerRequestMetrics(registry, 'zeroscale_activator', () => [
+      this.#unrouted,
+      ...[...this.#services.values()].map((s) => s.metrics),
+    ]);
+    const perService = (value: (s: ServiceState) => number) => (): Sample[] =>
+      [...this.#services.values()].map((s) => ({ value: value(s), labels: s.metrics.labels }));
+    registerCollected(
+      registry,
+      'zeroscale_activator_retries_total',
+      'Requests sent again after a pod could not be reached.',
+      'counter',
+      perService((s) => s.retries),
+    );
+    registerCollected(
+      registry,
+      'zeroscale_activator_pokes_total',
+      'Scale-from-zero pokes sent to the autoscaler.',
+      'counter',
+      perService((s) => s.pokes),
+    );
+    registerCollected(
+      registry,
+      'zeroscale_activator_healthy_pods',
+      'Pods that passed the activator probe and get requests.',
+      'gauge',
+      perService((s) => s.healthyPods),
+    );
+    registerCollected(
+      registry,
+      'zeroscale_activator_pods',
+      'Pods known from the endpoints, healthy or being probed.',
+      'gauge',
+      perService((s) => s.pods.size),
+    );
+    registerCollected(
+      registry,
+      'zeroscale_activator_queued_requests_total_all',
+      'Requests waiting for capacity, all services.',
+      'gauge',
+      () => [{ value: this.#queued, labels: {} }],
+    );
+    registerCollected(
+      registry,
+      'zeroscale_activator_queued_requests_limit',
+      'Most requests the activator holds waiting, all services.',
+      'gauge',
+      () => [{ value: this.#options.maxQueued, labels: {} }],
+    );
+    registerCollected(
+      registry,
+      'zeroscale_activator_autoscaler_errors_total',
+      'Failed reports and pokes to the autoscaler.',
+      'counter',
+      () => [{ value: this.autoscalerErrors, labels: {} }],
+    );
+  }
+
+  // ---- shutdown ----------------------------------------------------------------------------
+
+  drain(): Promise<void> {
+    if (this.#drained !== undefined) return this.#drained;
+    this.#draining = true;
+    this.#lastArrival = this.#clock.now();
+    this.#log.info({ drainMs: this.#options.drainMs, active: this.#active }, 'drain started');
+    this.#drained = this.#drainAndClose();
+    return this.#drained;
+  }
+
+  async #drainAndClose(): Promise<void> {
+    for (;;) {
+      const quietFor = this.#clock.now() - this.#lastArrival;
+      if (quietFor >= this.#options.drainMs || this.#closed) break;
+      await sleep(this.#options.drainMs - quietFor);
+    }
+    const closed = closeServer(this.#server);
+    if (this.#active > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.#options.shutdownGraceMs);
+        this.#idle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    this.#log.info({ cut: this.#active }, 'drained');
+    await this.#stop();
+    await closed;
+  }
+
+  async close(): Promise<void> {
+    this.#draining = true;
+    const closed = closeServer(this.#server);
+    await this.#stop();
+    await closed;
+  }
+
+  async #stop(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#reporter.stop();
+    this.#unsubscribe?.();
+    for (const svc of this.#services.values()) {
+      svc.breaker.rejectWaiting(SHUTTING_DOWN());
+      svc.close();
+    }
+    destroyConnections(this.#server);
+    await this.#admin.close();
+  }
+}
+
+/** The Host header, from rawHeaders (reading `req.headers` would build the whole object). */
+function hostOf(raw: readonly string[]): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') return raw[i + 1];
+  }
+  return undefined;
+}
+
+/** Content-Length as declared, or 0 (chunked bodies are counted while they stream). */
+function declaredLength(req: IncomingMessage): number {
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 14 && name.toLowerCase() === 'content-length') return Number(raw[i + 1]);
+  }
+  return 0;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,121 @@
+// What a request costs while it waits for capacity, kept small: 10,000 may wait at once. A held
+// request is its own abort signal for the Breaker (no AbortController per request) and its own
+// node in a per-service deadline list, so one timer per service, not one per request, ends
+// the requests whose deadline passed.
+
+import type { ZeroscaleError } from '../errors.ts';
+
+/** The listener objects the Breaker registers (its waiters). */
+interface AbortListener {
+  handleEvent(event: Event): void;
+}
+
+/**
+ * The part of AbortSignal that `Breaker.acquire` uses: `aborted`, `reason` and one 'abort'
+ * listener object. A request is aborted at most once: by its deadline or by its client leaving.
+ */
+export class HeldSignal {
+  aborted = false;
+  reason: unknown = undefined;
+  #listener: AbortListener | undefined = undefined;
+  /** Absolute deadline, in performance.now() ms. */
+  deadline = 0;
+  prevHeld: HeldSignal | undefined = undefined;
+  nextHeld: HeldSignal | undefined = undefined;
+  /** Linked into a DeadlineList. */
+  held = false;
+
+  addEventListener(_type: 'abort', listener: AbortListener): void {
+    this.#listener = listener;
+  }
+
+  removeEventListener(_type: 'abort', listener: AbortListener): void {
+    if (this.#listener === listener) this.#listener = undefined;
+  }
+
+  abort(reason?: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const listener = this.#listener;
+    this.#listener = undefined;
+    listener?.handleEvent(ABORT_EVENT);
+  }
+
+  /** Typed view for `Breaker.acquire`, which reads only the members above. */
+  asSignal(): AbortSignal {
+    return this as unknown as AbortSignal;
+  }
+}
+
+const ABORT_EVENT = new Event('abort');
+
+/**
+ * Held requests of one service in deadline order. All requests of a service share its timeout,
+ * so arrival order is deadline order and the earliest deadline is always at the head (a timeout
+ * lowered while requests wait is honoured at the latest when the older heads expire).
+ */
+export class DeadlineList {
+  #head: HeldSignal | undefined = undefined;
+  #tail: HeldSignal | undefined = undefined;
+  #timer: NodeJS.Timeout | undefined = undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+  readonly #expired: (held: HeldSignal) => ZeroscaleError;
+
+  /** `expired` makes the abort reason of a request whose deadline passed. */
+  constructor(expired: (held: HeldSignal) => ZeroscaleError) {
+    this.#expired = expired;
+  }
+
+  add(held: HeldSignal): void {
+    held.prevHeld = this.#tail;
+    held.nextHeld = undefined;
+    if (this.#tail === undefined) this.#head = held;
+    else this.#tail.nextHeld = held;
+    this.#tail = held;
+    held.held = true;
+    if (held.deadline < this.#timerAt) this.#arm(held.deadline);
+  }
+
+  remove(held: HeldSignal): void {
+    if (!held.held) return;
+    held.held = false;
+    if (held.prevHeld === undefined) this.#head = held.nextHeld;
+    else held.prevHeld.nextHeld = held.nextHeld;
+    if (held.nextHeld === undefined) this.#tail = held.prevHeld;
+    else held.nextHeld.prevHeld = held.prevHeld;
+    held.prevHeld = undefined;
+    held.nextHeld = undefined;
+    if (this.#head === undefined) this.#disarm();
+  }
+
+  /** Stops the timer; the requests are ended by other means (shutdown, service removal). */
+  clear(): void {
+    this.#disarm();
+    while (this.#head !== undefined) this.remove(this.#head);
+  }
+
+  #arm(at: number): void {
+    this.#disarm();
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => this.#expire(), Math.max(0, at - performance.now()));
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+  }
+
+  #expire(): void {
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    while (this.#head !== undefined && this.#head.deadline <= now) {
+      const held = this.#head;
+      this.remove(held);
+      held.abort(this.#expired(held));
+    }
+    if (this.#head !== undefined) this.#arm(this.#head.deadline);
+  }
+}

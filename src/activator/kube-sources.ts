@@ -1,0 +1,213 @@
+// The activator's sources in a cluster, from informers: the ServerlessServices to route (with
+// containerConcurrency and timeout resolved over the zeroscale ConfigMap), the pods of each from
+// the EndpointSlices of its private Service (not-ready ones included: the activator probes them
+// itself), and the autoscaler's address from the EndpointSlices of its Service.
+
+import type { V1ConfigMap, V1EndpointSlice } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { resolveServerlessServiceSpec } from '../api/defaults.ts';
+import { safeParseServerlessService } from '../api/parse.ts';
+import { QUEUE_PROXY_HTTP_PORT, QUEUE_PROXY_HTTP_PORT_NAME } from '../api/queue-proxy.ts';
+import { AUTOSCALER_STATS_PORT } from '../autoscaler/protocol.ts';
+import { CONFIG_MAP_NAME, type ControllerConfig, parseControllerConfig } from '../controller/config.ts';
+import { privateServiceName } from '../controller/names.ts';
+import { Informer } from '../kube/informer.ts';
+import { podOfIdentity } from '../kube/leader.ts';
+import { kubePaths } from '../kube/paths.ts';
+import type { KubeClient } from '../kube/rest.ts';
+import type {
+  ActivatorService,
+  EndpointsSource,
+  PodEndpoint,
+  ServiceCatalog,
+  Unsubscribe,
+} from './sources.ts';
+
+const SLICE_SERVICE_LABEL = 'kubernetes.io/service-name';
+
+export interface KubeSourcesOptions {
+  readonly systemNamespace: string;
+  readonly autoscalerService: string;
+  readonly imageTag: string;
+  readonly log: Logger;
+}
+
+export class KubeActivatorSources {
+  readonly catalog: ServiceCatalog;
+  readonly endpoints: EndpointsSource;
+  readonly #services: Informer<{ metadata?: { name?: string; namespace?: string } }>;
+  readonly #slices: Informer<V1EndpointSlice>;
+  readonly #configMaps: Informer<V1ConfigMap>;
+  /** The autoscaler's leader Lease: only its holder runs the stats server. */
+  readonly #leases: Informer<{ metadata?: { name?: string }; spec?: { holderIdentity?: string | null } }>;
+  readonly #o: KubeSourcesOptions;
+  #config: ControllerConfig;
+  readonly #catalogListeners = new Set<(s: readonly ActivatorService[]) => void>();
+  /** Subscribers by `namespace/privateServiceName`. */
+  readonly #podListeners = new Map<string, Set<(p: readonly PodEndpoint[]) => void>>();
+  /** Slices by `namespace/serviceName` (the Service the slice belongs to). */
+  readonly #slicesByService = new Map<string, Map<string, V1EndpointSlice>>();
+  #catalogTimer: NodeJS.Immediate | undefined;
+
+  constructor(client: KubeClient, options: KubeSourcesOptions) {
+    this.#o = options;
+    this.#config = parseControllerConfig({}, { imageTag: options.imageTag });
+    const onError = (what: string) => (err: unknown) =>
+      options.log.warn({ err: String(err) }, `${what} watch failed; resuming`);
+    this.#services = new Informer(client, {
+      path: kubePaths.serverlessServices(),
+      resyncMs: 5 * 60_000,
+      onError: onError('ServerlessService'),
+    });
+    this.#slices = new Informer(client, {
+      path: kubePaths.endpointSlices(),
+      labelSelector: SLICE_SERVICE_LABEL,
+      onError: onError('EndpointSlice'),
+    });
+    this.#configMaps = new Informer(client, {
+      path: kubePaths.configMaps(options.systemNamespace),
+      fieldSelector: `metadata.name=${CONFIG_MAP_NAME}`,
+      onError: onError('ConfigMap'),
+    });
+    this.#leases = new Informer(client, {
+      path: `/apis/coordination.k8s.io/v1/namespaces/${options.systemNamespace}/leases`,
+      fieldSelector: `metadata.name=${options.autoscalerService}`,
+      onError: onError('autoscaler Lease'),
+    });
+    this.#services.on(() => this.#catalogChanged());
+    this.#configMaps.on((event, cm) => {
+      try {
+        this.#config = parseControllerConfig(event === 'delete' ? {} : (cm.data ?? {}), {
+          imageTag: options.imageTag,
+        });
+        this.#catalogChanged();
+      } catch (err) {
+        options.log.error(
+          { err: String(err) },
+          `ConfigMap ${CONFIG_MAP_NAME} is invalid; keeping the previous defaults`,
+        );
+      }
+    });
+    this.#slices.on((event, slice, key) => {
+      const svcKey = `${slice.metadata?.namespace}/${slice.metadata?.labels?.[SLICE_SERVICE_LABEL]}`;
+      const entry = this.#slicesByService.get(svcKey) ?? new Map<string, V1EndpointSlice>();
+      if (event === 'delete') entry.delete(key);
+      else entry.set(key, slice);
+      if (entry.size === 0) this.#slicesByService.delete(svcKey);
+      else this.#slicesByService.set(svcKey, entry);
+      const listeners = this.#podListeners.get(svcKey);
+      if (listeners) {
+        const pods = this.#podsOf(svcKey);
+        for (const l of listeners) l(pods);
+      }
+    });
+    this.catalog = {
+      subscribe: (onChange) => {
+        this.#catalogListeners.add(onChange);
+        if (this.#services.synced) queueMicrotask(() => onChange(this.#activatorServices()));
+        return () => this.#catalogListeners.delete(onChange);
+      },
+    };
+    this.endpoints = {
+      subscribe: (namespace, name, onChange): Unsubscribe => {
+        const key = `${namespace}/${privateServiceName(name)}`;
+        const set = this.#podListeners.get(key) ?? new Set();
+        set.add(onChange);
+        this.#podListeners.set(key, set);
+        queueMicrotask(() => onChange(this.#podsOf(key)));
+        return () => {
+          set.delete(onChange);
+          if (set.size === 0) this.#podListeners.delete(key);
+        };
+      },
+    };
+  }
+
+  start(): void {
+    for (const i of [this.#configMaps, this.#slices, this.#services, this.#leases]) i.start();
+  }
+
+  async waitForSync(): Promise<void> {
+    await Promise.all([
+      this.#configMaps.waitForSync(),
+      this.#slices.waitForSync(),
+      this.#services.waitForSync(),
+    ]);
+    this.#catalogChanged();
+  }
+
+  stop(): void {
+    for (const i of [this.#configMaps, this.#slices, this.#services, this.#leases]) i.stop();
+  }
+
+  /**
+   * Base URL of the autoscaler that decides: the pod holding its leader Lease (the Lease and the
+   * Service share the name), found among the Service's endpoints. Undefined while there is none.
+   */
+  autoscalerUrl(): string | undefined {
+    const holder = this.#leases.list()[0]?.spec?.holderIdentity;
+    if (!holder) return undefined;
+    const leader = podOfIdentity(holder);
+    const slices = this.#slicesByService.get(`${this.#o.systemNamespace}/${this.#o.autoscalerService}`);
+    for (const s of slices?.values() ?? []) {
+      const port = s.ports?.find((p) => p.name === 'http')?.port ?? AUTOSCALER_STATS_PORT;
+      for (const e of s.endpoints ?? []) {
+        if (e.targetRef?.name !== leader) continue;
+        const ip = e.addresses[0];
+        if (ip) return `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+      }
+    }
+    return undefined;
+  }
+
+  /** Bursts of informer events collapse into one catalog update. */
+  #catalogChanged(): void {
+    if (this.#catalogTimer || !this.#services.synced) return;
+    this.#catalogTimer = setImmediate(() => {
+      this.#catalogTimer = undefined;
+      const services = this.#activatorServices();
+      for (const l of this.#catalogListeners) l(services);
+    });
+  }
+
+  #activatorServices(): ActivatorService[] {
+    const out: ActivatorService[] = [];
+    for (const raw of this.#services.list()) {
+      const parsed = safeParseServerlessService(raw);
+      if (!parsed.ok) continue;
+      const svc = parsed.value;
+      try {
+        const spec = resolveServerlessServiceSpec(svc.spec, this.#config.defaults);
+        out.push({
+          namespace: svc.metadata.namespace ?? 'default',
+          name: svc.metadata.name,
+          url: svc.status?.url,
+          containerConcurrency: spec.containerConcurrency,
+          timeoutSeconds: spec.timeoutSeconds,
+        });
+      } catch {
+        // reported by the controller as InvalidSpec
+      }
+    }
+    return out;
+  }
+
+  #podsOf(sliceServiceKey: string): PodEndpoint[] {
+    const pods: PodEndpoint[] = [];
+    for (const s of this.#slicesByService.get(sliceServiceKey)?.values() ?? []) {
+      const port = s.ports?.find((p) => p.name === QUEUE_PROXY_HTTP_PORT_NAME)?.port ?? QUEUE_PROXY_HTTP_PORT;
+      for (const e of s.endpoints ?? []) {
+        for (const ip of e.addresses) {
+          pods.push({
+            ip,
+            port,
+            ready: e.conditions?.ready !== false,
+            terminating: e.conditions?.terminating ?? false,
+            ...(e.targetRef?.name ? { pod: e.targetRef.name } : {}),
+          });
+        }
+      }
+    }
+    return pods;
+  }
+}

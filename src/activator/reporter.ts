@@ -1,0 +1,67 @@
+// Reports each service's load to the autoscaler once per interval: time-weighted concurrency,
+// request rate and requests waiting, for every service that had any in the interval.
+
+import type { ActivatorReport, ServiceLoad } from '../autoscaler/protocol.ts';
+import type { ServiceState } from './service-state.ts';
+import type { AutoscalerClient } from './sources.ts';
+
+export interface StatReporterOptions {
+  readonly activator: string;
+  readonly intervalMs: number;
+  readonly services: () => Iterable<ServiceState>;
+  readonly client: AutoscalerClient;
+  readonly onError: (err: unknown) => void;
+}
+
+/** The report for one interval; services with no load are left out (undefined when none had any). */
+export function buildReport(
+  activator: string,
+  intervalMs: number,
+  services: Iterable<ServiceState>,
+): ActivatorReport | undefined {
+  const loads: ServiceLoad[] = [];
+  for (const svc of services) {
+    // Every service's interval is closed on every tick, so all cover the same span.
+    const r = svc.stats.report();
+    const queued = svc.breaker.queued;
+    if (r.averageConcurrency === 0 && r.requestCount === 0 && queued === 0) continue;
+    loads.push({
+      service: svc.key,
+      averageConcurrency: r.averageConcurrency,
+      requestsPerSecond: r.requestsPerSecond,
+      queued,
+    });
+  }
+  return loads.length === 0 ? undefined : { activator, intervalMs, services: loads };
+}
+
+export class StatReporter {
+  readonly #options: StatReporterOptions;
+  #timer: NodeJS.Timeout | undefined = undefined;
+  #last = 0;
+
+  constructor(options: StatReporterOptions) {
+    this.#options = options;
+  }
+
+  start(): void {
+    this.#last = performance.now();
+    for (const svc of this.#options.services()) svc.stats.report();
+    this.#timer = setInterval(() => this.tick(), this.#options.intervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  tick(): void {
+    const now = performance.now();
+    const intervalMs = Math.round(now - this.#last);
+    this.#last = now;
+    const report = buildReport(this.#options.activator, intervalMs, this.#options.services());
+    if (report === undefined) return;
+    this.#options.client.report(report).catch(this.#options.onError);
+  }
+}

@@ -1,0 +1,236 @@
+// The activator's state for one service: its pods (from the endpoints, each probed until its
+// queue-proxy says ready), the balancer over the healthy ones, and the breaker that holds
+// requests while there is no capacity. Pod changes recompute capacity; requests never do.
+
+import type { Clock } from '../clock.ts';
+import { ZeroscaleError } from '../errors.ts';
+import { ServiceRequestMetrics } from '../http/request-metrics.ts';
+import type { ClientErrorKind } from '../http/server.ts';
+import { Upstream } from '../http/upstream.ts';
+import { RequestStats } from '../queue/stats.ts';
+import type { Logger } from '../telemetry/log.ts';
+import { Balancer } from './balancer.ts';
+import { Breaker } from './breaker.ts';
+import { DeadlineList } from './held.ts';
+import { serviceKey } from './hosts.ts';
+import { probeQueueProxy } from './pod-probe.ts';
+import type { ActivatorService, PodEndpoint, Unsubscribe } from './sources.ts';
+
+export type ActivatorRejection =
+  | ClientErrorKind
+  | 'unknown-host'
+  | 'queue-full'
+  | 'activator-queue-full'
+  | 'deadline'
+  | 'client-aborted'
+  | 'body-too-large'
+  | 'no-capacity'
+  | 'service-removed'
+  | 'shutting-down';
+
+export interface ServiceStateOptions {
+  readonly queueDepth: number;
+  readonly probeIntervalMs: number;
+  readonly probeTimeoutMs: number;
+  /** Idle connections kept per pod. */
+  readonly maxFreeSocketsPerPod: number;
+  /** Connections open at once per pod. */
+  readonly maxSocketsPerPod: number;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+/** A pod as the activator sees it. Kept by requests running on it after it left the service. */
+export class PodTarget {
+  readonly id: string;
+  readonly upstream: Upstream;
+  endpoint: PodEndpoint;
+  /** Our own probe said ready, and nothing failed since. */
+  healthy = false;
+  /** Gone from the endpoints: gets nothing new; its pool closes when its last request ends. */
+  removed = false;
+  /** Requests forwarded to it and not yet ended. */
+  inFlight = 0;
+  probeTimer: NodeJS.Timeout | undefined = undefined;
+  probing = false;
+
+  constructor(id: string, endpoint: PodEndpoint, maxSockets: number, maxFreeSockets: number) {
+    this.id = id;
+    this.endpoint = endpoint;
+    this.upstream = new Upstream({ host: endpoint.ip, port: endpoint.port, maxSockets, maxFreeSockets });
+  }
+
+  /** Called when a request on it ended. */
+  released(): void {
+    this.inFlight--;
+    if (this.removed && this.inFlight === 0) this.upstream.destroy();
+  }
+}
+
+export class ServiceState {
+  readonly key: string;
+  readonly namespace: string;
+  readonly name: string;
+  spec: ActivatorService;
+  readonly breaker: Breaker;
+  readonly balancer: Balancer;
+  readonly stats: RequestStats;
+  readonly metrics: ServiceRequestMetrics<ActivatorRejection>;
+  readonly log: Logger;
+  readonly pods = new Map<string, PodTarget>();
+  /** Held requests by deadline: one timer for the service ends those whose time ran out. */
+  readonly deadlines = new DeadlineList(
+    () =>
+      new ZeroscaleError(
+        'DEADLINE_EXCEEDED',
+        `activator request timeout: no capacity for ${this.key} within ${this.spec.timeoutSeconds} s`,
+        { httpStatus: 504 },
+      ),
+  );
+  /** Requests received and not yet ended (queued ones included). */
+  active = 0;
+  retries = 0;
+  pokes = 0;
+  /** A poke was sent since the service last had a healthy pod. */
+  poked = false;
+  unsubscribe: Unsubscribe | undefined = undefined;
+  readonly #options: ServiceStateOptions;
+  #closed = false;
+
+  constructor(spec: ActivatorService, options: ServiceStateOptions) {
+    this.namespace = spec.namespace;
+    this.name = spec.name;
+    this.key = serviceKey(spec.namespace, spec.name);
+    this.spec = spec;
+    this.#options = options;
+    // No pod yet: capacity 0 holds every request until a pod is probed ready.
+    this.breaker = new Breaker({ capacity: 0, queueDepth: options.queueDepth });
+    this.balancer = new Balancer({ containerConcurrency: spec.containerConcurrency });
+    this.stats = new RequestStats(options.clock);
+    this.metrics = new ServiceRequestMetrics(spec.namespace, spec.name);
+    this.metrics.inFlight = () => this.active - this.breaker.queued;
+    this.metrics.queued = () => this.breaker.queued;
+    this.log = options.logger.child({ service: this.key });
+  }
+
+  get timeoutMs(): number {
+    return this.spec.timeoutSeconds * 1000;
+  }
+
+  get healthyPods(): number {
+    return this.balancer.podCount;
+  }
+
+  updateSpec(spec: ActivatorService): void {
+    const before = this.spec;
+    this.spec = spec;
+    if (spec.containerConcurrency !== before.containerConcurrency) {
+      this.balancer.setContainerConcurrency(spec.containerConcurrency);
+      this.#syncCapacity();
+    }
+  }
+
+  /** Applies the complete current endpoint list. */
+  setEndpoints(endpoints: readonly PodEndpoint[]): void {
+    if (this.#closed) return;
+    const seen = new Set<string>();
+    for (const endpoint of endpoints) {
+      if (endpoint.terminating === true) continue;
+      const id = podId(endpoint);
+      seen.add(id);
+      const pod = this.pods.get(id);
+      if (pod === undefined) {
+        const added = new PodTarget(
+          id,
+          endpoint,
+          this.#options.maxSocketsPerPod,
+          this.#options.maxFreeSocketsPerPod,
+        );
+        this.pods.set(id, added);
+        this.log.debug({ pod: endpoint.pod ?? id, ready: endpoint.ready }, 'pod appeared; probing it');
+        this.#probeSoon(added, 0);
+        continue;
+      }
+      const wasReady = pod.endpoint.ready;
+      pod.endpoint = endpoint;
+      // Kubernetes says it stopped being ready: trust our probe again only once it passes again.
+      if (wasReady && !endpoint.ready && pod.healthy) this.#markUnhealthy(pod, 'pod became not ready');
+    }
+    for (const pod of [...this.pods.values()]) {
+      if (!seen.has(pod.id)) this.#removePod(pod);
+    }
+  }
+
+  /** A forward to `pod` could not connect: take it out until a probe passes again. */
+  podFailed(pod: PodTarget): void {
+    if (pod.removed || !pod.healthy) return;
+    this.#markUnhealthy(pod, 'connection to pod failed');
+  }
+
+  /** Stops probing, fails the waiting requests, closes pools as their requests end. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.unsubscribe?.();
+    for (const pod of [...this.pods.values()]) this.#removePod(pod);
+    this.deadlines.clear();
+    this.breaker.rejectWaiting(
+      new ZeroscaleError('SERVICE_REMOVED', `service ${this.key} was removed`, { httpStatus: 503 }),
+    );
+  }
+
+  #removePod(pod: PodTarget): void {
+    this.pods.delete(pod.id);
+    pod.removed = true;
+    pod.healthy = false;
+    if (pod.probeTimer !== undefined) clearTimeout(pod.probeTimer);
+    pod.probeTimer = undefined;
+    this.balancer.removePod(pod.id);
+    this.#syncCapacity();
+    if (pod.inFlight === 0) pod.upstream.destroy();
+    this.log.debug({ pod: pod.endpoint.pod ?? pod.id }, 'pod left the service');
+  }
+
+  #markUnhealthy(pod: PodTarget, why: string): void {
+    pod.healthy = false;
+    this.balancer.removePod(pod.id);
+    this.#syncCapacity();
+    this.log.debug({ pod: pod.endpoint.pod ?? pod.id }, `stopped sending to pod: ${why}`);
+    this.#probeSoon(pod, this.#options.probeIntervalMs);
+  }
+
+  #probeSoon(pod: PodTarget, delayMs: number): void {
+    if (pod.removed || pod.probing || pod.probeTimer !== undefined) return;
+    pod.probeTimer = setTimeout(() => {
+      pod.probeTimer = undefined;
+      void this.#probe(pod);
+    }, delayMs);
+  }
+
+  async #probe(pod: PodTarget): Promise<void> {
+    pod.probing = true;
+    const started = performance.now();
+    const ok = await probeQueueProxy(pod.upstream, this.#options.probeTimeoutMs);
+    pod.probing = false;
+    if (pod.removed || this.#closed) return;
+    if (ok) {
+      pod.healthy = true;
+      this.balancer.addPod(pod.id);
+      this.poked = false;
+      this.#syncCapacity();
+      this.log.debug({ pod: pod.endpoint.pod ?? pod.id }, 'pod passed its probe; sending to it');
+      return;
+    }
+    // Every few tens of ms while not ready: traffic flows within one interval of the pod's
+    // queue-proxy saying ready, not one kubelet period later.
+    this.#probeSoon(pod, Math.max(0, this.#options.probeIntervalMs - (performance.now() - started)));
+  }
+
+  #syncCapacity(): void {
+    this.breaker.setCapacity(this.balancer.capacity);
+  }
+}
+
+export function podId(endpoint: PodEndpoint): string {
+  return endpoint.ip.includes(':') ? `[${endpoint.ip}]:${endpoint.port}` : `${endpoint.ip}:${endpoint.port}`;
+}

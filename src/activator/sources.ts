@@ -1,0 +1,62 @@
+// What the activator needs from the world, as three small interfaces: the services to route
+// (ServiceCatalog), the pods of each (EndpointsSource) and the autoscaler to report to
+// (AutoscalerClient). The Kubernetes-backed implementations live with the informers; plain
+// in-memory ones are in memory-sources.ts for tests and static setups.
+
+import type { ActivatorReport, Poke } from '../autoscaler/protocol.ts';
+
+/** A ServerlessService as the activator needs it. */
+export interface ActivatorService {
+  readonly namespace: string;
+  readonly name: string;
+  /** `status.url`, when published: its host routes to the service too. */
+  readonly url?: string | undefined;
+  /** Requests each pod may hold at once; 0 = no limit. */
+  readonly containerConcurrency: number;
+  /** Deadline of a whole request, time queued in the activator included. */
+  readonly timeoutSeconds: number;
+}
+
+/** Stops a subscription; calling it twice is harmless. */
+export type Unsubscribe = () => void;
+
+export interface ServiceCatalog {
+  /**
+   * Calls `onChange` with the complete current list of services, once soon after subscribing
+   * (synchronously or not) and again after every change. Each call replaces the previous list:
+   * a service missing from it is gone. Implementations may coalesce bursts of changes.
+   */
+  subscribe(onChange: (services: readonly ActivatorService[]) => void): Unsubscribe;
+}
+
+/** One address of a service's pods, from the EndpointSlices of its private Service. */
+export interface PodEndpoint {
+  /** Pod IP. */
+  readonly ip: string;
+  /** The queue-proxy's HTTP port (8012 in a cluster). */
+  readonly port: number;
+  /** The EndpointSlice's `conditions.ready`. Not-ready pods are listed too: the activator
+   * probes them itself, so traffic flows before Kubernetes marks them Ready. */
+  readonly ready: boolean;
+  /** `conditions.terminating`: such a pod gets no new requests, whatever its probe says. */
+  readonly terminating?: boolean;
+  /** Pod name (`targetRef.name`), for logs. */
+  readonly pod?: string;
+}
+
+export interface EndpointsSource {
+  /**
+   * Watches the pods of the service `namespace/name`: the endpoints of every EndpointSlice of
+   * its private Service (`privateServiceName(name)` in src/controller/names.ts), merged. Calls
+   * `onChange` with the complete current list once soon after subscribing (an empty list when
+   * there are none yet) and after every change; each list replaces the previous one.
+   */
+  subscribe(namespace: string, name: string, onChange: (pods: readonly PodEndpoint[]) => void): Unsubscribe;
+}
+
+export interface AutoscalerClient {
+  /** Sends the once-a-second report. A rejection is logged and counted; the next report follows. */
+  report(report: ActivatorReport): Promise<void>;
+  /** Asks for scale-from-zero at once; sent when a request finds a service with no ready pod. */
+  poke(poke: Poke): Promise<void>;
+}

@@ -1,0 +1,50 @@
+// The headers zeroscale's own components exchange: the readiness probe the activator sends to a
+// queue-proxy, and the mark on requests the activator forwarded. All start with
+// INTERNAL_HEADER_PREFIX, so the header rewriting strips any a client sends.
+
+import { INTERNAL_HEADER_PREFIX } from './headers.ts';
+
+/**
+ * Asks a component about itself instead of being forwarded: `queue` to a queue-proxy (answered
+ * 200 `queue` when the user container is ready), `activator` to an activator (200 `activator`).
+ */
+export const PROBE_HEADER = `${INTERNAL_HEADER_PREFIX}probe`;
+export const PROBE_QUEUE = 'queue';
+export const PROBE_ACTIVATOR = 'activator';
+
+/** Set by the activator on what it forwards; the queue-proxy counts such requests as proxied. */
+export const PROXIED_HEADER = `${INTERNAL_HEADER_PREFIX}proxied`;
+export const PROXIED_VALUE = '1';
+
+/** On error responses zeroscale writes itself: the stable error code (tests and clients match it). */
+export const ERROR_CODE_HEADER = `${INTERNAL_HEADER_PREFIX}error`;
+
+/** What a request carries of the internal headers; found in one pass over rawHeaders. */
+export interface InternalMarks {
+  /** Value of the probe header, or undefined. */
+  probe: string | undefined;
+  proxied: boolean;
+}
+
+/**
+ * Scans Node's flat rawHeaders for the internal headers. Cheap for the usual request, which has
+ * none: a name is lower-cased only when it is as long as one of ours and starts with x/X.
+ */
+export function scanInternalHeaders(raw: readonly string[], out: InternalMarks): InternalMarks {
+  out.probe = undefined;
+  out.proxied = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const len = name.length;
+    if (
+      (len !== PROBE_HEADER.length && len !== PROXIED_HEADER.length) ||
+      (name[0] !== 'x' && name[0] !== 'X')
+    ) {
+      continue;
+    }
+    const lower = name.toLowerCase();
+    if (lower === PROBE_HEADER) out.probe = raw[i + 1]!.trim();
+    else if (lower === PROXIED_HEADER) out.proxied = raw[i + 1]!.trim() === PROXIED_VALUE;
+  }
+  return out;
+}

@@ -1,0 +1,423 @@
+// The forwarding core of the queue-proxy and the activator: one client request to one upstream
+// over its pool of kept-alive connections (upstream.ts), bodies streamed both ways with
+// backpressure, deadlines, and a precise account of how a failure happened (so the activator
+// knows when sending again is safe).
+//
+// Hot path: one Exchange object per forwarded request, which is itself the connection's user;
+// client-side events go to module-level functions that find their Exchange through a symbol on
+// the emitter, so no closure is made per request.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { classifyUpstreamError, type ProxyFailure, proxyFailure } from './failures.ts';
+import { dropHopByHop } from './headers.ts';
+import type { ResponseHead } from './response-parser.ts';
+import type { ConnectionUser, Upstream, UpstreamConnection } from './upstream.ts';
+
+export interface ForwardHandler<C> {
+  /**
+   * Called exactly once per `forward`. `failure` undefined: the whole response reached the client.
+   * With a failure whose `responseStarted` is false nothing was written to the client: the handler
+   * answers it (see `writeErrorAnswer`) or, when `retryable`, may forward it again elsewhere.
+   * The client request is then left unread and paused, ready to be forwarded again.
+   */
+  forwardEnded(context: C, failure: ProxyFailure | undefined): void;
+}
+
+export interface ForwarderOptions {
+  /** From sending the request until the response begins; 0 = no limit. */
+  readonly responseStartTimeoutMs?: number;
+  /** No byte either way on the upstream connection for this long; 0 = no limit. */
+  readonly idleTimeoutMs?: number;
+  /** Largest request body forwarded; beyond it 413 (or a cut connection if answering began). */
+  readonly maxBodyBytes?: number;
+}
+
+/** How the client's request body is framed; decides how the upstream request is framed. */
+type BodyFraming = 0 | 1 | 2 | 3;
+/** Neither Content-Length nor Transfer-Encoding: no body. */
+const NO_BODY: BodyFraming = 0;
+/** Content-Length: 0. */
+const EMPTY_BODY: BodyFraming = 1;
+const LENGTH_BODY: BodyFraming = 2;
+const CHUNKED_BODY: BodyFraming = 3;
+
+// Methods a server must tolerate receiving twice (RFC 9110 §9.2.2): only these are sent again on
+// a fresh connection when a kept-alive one turns out to have been closed by the upstream.
+const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+// Methods for which an absent body is announced as Content-Length: 0, as Node's client does.
+const METHODS_WITH_IMPLICIT_BODY: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH']);
+const CHUNK_END = Buffer.from('\r\n');
+const LAST_CHUNK = Buffer.from('0\r\n\r\n');
+
+const kExchange = Symbol('zeroscale.exchange');
+interface Tagged {
+  [kExchange]?: Exchange | undefined;
+}
+
+export class Forwarder<C> {
+  readonly handler: ForwardHandler<C>;
+  readonly responseStartTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly maxBodyBytes: number;
+
+  constructor(handler: ForwardHandler<C>, options: ForwarderOptions = {}) {
+    this.handler = handler;
+    this.responseStartTimeoutMs = options.responseStartTimeoutMs ?? 0;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 0;
+    this.maxBodyBytes = options.maxBodyBytes ?? Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * Forwards `req` to `upstream` with `headers` (flat, already rewritten; not modified) and
+   * streams the answer to `res`. `timeoutMs` is what is left of the request's whole deadline
+   * (0 = none).
+   */
+  forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    headers: readonly string[],
+    upstream: Upstream,
+    context: C,
+    timeoutMs: number,
+  ): void {
+    const exchange = new Exchange(this as Forwarder<unknown>, req, res, upstream, context);
+    exchange.start(headers, timeoutMs);
+  }
+}
+
+class Exchange implements ConnectionUser {
+  readonly forwarder: Forwarder<unknown>;
+  readonly req: IncomingMessage & Tagged;
+  readonly res: ServerResponse & Tagged;
+  readonly upstream: Upstream;
+  readonly context: unknown;
+  /** The request line and headers, ready to write on any connection (again, after a retry). */
+  head = '';
+  framing: BodyFraming = NO_BODY;
+  conn: UpstreamConnection | undefined = undefined;
+  waitingForConnection = false;
+  /** We started reading the client's body into the upstream connection. */
+  bodyFlowing = false;
+  bodyBytesSent = 0;
+  /** The whole request, body included, was written upstream. */
+  requestSent = false;
+  responseStarted = false;
+  ended = false;
+  /** A kept-alive connection that the upstream had closed was replaced once already. */
+  staleRetried = false;
+  deadlineTimer: NodeJS.Timeout | undefined = undefined;
+  startTimer: NodeJS.Timeout | undefined = undefined;
+
+  constructor(
+    forwarder: Forwarder<unknown>,
+    req: IncomingMessage,
+    res: ServerResponse,
+    upstream: Upstream,
+    context: unknown,
+  ) {
+    this.forwarder = forwarder;
+    this.req = req;
+    this.res = res;
+    this.upstream = upstream;
+    this.context = context;
+  }
+
+  start(headers: readonly string[], timeoutMs: number): void {
+    const req = this.req;
+    this.framing = bodyFraming(req.rawHeaders);
+    this.head = requestHead(req.method!, req.url!, headers, this.framing);
+    this.res[kExchange] = this;
+    this.req[kExchange] = this;
+    this.res.on('close', onClientClose);
+    const forwarder = this.forwarder;
+    if (timeoutMs > 0) this.deadlineTimer = setTimeout(onDeadline, timeoutMs, this);
+    if (forwarder.responseStartTimeoutMs > 0) {
+      this.startTimer = setTimeout(onResponseStartTimeout, forwarder.responseStartTimeoutMs, this);
+    }
+    this.waitingForConnection = true;
+    this.upstream.acquire(this);
+  }
+
+  // ---- ConnectionUser ----------------------------------------------------------------------
+
+  onConnection(conn: UpstreamConnection): void {
+    this.waitingForConnection = false;
+    if (this.ended) {
+      this.upstream.release(conn, true);
+      return;
+    }
+    this.conn = conn;
+    conn.begin(this.req.method!);
+    if (this.forwarder.idleTimeoutMs > 0) conn.socket.setTimeout(this.forwarder.idleTimeoutMs);
+    // On a new connection the head waits in the socket until the handshake; the body waits for
+    // the handshake itself, so a refused connection leaves it unread for another upstream.
+    conn.socket.write(this.head, 'latin1');
+    if (this.framing <= EMPTY_BODY) this.requestSent = true;
+    else if (conn.connected) this.startBody();
+  }
+
+  onConnected(): void {
+    this.startBody();
+  }
+
+  onConnectionDrain(): void {
+    if (this.bodyFlowing && !this.ended) this.req.resume();
+  }
+
+  onConnectionTimeout(): void {
+    if (this.ended) return;
+    this.fail(
+      proxyFailure(
+        'IDLE_TIMEOUT',
+        `no data from upstream ${this.upstream.address} for ${this.forwarder.idleTimeoutMs} ms`,
+        {
+          responseStarted: this.responseStarted,
+        },
+      ),
+    );
+  }
+
+  onConnectionError(err: Error & { code?: string }): void {
+    if (this.ended) return;
+    const conn = this.conn;
+    if (this.responseStarted) {
+      this.fail(
+        proxyFailure(
+          'UPSTREAM_RESPONSE_ABORTED',
+          `upstream ${this.upstream.address} closed the connection in the middle of the response`,
+          { responseStarted: true, cause: err },
+        ),
+      );
+      return;
+    }
+    if (
+      conn?.reused === true &&
+      conn.responseBytes === 0 &&
+      this.bodyBytesSent === 0 &&
+      !this.staleRetried &&
+      IDEMPOTENT.has(this.req.method!)
+    ) {
+      // The classic keep-alive race: the upstream closed an idle connection as we reused it.
+      // Nothing reached it, so the same request goes once more on a new connection.
+      this.staleRetried = true;
+      this.upstream.release(conn, false);
+      this.conn = undefined;
+      this.detachClientBody();
+      this.requestSent = false;
+      this.waitingForConnection = true;
+      this.upstream.acquire(this, true);
+      return;
+    }
+    this.fail(
+      classifyUpstreamError(err, this.upstream.address, conn?.connected ?? false, this.bodyBytesSent),
+    );
+  }
+
+  onResponseHead(head: ResponseHead): void {
+    if (this.ended) return;
+    if (this.startTimer !== undefined) {
+      clearTimeout(this.startTimer);
+      this.startTimer = undefined;
+    }
+    const res = this.res;
+    try {
+      res.writeHead(head.status, head.statusMessage, dropHopByHop(head.headers));
+    } catch (err) {
+      // Node's response writer refuses some header bytes the parser let through.
+      this.fail(
+        proxyFailure('UPSTREAM_PROTOCOL_ERROR', `upstream ${this.upstream.address} sent an invalid header`, {
+          cause: err as Error,
+        }),
+      );
+      return;
+    }
+    this.responseStarted = true;
+    res.on('drain', onClientDrain);
+  }
+
+  onResponseBody(chunk: Buffer): void {
+    if (this.ended) return;
+    if (!this.res.write(chunk)) this.conn?.socket.pause();
+  }
+
+  onResponseEnd(): void {
+    if (this.ended) return;
+    const conn = this.conn!;
+    this.conn = undefined;
+    // The connection can carry another request only once this one was sent whole; an answer
+    // before the end of the body (a 413, say) leaves the rest of the body unsendable.
+    if (!this.requestSent) this.detachClientBody();
+    this.upstream.release(conn, this.requestSent);
+    this.res.end();
+  }
+
+  // ---- body and outcome --------------------------------------------------------------------
+
+  /** Starts reading the client's body into the upstream connection (once connected). */
+  startBody(): void {
+    if (this.bodyFlowing || this.ended || this.framing <= EMPTY_BODY) return;
+    this.bodyFlowing = true;
+    const req = this.req;
+    if (req.readableEnded) {
+      this.endBody();
+      return;
+    }
+    req.on('data', onClientData);
+    req.on('end', onClientEnd);
+    req.resume();
+  }
+
+  writeBody(chunk: Buffer): void {
+    const socket = this.conn!.socket;
+    let flowing: boolean;
+    if (this.framing === CHUNKED_BODY) {
+      socket.cork();
+      socket.write(chunk.length.toString(16), 'latin1');
+      socket.write(CHUNK_END);
+      socket.write(chunk);
+      flowing = socket.write(CHUNK_END);
+      socket.uncork();
+    } else {
+      flowing = socket.write(chunk);
+    }
+    if (!flowing) this.req.pause();
+  }
+
+  endBody(): void {
+    if (this.framing === CHUNKED_BODY) this.conn?.socket.write(LAST_CHUNK);
+    this.requestSent = true;
+  }
+
+  /** Ends the exchange with a failure: frees the upstream side and tells the handler. */
+  fail(failure: ProxyFailure): void {
+    if (this.ended) return;
+    this.finish();
+    if (this.conn !== undefined) {
+      this.upstream.release(this.conn, false);
+      this.conn = undefined;
+    }
+    if (this.waitingForConnection) this.upstream.cancel(this);
+    this.detachClientBody();
+    // Once the status line went out, the only way to tell the client is to cut the connection.
+    if (failure.responseStarted && !this.res.destroyed) this.res.destroy();
+    this.forwarder.handler.forwardEnded(this.context, failure);
+  }
+
+  succeed(): void {
+    if (this.ended) return;
+    this.finish();
+    this.forwarder.handler.forwardEnded(this.context, undefined);
+  }
+
+  finish(): void {
+    this.ended = true;
+    if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
+    if (this.startTimer !== undefined) clearTimeout(this.startTimer);
+    this.res.removeListener('close', onClientClose);
+    this.res.removeListener('drain', onClientDrain);
+    this.res[kExchange] = undefined;
+    this.req[kExchange] = undefined;
+  }
+
+  /** Leaves the client's request paused and unread so that it can be forwarded again. */
+  detachClientBody(): void {
+    if (!this.bodyFlowing) return;
+    this.bodyFlowing = false;
+    const req = this.req;
+    req.removeListener('data', onClientData);
+    req.removeListener('end', onClientEnd);
+    if (!req.readableEnded) req.pause();
+  }
+}
+
+/** The request line and headers, with the framing header the body needs. */
+function requestHead(method: string, path: string, headers: readonly string[], framing: BodyFraming): string {
+  // Names and values come from Node's request parser (no CR or LF) or from us.
+  let head = `${method} ${path} HTTP/1.1\r\n`;
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  // Transfer-Encoding is hop-by-hop, so the rewritten headers lack it: we chunk again ourselves.
+  if (framing === CHUNKED_BODY) head += 'transfer-encoding: chunked\r\n';
+  else if (framing === NO_BODY && METHODS_WITH_IMPLICIT_BODY.has(method)) head += 'content-length: 0\r\n';
+  return `${head}\r\n`;
+}
+
+/**
+ * How the body of a message is framed, from its rawHeaders: Transfer-Encoding wins over
+ * Content-Length (RFC 9112 §6.3); Node's parser has already refused messages with both.
+ */
+function bodyFraming(raw: readonly string[]): BodyFraming {
+  let framing: BodyFraming = NO_BODY;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') return CHUNKED_BODY;
+    if (name.length === 14 && name.toLowerCase() === 'content-length') {
+      framing = raw[i + 1]!.trim() === '0' ? EMPTY_BODY : LENGTH_BODY;
+    }
+  }
+  return framing;
+}
+
+/**
+ * True when the request announced a body that has not all arrived: an answer written now should
+ * close the connection, or the server would read and discard a body of unknown size to reuse it.
+ */
+export function hasUnreadBody(req: IncomingMessage): boolean {
+  return !req.complete && bodyFraming(req.rawHeaders) >= LENGTH_BODY;
+}
+
+function onClientData(this: IncomingMessage & Tagged, chunk: Buffer): void {
+  const exchange = this[kExchange];
+  if (exchange === undefined || exchange.conn === undefined) return;
+  exchange.bodyBytesSent += chunk.length;
+  if (exchange.bodyBytesSent > exchange.forwarder.maxBodyBytes) {
+    exchange.fail(
+      proxyFailure('BODY_TOO_LARGE', `request body larger than ${exchange.forwarder.maxBodyBytes} bytes`, {
+        responseStarted: exchange.responseStarted,
+      }),
+    );
+    return;
+  }
+  exchange.writeBody(chunk);
+}
+
+function onClientEnd(this: IncomingMessage & Tagged): void {
+  this[kExchange]?.endBody();
+}
+
+function onClientDrain(this: ServerResponse & Tagged): void {
+  this[kExchange]?.conn?.socket.resume();
+}
+
+function onClientClose(this: ServerResponse & Tagged): void {
+  const exchange = this[kExchange];
+  if (exchange === undefined || exchange.ended) return;
+  if (this.writableFinished) exchange.succeed();
+  else {
+    exchange.fail(
+      proxyFailure('CLIENT_ABORTED', 'client closed the connection', {
+        responseStarted: exchange.responseStarted,
+      }),
+    );
+  }
+}
+
+function onDeadline(exchange: Exchange): void {
+  exchange.deadlineTimer = undefined;
+  if (exchange.ended) return;
+  exchange.fail(
+    proxyFailure('REQUEST_TIMEOUT', 'request timeout: the request took longer than allowed', {
+      responseStarted: exchange.responseStarted,
+    }),
+  );
+}
+
+function onResponseStartTimeout(exchange: Exchange): void {
+  exchange.startTimer = undefined;
+  if (exchange.ended || exchange.responseStarted) return;
+  exchange.fail(
+    proxyFailure(
+      'RESPONSE_START_TIMEOUT',
+      `upstream ${exchange.upstream.address} did not start its response within ${exchange.forwarder.responseStartTimeoutMs} ms`,
+    ),
+  );
+}

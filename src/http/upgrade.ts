@@ -1,0 +1,166 @@
+// Pass-through of HTTP/1.1 upgrades (WebSocket): the upgrade request goes upstream, and once the
+// upstream answers 101 the two sockets are spliced together until either side closes. Upgrades
+// are rare and long-lived, so this path favours plainness over the allocation care of proxy.ts.
+
+import http, { type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { classifyUpstreamError, type ErrorAnswer, type ProxyFailure, proxyFailure } from './failures.ts';
+import { dropHopByHop } from './headers.ts';
+import { ERROR_CODE_HEADER } from './internal-headers.ts';
+import type { ForwardHandler } from './proxy.ts';
+import type { Upstream } from './upstream.ts';
+
+export class UpgradeForwarder<C> {
+  readonly #handler: ForwardHandler<C>;
+
+  constructor(handler: ForwardHandler<C>) {
+    this.#handler = handler;
+  }
+
+  /**
+   * Forwards an upgrade request; `headers` must carry `Connection: upgrade` and `Upgrade` (as
+   * `buildUpstreamRequestHeaders` leaves them). `timeoutMs` bounds the wait for the upstream's
+   * answer (0 = none); an established upgrade has no deadline. The handler's `forwardEnded` runs
+   * once: when both sockets closed, or with a failure before anything was written to the client
+   * (then the handler answers with `writeRawErrorAnswer` or forwards again).
+   */
+  forward(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    headers: string[],
+    upstream: Upstream,
+    context: C,
+    timeoutMs: number,
+  ): void {
+    const handler = this.#handler;
+    let ended = false;
+    let answered = false;
+    let connected = false;
+    const end = (failure: ProxyFailure | undefined): void => {
+      if (ended) return;
+      ended = true;
+      if (timer !== undefined) clearTimeout(timer);
+      socket.removeListener('close', onClientClose);
+      handler.forwardEnded(context, failure);
+    };
+    const proxyReq = http.request({
+      agent: upstream.agent,
+      host: upstream.host,
+      port: upstream.port,
+      method: req.method,
+      path: req.url,
+      headers,
+      setHost: false,
+    });
+    const onClientClose = (): void => {
+      if (!proxyReq.destroyed) proxyReq.destroy();
+      end(proxyFailure('CLIENT_ABORTED', 'client closed the connection', { responseStarted: answered }));
+    };
+    socket.on('close', onClientClose);
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            proxyReq.destroy();
+            end(proxyFailure('REQUEST_TIMEOUT', 'request timeout: the upgrade was not answered in time'));
+          }, timeoutMs)
+        : undefined;
+
+    proxyReq.on('socket', (s) => {
+      if (s.connecting) s.once('connect', () => (connected = true));
+      else connected = true;
+    });
+    proxyReq.on('error', (err) => {
+      if (ended || answered) return;
+      end(classifyUpstreamError(err, upstream.address, connected, 0));
+    });
+    proxyReq.on('upgrade', (proxyRes: IncomingMessage, upstreamSocket: Duplex, upstreamHead: Buffer) => {
+      if (ended) {
+        upstreamSocket.destroy();
+        return;
+      }
+      answered = true;
+      if (timer !== undefined) clearTimeout(timer);
+      socket.removeListener('close', onClientClose);
+      // A 101 keeps its Connection and Upgrade headers: they are what the client waits for.
+      socket.write(responseHead(proxyRes.statusCode!, proxyRes.statusMessage, proxyRes.rawHeaders));
+      if (upstreamHead.length > 0) socket.write(upstreamHead);
+      if (head.length > 0) upstreamSocket.write(head);
+      splice(socket, upstreamSocket, () => end(undefined));
+    });
+    proxyReq.on('response', (proxyRes: IncomingMessage) => {
+      if (ended) {
+        proxyRes.resume();
+        return;
+      }
+      // The upstream declined the upgrade: relay its answer, delimited by closing the connection.
+      answered = true;
+      if (timer !== undefined) clearTimeout(timer);
+      socket.removeListener('close', onClientClose);
+      socket.on('close', () => end(undefined));
+      const rawHeaders = dropHopByHop(proxyRes.rawHeaders);
+      rawHeaders.push('connection', 'close');
+      socket.write(responseHead(proxyRes.statusCode!, proxyRes.statusMessage, rawHeaders));
+      proxyRes.pipe(socket);
+      proxyRes.on('error', () => socket.destroy());
+    });
+    proxyReq.end();
+  }
+}
+
+/**
+ * Joins two sockets both ways; `onClosed` runs once when both are closed. A WebSocket has no use
+ * for half-open connections, so an end from either side ends both, and a close closes both.
+ */
+function splice(a: Duplex, b: Duplex, onClosed: () => void): void {
+  let open = 2;
+  const closed = (): void => {
+    if (--open === 0) onClosed();
+  };
+  const destroyBoth = (): void => {
+    a.destroy();
+    b.destroy();
+  };
+  const endBoth = (): void => {
+    a.end();
+    b.end();
+  };
+  a.on('error', destroyBoth);
+  b.on('error', destroyBoth);
+  a.on('end', endBoth);
+  b.on('end', endBoth);
+  a.on('close', () => {
+    b.destroy();
+    closed();
+  });
+  b.on('close', () => {
+    a.destroy();
+    closed();
+  });
+  a.pipe(b, { end: false });
+  b.pipe(a, { end: false });
+}
+
+function responseHead(status: number, message: string | undefined, rawHeaders: readonly string[]): string {
+  let head = `HTTP/1.1 ${status} ${message || STATUS_CODES[status] || ''}\r\n`;
+  for (let i = 0; i < rawHeaders.length; i += 2) head += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`;
+  return `${head}\r\n`;
+}
+
+/** Writes an error answer on a raw socket (an upgrade request has no ServerResponse) and closes it. */
+export function writeRawErrorAnswer(socket: Duplex, answer: ErrorAnswer, retryAfterSeconds?: number): void {
+  if (socket.destroyed || !socket.writable) return;
+  const body = `${answer.message}\n`;
+  const headers = [
+    'content-type',
+    'text/plain; charset=utf-8',
+    'content-length',
+    String(Buffer.byteLength(body)),
+    ERROR_CODE_HEADER,
+    answer.code,
+    'connection',
+    'close',
+  ];
+  if (retryAfterSeconds !== undefined) headers.push('retry-after', String(retryAfterSeconds));
+  socket.end(responseHead(answer.status, undefined, headers) + body);
+}

@@ -1,0 +1,145 @@
+// The queue-proxy's options and their parsing from the environment the controller sets (the
+// contract in src/api/queue-proxy.ts, plus a few optional knobs). Pure: env in, options out.
+
+import { QUEUE_PROXY_ENV, QUEUE_PROXY_HTTP_PORT, QUEUE_PROXY_METRICS_PORT } from '../api/queue-proxy.ts';
+import { ZeroscaleError } from '../errors.ts';
+import type { ServerLimits } from '../http/server.ts';
+import { parseReadinessProbe, type ReadinessProbeSpec } from './probe-spec.ts';
+
+/**
+ * Optional variables beyond the controller's contract; absent means the default. Candidates for
+ * src/api/queue-proxy.ts once the controller sets them.
+ */
+export const QUEUE_PROXY_EXTRA_ENV = {
+  /** Seconds without a new request, after SIGTERM, before the queue-proxy stops taking requests. */
+  drainSeconds: 'QUEUE_DRAIN_SECONDS',
+  /** Seconds from forwarding a request until the user container must start answering; 0 = off. */
+  responseStartTimeoutSeconds: 'REQUEST_RESPONSE_START_TIMEOUT_SECONDS',
+  /** Seconds without a byte either way before a request is cut; 0 = off. */
+  idleTimeoutSeconds: 'REQUEST_IDLE_TIMEOUT_SECONDS',
+  /** Requests that may wait when containerConcurrency is reached; default 10 × concurrency. */
+  queueDepth: 'QUEUE_DEPTH',
+  /** Address to listen on. */
+  listenHost: 'QUEUE_LISTEN_HOST',
+} as const;
+
+export interface QueueProxyOptions {
+  readonly namespace: string;
+  readonly service: string;
+  readonly pod: string;
+  /** Where the user container listens: always this pod's loopback. */
+  readonly userHost: string;
+  readonly userPort: number;
+  /** Requests in flight to the user container at once; 0 = no limit (and no queue). */
+  readonly containerConcurrency: number;
+  /** Requests that may wait behind a full containerConcurrency; more get 503. */
+  readonly queueDepth: number;
+  /** Whole-request deadline (queueing included); 0 = none. */
+  readonly timeoutMs: number;
+  readonly responseStartTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly listenHost: string;
+  /** 0 picks a free port (tests). */
+  readonly httpPort: number;
+  readonly metricsPort: number;
+  readonly readinessProbe: ReadinessProbeSpec;
+  /** Interval between probes until the container first answers, and after it stops answering. */
+  readonly aggressiveProbeIntervalMs: number;
+  /** Quiet period of the drain: it ends when no request arrived for this long. */
+  readonly drainMs: number;
+  /** Length of a stats interval served at /stats. */
+  readonly statsIntervalMs: number;
+  readonly limits: ServerLimits;
+}
+
+// Knative lets 10 requests per slot wait "to allow the autoscaler time to react".
+const QUEUE_DEPTH_PER_SLOT = 10;
+const DEFAULT_TIMEOUT_SECONDS = 300;
+const DEFAULT_DRAIN_SECONDS = 5;
+
+export const queueProxyDefaults = {
+  userHost: '127.0.0.1',
+  listenHost: '0.0.0.0',
+  aggressiveProbeIntervalMs: 25,
+  statsIntervalMs: 1_000,
+} as const;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads the options from `env`; throws INVALID_ENV naming the variable and what is wrong. */
+export function parseQueueProxyEnv(env: Env): QueueProxyOptions {
+  const E = QUEUE_PROXY_ENV;
+  const X = QUEUE_PROXY_EXTRA_ENV;
+  const userPort = port(env, E.userPort, undefined);
+  if (userPort === 0) throw invalidEnv(E.userPort, 'must be a TCP port of the user container, got "0"');
+  const containerConcurrency = integer(env, E.containerConcurrency, 0, 0);
+  let readinessProbe: ReadinessProbeSpec;
+  try {
+    readinessProbe = parseReadinessProbe(env[E.readinessProbe], userPort);
+  } catch (err) {
+    throw new ZeroscaleError('INVALID_ENV', `${E.readinessProbe}: ${(err as Error).message}`, { cause: err });
+  }
+  return {
+    namespace: required(env, E.serviceNamespace),
+    service: required(env, E.serviceName),
+    pod: env[E.podName] || required(env, E.serviceName),
+    userHost: queueProxyDefaults.userHost,
+    userPort,
+    containerConcurrency,
+    queueDepth: integer(env, X.queueDepth, QUEUE_DEPTH_PER_SLOT * containerConcurrency, 0),
+    timeoutMs: seconds(env, E.timeoutSeconds, DEFAULT_TIMEOUT_SECONDS) * 1000,
+    responseStartTimeoutMs: seconds(env, X.responseStartTimeoutSeconds, 0) * 1000,
+    idleTimeoutMs: seconds(env, X.idleTimeoutSeconds, 0) * 1000,
+    listenHost: env[X.listenHost] || queueProxyDefaults.listenHost,
+    httpPort: port(env, E.httpPort, QUEUE_PROXY_HTTP_PORT),
+    metricsPort: port(env, E.metricsPort, QUEUE_PROXY_METRICS_PORT),
+    readinessProbe,
+    aggressiveProbeIntervalMs: queueProxyDefaults.aggressiveProbeIntervalMs,
+    drainMs: seconds(env, X.drainSeconds, DEFAULT_DRAIN_SECONDS) * 1000,
+    statsIntervalMs: queueProxyDefaults.statsIntervalMs,
+    limits: {},
+  };
+}
+
+function required(env: Env, name: string): string {
+  const value = env[name];
+  if (value === undefined || value.trim() === '') throw invalidEnv(name, 'is not set');
+  return value.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw.trim());
+  if (!Number.isInteger(value) || value < min) {
+    throw invalidEnv(name, `must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function port(env: Env, name: string, fallback: number | undefined): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') {
+    if (fallback === undefined) throw invalidEnv(name, 'is not set');
+    return fallback;
+  }
+  const value = Number(raw.trim());
+  if (!Number.isInteger(value) || value < 0 || value > 65535) {
+    throw invalidEnv(name, `must be a TCP port, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function seconds(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw.trim());
+  if (!Number.isFinite(value) || value < 0) {
+    throw invalidEnv(name, `must be a number of seconds >= 0, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function invalidEnv(name: string, problem: string): ZeroscaleError {
+  return new ZeroscaleError('INVALID_ENV', `${name} ${problem}`);
+}

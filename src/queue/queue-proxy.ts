@@ -1,0 +1,430 @@
+// The queue-proxy sidecar: takes every request for its pod, keeps at most containerConcurrency
+// in flight to the user container (a bounded queue behind), measures load for the autoscaler,
+// answers readiness from its own probing of the container, and drains on SIGTERM.
+
+import { randomUUID } from 'node:crypto';
+import type http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { collectDefaultMetrics, type Registry } from 'prom-client';
+import { Breaker, breakerError } from '../activator/breaker.ts';
+import { QUEUE_PROXY_READINESS_PATH } from '../api/queue-proxy.ts';
+import { type Clock, systemClock } from '../clock.ts';
+import { isZeroscaleError, type ZeroscaleError } from '../errors.ts';
+import { failureAnswer, type ProxyFailure, writeErrorAnswer } from '../http/failures.ts';
+import { buildUpstreamRequestHeaders, type HeaderPolicy } from '../http/headers.ts';
+import { type InternalMarks, PROBE_QUEUE, scanInternalHeaders } from '../http/internal-headers.ts';
+import { Forwarder, hasUnreadBody } from '../http/proxy.ts';
+import { registerRequestMetrics, ServiceRequestMetrics } from '../http/request-metrics.ts';
+import {
+  type ClientErrorKind,
+  closeServer,
+  createServer,
+  destroyConnections,
+  listen,
+} from '../http/server.ts';
+import { UpgradeForwarder, writeRawErrorAnswer } from '../http/upgrade.ts';
+import { Upstream } from '../http/upstream.ts';
+import { type Logger, silentLogger } from '../telemetry/log.ts';
+import { createRegistry } from '../telemetry/metrics.ts';
+import { AdminEndpoints } from './admin.ts';
+import type { QueueProxyOptions } from './options.ts';
+import { ReadinessProber } from './readiness.ts';
+import { RequestStats } from './stats.ts';
+
+export interface QueueProxyDeps {
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Defaults to a fresh registry for this queue-proxy. */
+  readonly registry?: Registry;
+}
+
+export interface QueueProxyHandle {
+  /** Ports actually listened on (useful when the options asked for 0). */
+  readonly httpPort: number;
+  readonly metricsPort: number;
+  /** The user container answers its probe and the queue-proxy is not draining. */
+  readonly ready: boolean;
+  readonly draining: boolean;
+  /** Resolves once the user container first answers its readiness probe. */
+  whenReady(): Promise<void>;
+  /**
+   * What SIGTERM does: readiness fails at once; requests keep being served, with
+   * `Connection: close`, until none arrived for the drain period; then the port closes, in-flight
+   * requests finish, /wait-for-drain callers are answered and everything stops.
+   */
+  drain(): Promise<void>;
+  /** Stops at once, cutting whatever is in flight (tests, second signal). */
+  close(): Promise<void>;
+}
+
+export type QueueRejection = ClientErrorKind | 'queue-full' | 'deadline' | 'client-aborted';
+
+/** Starts a queue-proxy and resolves once both ports listen. */
+export async function startQueueProxy(
+  options: QueueProxyOptions,
+  deps: QueueProxyDeps = {},
+): Promise<QueueProxyHandle> {
+  const proxy = new QueueProxy(options, deps);
+  await proxy.listen();
+  return proxy;
+}
+
+// Waiting for a slot needs an AbortSignal (client gone or deadline): made only on this path.
+class QueueRequest {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse | undefined;
+  /** For an upgrade: the raw client socket and the bytes after its head. */
+  readonly socket: Duplex | undefined;
+  readonly head: Buffer | undefined;
+  readonly proxied: boolean;
+  readonly startedAt: number;
+  readonly headers: string[];
+  holdsSlot = false;
+
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse | undefined,
+    socket: Duplex | undefined,
+    head: Buffer | undefined,
+    proxied: boolean,
+    headers: string[],
+  ) {
+    this.req = req;
+    this.res = res;
+    this.socket = socket;
+    this.head = head;
+    this.proxied = proxied;
+    this.startedAt = performance.now();
+    this.headers = headers;
+  }
+}
+
+class QueueProxy implements QueueProxyHandle {
+  readonly #options: QueueProxyOptions;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #registry: Registry;
+  readonly #upstream: Upstream;
+  readonly #breaker: Breaker | undefined;
+  readonly #stats: RequestStats;
+  readonly #metrics: ServiceRequestMetrics<QueueRejection>;
+  readonly #prober: ReadinessProber;
+  readonly #forwarder: Forwarder<QueueRequest>;
+  readonly #upgrades: UpgradeForwarder<QueueRequest>;
+  readonly #server: http.Server;
+  readonly #admin: AdminEndpoints;
+  readonly #marks: InternalMarks = { probe: undefined, proxied: false };
+  readonly #edgePolicy: HeaderPolicy = {
+    trustForwarded: false,
+    stripInternal: true,
+    newRequestId: randomUUID,
+  };
+  // Requests from the activator carry X-Forwarded-* set by it: kept and appended to.
+  readonly #activatorPolicy: HeaderPolicy = {
+    trustForwarded: true,
+    stripInternal: true,
+    newRequestId: randomUUID,
+  };
+  #httpPort = 0;
+  #active = 0;
+  #draining = false;
+  #lastArrival = 0;
+  #drained: Promise<void> | undefined = undefined;
+  #closed = false;
+
+  constructor(options: QueueProxyOptions, deps: QueueProxyDeps) {
+    this.#options = options;
+    this.#clock = deps.clock ?? systemClock;
+    this.#log = (deps.logger ?? silentLogger()).child({
+      namespace: options.namespace,
+      service: options.service,
+      pod: options.pod,
+    });
+    this.#registry = deps.registry ?? createRegistry('queue-proxy');
+    const cc = options.containerConcurrency;
+    this.#upstream = new Upstream({
+      host: options.userHost,
+      port: options.userPort,
+      maxSockets: cc > 0 ? cc : Number.POSITIVE_INFINITY,
+      maxFreeSockets: cc > 0 ? cc : 1000,
+    });
+    this.#breaker = cc > 0 ? new Breaker({ capacity: cc, queueDepth: options.queueDepth }) : undefined;
+    this.#stats = new RequestStats(this.#clock);
+    this.#metrics = new ServiceRequestMetrics(options.namespace, options.service);
+    this.#metrics.inFlight = () => this.#breaker?.inFlight ?? this.#active;
+    this.#metrics.queued = () => this.#breaker?.queued ?? 0;
+    registerRequestMetrics(this.#registry, 'zeroscale_queue', () => [this.#metrics]);
+    if (deps.registry === undefined) collectDefaultMetrics({ register: this.#registry });
+    this.#prober = new ReadinessProber({
+      spec: options.readinessProbe,
+      host: options.userHost,
+      aggressiveIntervalMs: options.aggressiveProbeIntervalMs,
+      onChange: (ready) =>
+        this.#log.info({ ready }, `user container became ${ready ? 'ready' : 'not ready'}`),
+    });
+    this.#forwarder = new Forwarder<QueueRequest>(this, {
+      responseStartTimeoutMs: options.responseStartTimeoutMs,
+      idleTimeoutMs: options.idleTimeoutMs,
+    });
+    this.#upgrades = new UpgradeForwarder<QueueRequest>(this);
+    this.#server = createServer(options.limits, {
+      request: (req, res) => this.#onRequest(req, res),
+      upgrade: (req, socket, head) => this.#onUpgrade(req, socket, head),
+      clientError: (kind) => this.#metrics.reject(kind),
+    });
+    this.#admin = new AdminEndpoints({
+      pod: options.pod,
+      stats: this.#stats,
+      intervalMs: options.statsIntervalMs,
+      registry: this.#registry,
+    });
+  }
+
+  get httpPort(): number {
+    return this.#httpPort;
+  }
+  get metricsPort(): number {
+    return this.#admin.port;
+  }
+  get ready(): boolean {
+    return this.#prober.ready && !this.#draining;
+  }
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  whenReady(): Promise<void> {
+    return this.#prober.whenReady();
+  }
+
+  async listen(): Promise<void> {
+    const o = this.#options;
+    this.#prober.start();
+    this.#admin.start();
+    await this.#admin.listen(o.metricsPort, o.listenHost);
+    this.#httpPort = await listen(this.#server, o.httpPort, o.listenHost);
+    this.#log.info(
+      {
+        httpPort: this.#httpPort,
+        metricsPort: this.metricsPort,
+        userPort: o.userPort,
+        containerConcurrency: o.containerConcurrency,
+      },
+      'queue-proxy started',
+    );
+  }
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const marks = scanInternalHeaders(req.rawHeaders, this.#marks);
+    if (marks.probe !== undefined) {
+      this.#answerProbe(res, marks.probe);
+      return;
+    }
+    if (req.url === QUEUE_PROXY_READINESS_PATH) {
+      this.#answerReadiness(res, undefined);
+      return;
+    }
+    const proxied = marks.proxied;
+    const headers = this.#headersFor(req, proxied);
+    if (this.#draining) {
+      this.#lastArrival = this.#clock.now();
+      res.shouldKeepAlive = false;
+    }
+    this.#begin(new QueueRequest(req, res, undefined, undefined, proxied, headers));
+  }
+
+  #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const proxied = scanInternalHeaders(req.rawHeaders, this.#marks).proxied;
+    if (this.#draining) this.#lastArrival = this.#clock.now();
+    this.#begin(new QueueRequest(req, undefined, socket, head, proxied, this.#headersFor(req, proxied)));
+  }
+
+  #headersFor(req: IncomingMessage, proxied: boolean): string[] {
+    return buildUpstreamRequestHeaders(
+      req.rawHeaders,
+      { remoteAddress: req.socket.remoteAddress, protocol: 'http' },
+      proxied ? this.#activatorPolicy : this.#edgePolicy,
+    ).headers;
+  }
+
+  #begin(r: QueueRequest): void {
+    this.#active++;
+    this.#stats.requestStarted(r.proxied);
+    const breaker = this.#breaker;
+    if (breaker === undefined) {
+      this.#dispatch(r);
+    } else if (breaker.tryAcquire()) {
+      r.holdsSlot = true;
+      this.#dispatch(r);
+    } else {
+      this.#wait(r, breaker);
+    }
+  }
+
+  #wait(r: QueueRequest, breaker: Breaker): void {
+    const controller = new AbortController();
+    const timeoutMs = this.#options.timeoutMs;
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(
+            () =>
+              controller.abort(
+                breakerError('DEADLINE_EXCEEDED', 'request timeout while waiting for a free slot'),
+              ),
+            timeoutMs,
+          )
+        : undefined;
+    const gone = (r.res ?? r.socket)!;
+    const onGone = (): void => controller.abort();
+    gone.once('close', onGone);
+    breaker.acquire(controller.signal).then(
+      () => {
+        if (timer !== undefined) clearTimeout(timer);
+        gone.removeListener('close', onGone);
+        r.holdsSlot = true;
+        this.#dispatch(r);
+      },
+      (err: ZeroscaleError) => {
+        if (timer !== undefined) clearTimeout(timer);
+        gone.removeListener('close', onGone);
+        this.#rejected(r, err);
+      },
+    );
+  }
+
+  #dispatch(r: QueueRequest): void {
+    const remaining = this.#remainingMs(r);
+    if (r.res !== undefined) this.#forwarder.forward(r.req, r.res, r.headers, this.#upstream, r, remaining);
+    else this.#upgrades.forward(r.req, r.socket!, r.head!, r.headers, this.#upstream, r, remaining);
+  }
+
+  #remainingMs(r: QueueRequest): number {
+    const timeoutMs = this.#options.timeoutMs;
+    if (timeoutMs === 0) return 0;
+    // At least 1 ms: the deadline timer then fires at once rather than meaning "no deadline".
+    return Math.max(1, timeoutMs - (performance.now() - r.startedAt));
+  }
+
+  /** ForwardHandler: the request is over, one way or another. */
+  forwardEnded(r: QueueRequest, failure: ProxyFailure | undefined): void {
+    let status: number;
+    if (failure === undefined) {
+      status = r.res?.statusCode ?? 101;
+    } else {
+      status = failure.code === 'CLIENT_ABORTED' ? 0 : failure.status;
+      if (!failure.responseStarted && failure.code !== 'CLIENT_ABORTED') this.#answerFailure(r, failure);
+      if (failure.code === 'CLIENT_ABORTED') this.#metrics.reject('client-aborted');
+    }
+    this.#end(r, status);
+  }
+
+  #answerFailure(r: QueueRequest, failure: ProxyFailure): void {
+    if (r.res !== undefined) writeErrorAnswer(r.res, failureAnswer(failure), { close: hasUnreadBody(r.req) });
+    else writeRawErrorAnswer(r.socket!, failureAnswer(failure));
+  }
+
+  #rejected(r: QueueRequest, err: ZeroscaleError): void {
+    let status = 0;
+    if (isZeroscaleError(err, 'QUEUE_FULL')) {
+      this.#metrics.reject('queue-full');
+      status = 503;
+    } else if (isZeroscaleError(err, 'DEADLINE_EXCEEDED')) {
+      this.#metrics.reject('deadline');
+      status = 504;
+    } else {
+      this.#metrics.reject('client-aborted');
+    }
+    if (status !== 0) {
+      const answer = { status, code: err.code, message: err.message };
+      if (r.res !== undefined)
+        writeErrorAnswer(r.res, answer, { retryAfterSeconds: 1, close: hasUnreadBody(r.req) });
+      else writeRawErrorAnswer(r.socket!, answer, 1);
+    }
+    this.#end(r, status);
+  }
+
+  #end(r: QueueRequest, status: number): void {
+    if (r.holdsSlot) {
+      r.holdsSlot = false;
+      this.#breaker!.release();
+    }
+    this.#stats.requestFinished(r.proxied);
+    this.#metrics.observe(status, (performance.now() - r.startedAt) / 1000);
+    this.#active--;
+  }
+
+  #answerProbe(res: ServerResponse, probe: string): void {
+    if (probe !== PROBE_QUEUE) {
+      writeErrorAnswer(res, { status: 400, code: 'UNKNOWN_PROBE', message: `unknown probe "${probe}"` });
+      return;
+    }
+    this.#answerReadiness(res, PROBE_QUEUE);
+  }
+
+  #answerReadiness(res: ServerResponse, okBody: string | undefined): void {
+    if (this.ready) {
+      const body = okBody ?? 'ready';
+      res.writeHead(200, [
+        'content-type',
+        'text/plain',
+        'content-length',
+        String(body.length),
+        'cache-control',
+        'no-store',
+      ]);
+      res.end(body);
+      return;
+    }
+    const answer = this.#draining
+      ? { status: 503, code: 'DRAINING', message: 'queue-proxy is shutting down' }
+      : { status: 503, code: 'NOT_READY', message: 'user container is not ready' };
+    writeErrorAnswer(res, answer);
+  }
+
+  drain(): Promise<void> {
+    if (this.#drained !== undefined) return this.#drained;
+    this.#draining = true;
+    this.#lastArrival = this.#clock.now();
+    this.#log.info({ drainMs: this.#options.drainMs, inFlight: this.#active }, 'drain started');
+    this.#drained = this.#drainAndClose();
+    return this.#drained;
+  }
+
+  async #drainAndClose(): Promise<void> {
+    const quietMs = this.#options.drainMs;
+    // The drain ends once no request arrived for the quiet period: by then the endpoint removal
+    // has reached the clients, and whatever still comes is refused by the closed port.
+    for (;;) {
+      const quietFor = this.#clock.now() - this.#lastArrival;
+      if (quietFor >= quietMs || this.#closed) break;
+      await sleep(quietMs - quietFor);
+    }
+    await closeServer(this.#server);
+    this.#log.info('drained');
+    this.#admin.drained();
+    await this.#stop();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#draining = true;
+    const closed = closeServer(this.#server);
+    destroyConnections(this.#server);
+    await Promise.all([closed, this.#stop()]);
+  }
+
+  async #stop(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#prober.stop();
+    this.#breaker?.rejectWaiting(breakerError('QUEUE_FULL', 'queue-proxy is shutting down'));
+    await this.#admin.close();
+    this.#upstream.destroy();
+    destroyConnections(this.#server);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,127 @@
+// `zeroscale queue-proxy` and `zeroscale activator` as processes: they start from their
+// environment, serve, refuse bad options with a message naming them, and drain on SIGTERM.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type App, request, startApp, waitFor } from './proxy-harness.ts';
+
+const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli.ts');
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+interface Running {
+  readonly child: ChildProcess;
+  readonly logs: Record<string, unknown>[];
+  stderr: string;
+  readonly exited: Promise<number | null>;
+}
+
+function run(args: string[], env: Record<string, string>): Running {
+  const child = spawn(process.execPath, [cli, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const running: Running = {
+    child,
+    logs: [],
+    stderr: '',
+    exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
+  };
+  let buffered = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split('\n');
+    buffered = lines.pop()!;
+    for (const line of lines) if (line.startsWith('{')) running.logs.push(JSON.parse(line));
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (running.stderr += chunk));
+  cleanups.push(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  return running;
+}
+
+async function app(): Promise<App> {
+  const a = await startApp((_req, res) => res.end('from app'));
+  cleanups.push(() => a.close());
+  return a;
+}
+
+const started = (r: Running, msg: string) =>
+  waitFor(
+    `"${msg}" logged`,
+    () => r.logs.find((l) => l.msg === msg) as Record<string, number> | undefined,
+    20_000,
+  );
+
+describe('zeroscale queue-proxy', () => {
+  it('serves from its environment and drains on SIGTERM, exiting 0', async () => {
+    const a = await app();
+    const qp = run(['queue-proxy'], {
+      SERVING_SERVICE: 'hello',
+      SERVING_NAMESPACE: 'default',
+      SERVING_POD: 'hello-1',
+      USER_PORT: String(a.port),
+      QUEUE_SERVING_PORT: '0',
+      QUEUE_METRICS_PORT: '0',
+      QUEUE_LISTEN_HOST: '127.0.0.1',
+      QUEUE_DRAIN_SECONDS: '0',
+    });
+    const { httpPort, metricsPort } = await started(qp, 'queue-proxy started');
+    await waitFor('ready', async () => (await request(httpPort!, { path: '/healthz/ready' })).status === 200);
+    expect(await request(httpPort!)).toMatchObject({ status: 200, body: 'from app' });
+    expect((await request(metricsPort!, { path: '/stats' })).status).toBe(200);
+    qp.child.kill('SIGTERM');
+    expect(await qp.exited).toBe(0);
+    expect(qp.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['drain started', 'drained']));
+  });
+
+  it('refuses a bad environment with a message naming the variable, exiting 1', async () => {
+    const qp = run(['queue-proxy'], {
+      SERVING_SERVICE: 'hello',
+      SERVING_NAMESPACE: 'default',
+      USER_PORT: 'eighty',
+    });
+    expect(await qp.exited).toBe(1);
+    expect(qp.stderr).toContain('USER_PORT');
+  });
+});
+
+describe('zeroscale activator', () => {
+  it('serves the services of a static config and exits 0 after a SIGTERM drain', async () => {
+    const a = await app();
+    // The app stands in for a queue-proxy: it answers the activator's probe too.
+    a.server.removeAllListeners('request');
+    a.server.on('request', (req, res) =>
+      res.end(req.headers['x-zeroscale-probe'] === 'queue' ? 'queue' : 'from app'),
+    );
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zeroscale-cli-'));
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const config = path.join(dir, 'static.json');
+    fs.writeFileSync(
+      config,
+      JSON.stringify({
+        services: [{ namespace: 'default', name: 'hello', pods: [{ ip: '127.0.0.1', port: a.port }] }],
+      }),
+    );
+    const act = run(['activator', '--static-config', config], {
+      ACTIVATOR_PORT: '0',
+      ACTIVATOR_METRICS_PORT: '0',
+      ACTIVATOR_LISTEN_HOST: '127.0.0.1',
+      ACTIVATOR_DRAIN_SECONDS: '0',
+    });
+    const { port } = await started(act, 'activator started');
+    expect(await request(port!, { host: 'hello.default.svc' })).toMatchObject({
+      status: 200,
+      body: 'from app',
+    });
+    act.child.kill('SIGTERM');
+    expect(await act.exited).toBe(0);
+  });
+});

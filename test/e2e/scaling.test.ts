@@ -1,0 +1,231 @@
+// End to end on the local cluster, everything installed by the Helm chart, traffic only through
+// the activator on 127.0.0.1:8080: cold starts, settling at the KPA's pod count, panic, scale to
+// zero and back, minScale/initialScale/activationScale, a hard concurrency limit, and an
+// autoscaler restart under load — without a failed request.
+import type { V1Deployment } from '@kubernetes/client-node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ServerlessService } from '../../src/api/serverless-service.ts';
+import { podOfIdentity } from '../../src/kube/leader.ts';
+import { kubeClient, kubectlOk, testNamespace, waitFor } from '../env/kube.ts';
+import { probeAppFile } from '../env/manifests.ts';
+import { installZeroscale, systemNamespace } from '../env/zeroscale.ts';
+import { request, runLoad } from './load.ts';
+
+const client = kubeClient();
+let ns: { name: string; remove: () => Promise<void> };
+const created: string[] = [];
+
+beforeAll(async () => {
+  await installZeroscale();
+  ns = await testNamespace('e2e');
+}, 300_000);
+afterEach(async () => {
+  for (const name of created.splice(0))
+    await kubectlOk(['delete', 'ssvc', name, '-n', ns.name, '--wait=false']);
+});
+afterAll(async () => {
+  await ns.remove();
+  client.close();
+});
+
+interface ServiceOptions {
+  readonly scaling?: Record<string, unknown>;
+  readonly containerConcurrency?: number;
+}
+
+async function deploy(name: string, o: ServiceOptions = {}): Promise<string> {
+  const manifest = {
+    apiVersion: 'serving.zeroscale.dev/v1alpha1',
+    kind: 'ServerlessService',
+    metadata: { name },
+    spec: {
+      ...(o.containerConcurrency === undefined ? {} : { containerConcurrency: o.containerConcurrency }),
+      timeoutSeconds: 120,
+      template: {
+        spec: {
+          containers: [
+            {
+              name: 'app',
+              image: 'node:24',
+              command: ['node', probeAppFile],
+              ports: [{ containerPort: 8080 }],
+            },
+          ],
+        },
+      },
+      // Short windows keep the scenarios quick; 6 s is Knative's smallest stable window.
+      scaling: { stableWindow: '6s', ...o.scaling },
+    },
+  };
+  await kubectlOk(['apply', '-n', ns.name, '-f', '-'], JSON.stringify(manifest));
+  created.push(name);
+  const svc = await waitFor(
+    `${name} Ready`,
+    async () => {
+      const s = await client.get<ServerlessService>(
+        `/apis/serving.zeroscale.dev/v1alpha1/namespaces/${ns.name}/serverlessservices/${name}`,
+      );
+      return s.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && s.status.url
+        ? s
+        : undefined;
+    },
+    120_000,
+  );
+  return new URL(svc.status!.url!).host;
+}
+
+const deployment = (name: string) =>
+  client.get<V1Deployment>(`/apis/apps/v1/namespaces/${ns.name}/deployments/${name}`);
+const ssvc = (name: string) =>
+  client.get<ServerlessService>(
+    `/apis/serving.zeroscale.dev/v1alpha1/namespaces/${ns.name}/serverlessservices/${name}`,
+  );
+
+async function waitReplicas(
+  name: string,
+  check: (n: number) => boolean,
+  what: string,
+  timeoutMs = 90_000,
+): Promise<number> {
+  return waitFor(
+    `${name}: ${what}`,
+    async () => {
+      const n = (await deployment(name)).spec?.replicas ?? -1;
+      return check(n) ? n : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** Samples spec.replicas every 250 ms while `during` runs; returns the smallest value seen. */
+async function minReplicasDuring<T>(name: string, during: Promise<T>): Promise<{ result: T; min: number }> {
+  let min = Number.POSITIVE_INFINITY;
+  let done = false;
+  const sampler = (async () => {
+    while (!done) {
+      min = Math.min(min, (await deployment(name)).spec?.replicas ?? 0);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  const result = await during;
+  done = true;
+  await sampler;
+  return { result, min };
+}
+
+describe('scale from and to zero', () => {
+  it('answers the first request at zero with 200, then goes back to zero with no traffic', async () => {
+    const host = await deploy('cold', { scaling: { minScale: 0, initialScale: 0 } });
+    expect((await deployment('cold')).spec?.replicas).toBe(0);
+    const res = await request(host, '/');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatch(/^hello from cold-/);
+    await waitReplicas('cold', (n) => n === 0, 'back at zero after the stable window and grace period');
+    const active = (await ssvc('cold')).status?.conditions?.find((c) => c.type === 'Active');
+    expect(active?.reason).toBe('ScaledToZero');
+  });
+
+  it('answers 200 concurrent requests to a service at zero, every one with 200', async () => {
+    const host = await deploy('herd', { scaling: { minScale: 0, initialScale: 0, maxScale: 4 } });
+    const result = await runLoad({ host, path: '/sleep?ms=50', concurrency: 200, requests: 200 });
+    expect(result.failures).toEqual([]);
+    expect(result.byStatus['200']).toBe(200);
+  });
+
+  it('wakes activationScale pods at once from zero', async () => {
+    const host = await deploy('wake3', { scaling: { minScale: 0, initialScale: 0, activationScale: 3 } });
+    expect((await request(host, '/')).status).toBe(200);
+    await waitReplicas('wake3', (n) => n >= 3, 'three pods on the first request');
+  });
+});
+
+describe('scaling under load', () => {
+  it('settles at ceil(C / (T·U)) pods under sustained concurrency, and a burst enters panic', async () => {
+    // C = 6 in flight, T = 2, U = 100 % → 3 pods.
+    const host = await deploy('steady', {
+      scaling: { target: 2, targetUtilizationPercentage: 100, maxScale: 8 },
+    });
+    const load = runLoad({ host, path: '/sleep?ms=300', concurrency: 6, durationMs: 30_000 });
+    const settled = await waitFor(
+      'desired scale settles at 3 ± 1',
+      async () => {
+        const s = await ssvc('steady');
+        const d = s.status?.autoscaler?.desiredScale;
+        return d !== undefined && d >= 2 && d <= 4 && !s.status?.autoscaler?.panicking ? d : undefined;
+      },
+      60_000,
+    );
+    expect(settled).toBeGreaterThanOrEqual(2);
+    const burst = runLoad({ host, path: '/sleep?ms=300', concurrency: 24, durationMs: 10_000 });
+    const panic = await waitFor(
+      'panic with more pods wanted',
+      async () => {
+        const a = (await ssvc('steady')).status?.autoscaler;
+        return a?.panicking && (a.desiredScale ?? 0) > settled ? a : undefined;
+      },
+      30_000,
+    );
+    expect(panic.desiredScale).toBeGreaterThanOrEqual(6);
+    const [steadyResult, burstResult] = await Promise.all([load, burst]);
+    expect(steadyResult.failures).toEqual([]);
+    expect(burstResult.failures).toEqual([]);
+  });
+
+  it('scales down under steady load and to zero after it without one failed request', async () => {
+    const host = await deploy('shrink', {
+      scaling: { target: 2, targetUtilizationPercentage: 100, maxScale: 6 },
+    });
+    const high = await runLoad({ host, path: '/sleep?ms=200', concurrency: 8, durationMs: 12_000 });
+    expect(high.failures).toEqual([]);
+    const peak = (await deployment('shrink')).spec?.replicas ?? 0;
+    expect(peak).toBeGreaterThanOrEqual(3);
+    const low = runLoad({ host, path: '/sleep?ms=200', concurrency: 1, durationMs: 20_000 });
+    await waitReplicas('shrink', (n) => n < peak, 'fewer pods under lighter load', 30_000);
+    expect((await low).failures).toEqual([]);
+    await waitReplicas('shrink', (n) => n === 0, 'zero after the load stopped');
+    expect((await request(host, '/')).status).toBe(200); // and it wakes again
+  });
+
+  it('serves 100 parallel slow requests with containerConcurrency 1 and maxScale 10, all 200', async () => {
+    const host = await deploy('single', { containerConcurrency: 1, scaling: { maxScale: 10 } });
+    const result = await runLoad({ host, path: '/sleep?ms=500', concurrency: 100, requests: 100 });
+    expect(result.failures).toEqual([]);
+    expect(result.byStatus['200']).toBe(100);
+    expect((await deployment('single')).spec?.replicas).toBeLessThanOrEqual(10);
+  });
+});
+
+describe('bounds', () => {
+  it('holds minScale with no traffic past the stable window and grace period', async () => {
+    await deploy('floor', { scaling: { minScale: 2 } });
+    await waitReplicas('floor', (n) => n === 2, 'two pods');
+    // The idle service is decided on every second; none of those decisions may go below 2.
+    const watchFor = new Promise((r) => setTimeout(r, 15_000));
+    const { min } = await minReplicasDuring('floor', watchFor);
+    expect(min).toBe(2);
+  });
+});
+
+describe('autoscaler restart', () => {
+  it('does not drop a loaded service to zero or lose requests when the autoscaler restarts', async () => {
+    const host = await deploy('survivor', {
+      scaling: { target: 2, targetUtilizationPercentage: 100, maxScale: 6 },
+    });
+    const load = runLoad({ host, path: '/sleep?ms=200', concurrency: 4, durationMs: 25_000 });
+    await waitReplicas('survivor', (n) => n >= 2, 'two or more pods under load', 60_000);
+    const lease = await client.get<{ spec: { holderIdentity?: string } }>(
+      `/apis/coordination.k8s.io/v1/namespaces/${systemNamespace}/leases/zeroscale-autoscaler`,
+    );
+    await kubectlOk([
+      'delete',
+      'pod',
+      podOfIdentity(lease.spec.holderIdentity!),
+      '-n',
+      systemNamespace,
+      '--wait=false',
+    ]);
+    const { result, min } = await minReplicasDuring('survivor', load);
+    expect(result.failures).toEqual([]);
+    expect(min).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,246 @@
+// The controller, installed by the Helm chart, against the real apiserver: examples reach Ready,
+// drift is undone, deletion leaves nothing, pod problems show in status with the pod's reason,
+// cluster config changes apply without a restart, and a killed leader is replaced.
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServerlessService } from '../../src/api/serverless-service.ts';
+import { podOfIdentity } from '../../src/kube/leader.ts';
+import { kubeClient, kubectl, kubectlOk, testNamespace, waitFor } from '../env/kube.ts';
+import { repoRoot } from '../env/paths.ts';
+import { installZeroscale, systemNamespace } from '../env/zeroscale.ts';
+
+const client = kubeClient();
+let ns: { name: string; remove: () => Promise<void> };
+
+beforeAll(async () => {
+  await installZeroscale();
+  ns = await testNamespace('ctrl');
+}, 300_000);
+afterAll(async () => {
+  await ns.remove();
+  client.close();
+});
+
+const ssvcPath = (name: string) =>
+  `/apis/serving.zeroscale.dev/v1alpha1/namespaces/${ns.name}/serverlessservices/${name}`;
+const getSsvc = (name: string) => client.get<ServerlessService>(ssvcPath(name));
+const readyCondition = (s: ServerlessService) => s.status?.conditions?.find((c) => c.type === 'Ready');
+
+function manifest(
+  name: string,
+  container: Record<string, unknown>,
+  spec: Record<string, unknown> = {},
+): string {
+  return JSON.stringify({
+    apiVersion: 'serving.zeroscale.dev/v1alpha1',
+    kind: 'ServerlessService',
+    metadata: { name },
+    spec: {
+      template: {
+        spec: {
+          containers: [{ name: 'app', image: 'node:24', ports: [{ containerPort: 8080 }], ...container }],
+        },
+      },
+      ...spec,
+    },
+  });
+}
+
+const helloApp = {
+  command: ['node', '-e', "require('http').createServer((q,s)=>s.end('hi')).listen(process.env.PORT)"],
+};
+
+async function waitReady(name: string, timeoutMs = 90_000): Promise<ServerlessService> {
+  return waitFor(
+    `${name} Ready=True`,
+    async () => {
+      const s = await getSsvc(name);
+      const ready = readyCondition(s);
+      return ready?.status === 'True' && ready.observedGeneration === s.metadata.generation ? s : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+async function listOwned(kind: string, name: string): Promise<string[]> {
+  const out = await kubectlOk([
+    'get',
+    kind,
+    '-n',
+    ns.name,
+    '-l',
+    `serving.zeroscale.dev/service=${name}`,
+    '-o',
+    'name',
+  ]);
+  return out.split('\n').filter(Boolean);
+}
+
+describe('kubectl apply -f examples/', () => {
+  it('brings every example to Ready with its URL in status', async () => {
+    await kubectlOk(['apply', '-n', ns.name, '-f', `${repoRoot}/examples/`]);
+    for (const name of ['hello', 'sleepy', 'always-on']) {
+      const s = await waitReady(name);
+      expect(s.status?.url).toBe(`http://${name}.${ns.name}.example.com`);
+      expect(s.status?.observedGeneration).toBe(s.metadata.generation);
+    }
+    const table = await kubectlOk(['get', 'ssvc', '-n', ns.name]);
+    expect(table).toMatch(/NAME\s+URL\s+READY\s+REPLICAS\s+MODE\s+AGE/);
+    expect(table).toMatch(/always-on\s+http:\/\/always-on\.\S+\s+True\s+2\/2/);
+  });
+});
+
+describe('drift', () => {
+  it('restores a hand-edited image, recreates a deleted Deployment, and deleting the service leaves nothing', async () => {
+    await kubectlOk(['apply', '-n', ns.name, '-f', '-'], manifest('drift', helloApp));
+    await waitReady('drift');
+    const original = await client.get<V1Deployment>(`/apis/apps/v1/namespaces/${ns.name}/deployments/drift`);
+
+    await kubectlOk(['set', 'image', '-n', ns.name, 'deployment/drift', 'app=node:22']);
+    await waitFor('image restored to node:24', async () => {
+      const d = await client.get<V1Deployment>(`/apis/apps/v1/namespaces/${ns.name}/deployments/drift`);
+      return d.spec?.template.spec?.containers.find((c) => c.name === 'app')?.image === 'node:24';
+    });
+
+    await kubectlOk(['delete', 'deployment', 'drift', '-n', ns.name, '--wait=true']);
+    const recreated = await waitFor('Deployment recreated', async () => {
+      const d = await client.get<V1Deployment>(`/apis/apps/v1/namespaces/${ns.name}/deployments/drift`);
+      return d.metadata?.uid !== original.metadata?.uid ? d : undefined;
+    });
+    expect(recreated.spec?.template.spec?.containers.map((c) => c.name)).toEqual(['app', 'queue-proxy']);
+
+    await kubectlOk(['delete', 'ssvc', 'drift', '-n', ns.name]);
+    await waitFor(
+      'nothing owned by drift is left',
+      async () => {
+        const left = [
+          ...(await listOwned('deployments', 'drift')),
+          ...(await listOwned('services', 'drift')),
+          ...(await listOwned('endpointslices', 'drift')),
+          ...(await listOwned('pods', 'drift')),
+        ];
+        return left.length === 0;
+      },
+      120_000,
+    );
+  });
+});
+
+describe('pod problems in status', () => {
+  it('shows ImagePullBackOff for an image that does not exist', async () => {
+    await kubectlOk(
+      ['apply', '-n', ns.name, '-f', '-'],
+      manifest('noimage', { image: 'registry.invalid/nothing:1' }),
+    );
+    const s = await waitFor('Ready=False ImagePullBackOff', async () => {
+      const x = await getSsvc('noimage');
+      return readyCondition(x)?.reason === 'ImagePullBackOff' ? x : undefined;
+    });
+    expect(readyCondition(s)?.status).toBe('False');
+    expect(readyCondition(s)?.message).toContain('registry.invalid/nothing:1');
+  });
+
+  it('shows a crashing container with its reason and exit code', async () => {
+    await kubectlOk(
+      ['apply', '-n', ns.name, '-f', '-'],
+      manifest('crasher', { command: ['node', '-e', 'process.exit(4)'] }),
+    );
+    const s = await waitFor('Ready=False CrashLoopBackOff', async () => {
+      const x = await getSsvc('crasher');
+      return readyCondition(x)?.reason === 'CrashLoopBackOff' ? x : undefined;
+    });
+    expect(readyCondition(s)?.message).toMatch(/container app: .*last exit code 4/);
+    const events = await kubectlOk([
+      'get',
+      'events',
+      '-n',
+      ns.name,
+      '--field-selector',
+      'involvedObject.name=crasher,involvedObject.kind=ServerlessService',
+    ]);
+    expect(events).toContain('CrashLoopBackOff');
+  });
+});
+
+describe('cluster configuration', () => {
+  it('applies a changed domain suffix to status.url without a restart', async () => {
+    await kubectlOk(['apply', '-n', ns.name, '-f', '-'], manifest('domain', helloApp));
+    await waitReady('domain');
+    const patch = (suffix: string) =>
+      kubectlOk([
+        'patch',
+        'configmap',
+        'zeroscale-config',
+        '-n',
+        systemNamespace,
+        '--type=merge',
+        '-p',
+        JSON.stringify({ data: { 'domain-suffix': suffix } }),
+      ]);
+    await patch('apps.test');
+    try {
+      await waitFor(
+        'url under apps.test',
+        async () => (await getSsvc('domain')).status?.url === `http://domain.${ns.name}.apps.test`,
+      );
+    } finally {
+      await patch('example.com');
+    }
+    await waitFor(
+      'url back under example.com',
+      async () => (await getSsvc('domain')).status?.url === `http://domain.${ns.name}.example.com`,
+    );
+  });
+});
+
+describe('leader election', () => {
+  it('lets the standby take over when the leader is killed mid-reconcile, leaving nothing half-done', async () => {
+    const leasePath = `/apis/coordination.k8s.io/v1/namespaces/${systemNamespace}/leases/zeroscale-controller`;
+    const leader = (await client.get<{ spec: { holderIdentity?: string } }>(leasePath)).spec.holderIdentity;
+    expect(leader).toBeTruthy();
+    const pod = await client.get<V1Pod>(
+      `/api/v1/namespaces/${systemNamespace}/pods/${podOfIdentity(leader!)}`,
+    );
+    const pid = Number(pod.status?.containerStatuses?.[0]?.containerID?.replace('zeroscale://', ''));
+    expect(pid).toBeGreaterThan(0);
+
+    const names = Array.from({ length: 5 }, (_, i) => `burst-${i}`);
+    await kubectlOk(
+      ['apply', '-n', ns.name, '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: names.map((n) => JSON.parse(manifest(n, helloApp))),
+      }),
+    );
+    process.kill(pid, 'SIGKILL'); // mid-reconcile: the services were applied a moment ago
+
+    const newLeader = await waitFor(
+      'another controller holds the lease',
+      async () => {
+        const holder = (await client.get<{ spec: { holderIdentity?: string } }>(leasePath)).spec
+          .holderIdentity;
+        return holder && holder !== leader ? holder : undefined;
+      },
+      60_000,
+    );
+    expect(newLeader).not.toBe(leader);
+    for (const n of names) {
+      await waitReady(n);
+      expect(await listOwned('deployments', n)).toHaveLength(1);
+      expect(await listOwned('services', n)).toHaveLength(2);
+      expect(await listOwned('endpointslices', n)).toEqual(
+        expect.arrayContaining([`endpointslice.discovery.k8s.io/${n}-public`]),
+      );
+    }
+    const r = await kubectl([
+      'get',
+      'ssvc',
+      '-n',
+      ns.name,
+      '-o',
+      'jsonpath={.items[*].status.observedGeneration}',
+    ]);
+    expect(r.stdout.split(' ').every((g) => g === '1')).toBe(true);
+  });
+});

@@ -1,0 +1,264 @@
+// Pure parts of the proxies: failure classification, client error kinds, internal header scan,
+// request metrics, the deadline list of held requests and the activator's report.
+
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { Breaker } from '../../src/activator/breaker.ts';
+import { DeadlineList, HeldSignal } from '../../src/activator/held.ts';
+import { buildReport } from '../../src/activator/reporter.ts';
+import type { ServiceState } from '../../src/activator/service-state.ts';
+import { ManualClock } from '../../src/clock.ts';
+import { ZeroscaleError } from '../../src/errors.ts';
+import { classifyUpstreamError, proxyFailure } from '../../src/http/failures.ts';
+import { type InternalMarks, scanInternalHeaders } from '../../src/http/internal-headers.ts';
+import { registerRequestMetrics, ServiceRequestMetrics } from '../../src/http/request-metrics.ts';
+import { clientErrorKind } from '../../src/http/server.ts';
+import { RequestStats } from '../../src/queue/stats.ts';
+
+const err = (code: string): Error & { code: string } => Object.assign(new Error(code), { code });
+
+describe('classifyUpstreamError', () => {
+  const cases: readonly {
+    name: string;
+    code: string;
+    connected: boolean;
+    bodyBytes: number;
+    expected: { code: string; status: number; retryable: boolean };
+  }[] = [
+    {
+      name: 'refused',
+      code: 'ECONNREFUSED',
+      connected: false,
+      bodyBytes: 0,
+      expected: { code: 'UPSTREAM_CONNECT_FAILED', status: 502, retryable: true },
+    },
+    {
+      name: 'unreachable',
+      code: 'EHOSTUNREACH',
+      connected: false,
+      bodyBytes: 0,
+      expected: { code: 'UPSTREAM_CONNECT_FAILED', status: 502, retryable: true },
+    },
+    {
+      name: 'reset while connecting',
+      code: 'ECONNRESET',
+      connected: false,
+      bodyBytes: 0,
+      expected: { code: 'UPSTREAM_CONNECT_FAILED', status: 502, retryable: true },
+    },
+    {
+      name: 'reset before any body byte',
+      code: 'ECONNRESET',
+      connected: true,
+      bodyBytes: 0,
+      expected: { code: 'UPSTREAM_RESET', status: 502, retryable: true },
+    },
+    {
+      name: 'broken pipe before any body byte',
+      code: 'EPIPE',
+      connected: true,
+      bodyBytes: 0,
+      expected: { code: 'UPSTREAM_RESET', status: 502, retryable: true },
+    },
+    {
+      name: 'reset after body bytes: never again',
+      code: 'ECONNRESET',
+      connected: true,
+      bodyBytes: 10,
+      expected: { code: 'UPSTREAM_RESET', status: 502, retryable: false },
+    },
+    {
+      name: 'invalid response',
+      code: 'HPE_INVALID_CONSTANT',
+      connected: true,
+      bodyBytes: 0,
+      expected: { code: 'UPSTREAM_PROTOCOL_ERROR', status: 502, retryable: false },
+    },
+    {
+      name: 'anything else',
+      code: 'EMFILE',
+      connected: false,
+      bodyBytes: 0,
+      expected: { code: 'UPSTREAM_ERROR', status: 502, retryable: false },
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const failure = classifyUpstreamError(err(c.code), '10.0.0.1:8012', c.connected, c.bodyBytes);
+      expect(failure).toMatchObject({ ...c.expected, responseStarted: false });
+      expect(failure.reason).toContain('10.0.0.1:8012');
+      expect(failure.reason).toContain(c.code);
+    });
+  }
+
+  it('gives timeouts 504, a large body 413, a gone client 499', () => {
+    expect(proxyFailure('REQUEST_TIMEOUT', 'x').status).toBe(504);
+    expect(proxyFailure('RESPONSE_START_TIMEOUT', 'x').status).toBe(504);
+    expect(proxyFailure('IDLE_TIMEOUT', 'x').status).toBe(504);
+    expect(proxyFailure('BODY_TOO_LARGE', 'x').status).toBe(413);
+    expect(proxyFailure('CLIENT_ABORTED', 'x').status).toBe(499);
+  });
+});
+
+describe('clientErrorKind', () => {
+  const cases: readonly [string | undefined, string][] = [
+    ['HPE_HEADER_OVERFLOW', 'headers-too-large'],
+    ['ERR_HTTP_REQUEST_TIMEOUT', 'headers-timeout'],
+    ['HPE_INVALID_METHOD', 'bad-request'],
+    ['HPE_INVALID_HEADER_TOKEN', 'bad-request'],
+    ['ECONNRESET', 'connection-error'],
+    [undefined, 'bad-request'],
+  ];
+  for (const [code, kind] of cases) {
+    it(`${code} → ${kind}`, () => expect(clientErrorKind(code === undefined ? {} : { code })).toBe(kind));
+  }
+});
+
+describe('scanInternalHeaders', () => {
+  const cases: readonly { name: string; raw: string[]; expected: InternalMarks }[] = [
+    { name: 'none', raw: ['Host', 'a', 'Accept', '*/*'], expected: { probe: undefined, proxied: false } },
+    {
+      name: 'probe, any case',
+      raw: ['X-Zeroscale-Probe', ' queue '],
+      expected: { probe: 'queue', proxied: false },
+    },
+    {
+      name: 'proxied mark',
+      raw: ['x-zeroscale-proxied', '1'],
+      expected: { probe: undefined, proxied: true },
+    },
+    {
+      name: 'proxied with another value is not',
+      raw: ['x-zeroscale-proxied', 'yes'],
+      expected: { probe: undefined, proxied: false },
+    },
+    {
+      name: 'look-alike of the same length',
+      raw: ['x-zeroscale-probf', 'queue'],
+      expected: { probe: undefined, proxied: false },
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      // The scratch object is reused: results of an earlier scan must not leak into the next.
+      const scratch: InternalMarks = { probe: 'stale', proxied: true };
+      expect(scanInternalHeaders(c.raw, scratch)).toEqual(c.expected);
+    });
+  }
+});
+
+describe('ServiceRequestMetrics', () => {
+  it('counts by status class and fills cumulative duration buckets at scrape time', async () => {
+    const m = new ServiceRequestMetrics<'queue-full'>('default', 'hello');
+    m.observe(200, 0.0005);
+    m.observe(204, 0.02);
+    m.observe(503, 700);
+    m.observe(0, 0.001);
+    m.reject('queue-full');
+    m.inFlight = () => 3;
+    const registry = new Registry();
+    registerRequestMetrics(registry, 'zeroscale_test', () => [m]);
+    const text = await registry.metrics();
+    expect(text).toContain(
+      'zeroscale_test_requests_total{namespace="default",service="hello",code_class="2xx"} 2',
+    );
+    expect(text).toContain(
+      'zeroscale_test_requests_total{namespace="default",service="hello",code_class="5xx"} 1',
+    );
+    expect(text).toContain(
+      'zeroscale_test_rejected_requests_total{namespace="default",service="hello",reason="queue-full"} 1',
+    );
+    expect(text).toContain('zeroscale_test_in_flight_requests{namespace="default",service="hello"} 3');
+    expect(text).toContain(
+      'zeroscale_test_request_duration_seconds_bucket{namespace="default",service="hello",le="0.001"} 2',
+    );
+    expect(text).toContain(
+      'zeroscale_test_request_duration_seconds_bucket{namespace="default",service="hello",le="0.025"} 3',
+    );
+    expect(text).toContain(
+      'zeroscale_test_request_duration_seconds_bucket{namespace="default",service="hello",le="600"} 3',
+    );
+    expect(text).toContain(
+      'zeroscale_test_request_duration_seconds_bucket{namespace="default",service="hello",le="+Inf"} 4',
+    );
+    expect(text).toContain(
+      'zeroscale_test_request_duration_seconds_count{namespace="default",service="hello"} 4',
+    );
+    expect(text).toContain('# TYPE zeroscale_test_request_duration_seconds histogram');
+  });
+});
+
+describe('HeldSignal and DeadlineList', () => {
+  it('is an abort signal the Breaker accepts: abandoning removes the waiter', async () => {
+    const breaker = new Breaker({ capacity: 0, queueDepth: 5 });
+    const held = new HeldSignal();
+    const waiting = breaker.acquire(held.asSignal());
+    expect(breaker.queued).toBe(1);
+    held.abort();
+    await expect(waiting).rejects.toMatchObject({ code: 'REQUEST_ABORTED' });
+    expect(breaker.queued).toBe(0);
+  });
+
+  it('passes a ZeroscaleError reason through, and aborts only once', async () => {
+    const breaker = new Breaker({ capacity: 0, queueDepth: 5 });
+    const held = new HeldSignal();
+    const waiting = breaker.acquire(held.asSignal());
+    held.abort(new ZeroscaleError('DEADLINE_EXCEEDED', 'late', { httpStatus: 504 }));
+    held.abort(new ZeroscaleError('OTHER', 'ignored'));
+    await expect(waiting).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED' });
+    expect(held.reason).toMatchObject({ code: 'DEADLINE_EXCEEDED' });
+  });
+
+  it('expires held requests in deadline order with one timer, skipping removed ones', async () => {
+    const expired: string[] = [];
+    const list = new DeadlineList(() => new ZeroscaleError('DEADLINE_EXCEEDED', 'late'));
+    const now = performance.now();
+    const make = (name: string, inMs: number): HeldSignal => {
+      const h = new HeldSignal();
+      h.deadline = now + inMs;
+      h.addEventListener('abort', { handleEvent: () => expired.push(name) });
+      list.add(h);
+      return h;
+    };
+    make('a', 10);
+    const b = make('b', 20);
+    make('c', 30);
+    list.remove(b);
+    const deadline = Date.now() + 5_000;
+    while (expired.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(expired).toEqual(['a', 'c']);
+    expect(b.aborted).toBe(false);
+    list.clear();
+  });
+});
+
+describe('buildReport', () => {
+  const service = (key: string, clock: ManualClock, queued = 0): ServiceState => {
+    const stats = new RequestStats(clock);
+    const breaker = new Breaker({ capacity: 0, queueDepth: 10 });
+    for (let i = 0; i < queued; i++) void breaker.acquire().catch(() => {});
+    return { key, stats, breaker } as unknown as ServiceState;
+  };
+
+  it('reports time-weighted concurrency, rate and queued, leaving out idle services', () => {
+    const clock = new ManualClock(0);
+    const busy = service('default/busy', clock);
+    const idle = service('default/idle', clock);
+    const cold = service('default/cold', clock, 2);
+    busy.stats.requestStarted(false);
+    clock.advance(500);
+    busy.stats.requestFinished(false);
+    clock.advance(500);
+    const report = buildReport('act-1', 1000, [busy, idle, cold]);
+    expect(report).toEqual({
+      activator: 'act-1',
+      intervalMs: 1000,
+      services: [
+        { service: 'default/busy', averageConcurrency: 0.5, requestsPerSecond: 1, queued: 0 },
+        { service: 'default/cold', averageConcurrency: 0, requestsPerSecond: 0, queued: 2 },
+      ],
+    });
+    clock.advance(1000);
+    expect(buildReport('act-1', 1000, [busy, idle])).toBeUndefined();
+  });
+});
