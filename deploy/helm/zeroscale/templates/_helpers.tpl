@@ -5,6 +5,11 @@
 {{- define "zeroscale.labels" -}}
 app.kubernetes.io/name: zeroscale
 app.kubernetes.io/instance: {{ .Release.Name }}
+{{ include "zeroscale.versionLabels" . }}
+{{- end -}}
+
+{{/* The labels that are not part of a selector (pod templates add them to the selector's). */}}
+{{- define "zeroscale.versionLabels" -}}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
