@@ -94,7 +94,7 @@ export async function benchColdStart(): Promise<void> {
           `/apis/apps/v1/namespaces/${ns.name}/deployments`,
           { fieldSelector: `metadata.name=${name}` },
           (ev: WatchEvent<V1Deployment>) => {
-            if ((ev.object.spec?.replicas ?? 0) > 0) mark('decision');
+            if (ev.type !== 'BOOKMARK' && (ev.object.spec?.replicas ?? 0) > 0) mark('decision');
           },
           abort.signal,
         )
@@ -104,6 +104,7 @@ export async function benchColdStart(): Promise<void> {
           `/api/v1/namespaces/${ns.name}/pods`,
           { labelSelector: `serving.zeroscale.dev/service=${name}` },
           (ev: WatchEvent<V1Pod>) => {
+            if (ev.type !== 'ADDED' && ev.type !== 'MODIFIED') return; // a bookmark carries no pod
             const p = ev.object;
             mark('podCreated');
             if (p.spec?.nodeName) mark('scheduled');
@@ -136,6 +137,7 @@ export async function benchColdStart(): Promise<void> {
   const f = (ms: number) => `${Math.round(ms)} ms`;
   const phaseRows = phases.map((p) => {
     const s = summarize(byPhase[p]);
+    if (s.n === 0) return `| ${p} | not seen before the response | |`;
     return `| ${p} (since the request arrived) | ${f(s.p50)} | ${f(s.p95)} |`;
   });
   writeResult(

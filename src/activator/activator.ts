@@ -1,17 +1,24 @@
 // The activator: the data-plane entry for services that are cold or short of capacity. Routes by
 // Host, holds requests while a service has no ready pod (bounded, with a deadline), pokes the
 // autoscaler on the first one, balances over the pods it has probed ready, retries a request that
-// never reached a pod, and reports its load every second.
+// never reached a pod, and reports its load every second. It times each cold start with its
+// phases (cold-start.ts) and, when tracing is on, makes a span per request.
 
 import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Span } from '@opentelemetry/api';
 import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { type Clock, systemClock } from '../clock.ts';
 import { ZeroscaleError } from '../errors.ts';
 import { type ErrorAnswer, failureAnswer, type ProxyFailure, writeErrorAnswer } from '../http/failures.ts';
-import { buildUpstreamRequestHeaders, type HeaderPolicy } from '../http/headers.ts';
+import {
+  buildUpstreamRequestHeaders,
+  firstValue,
+  type HeaderPolicy,
+  REQUEST_ID_HEADER,
+} from '../http/headers.ts';
 import {
   type InternalMarks,
   PROBE_ACTIVATOR,
@@ -27,11 +34,14 @@ import {
   ServiceRequestMetrics,
 } from '../http/request-metrics.ts';
 import { closeServer, createServer, destroyConnections, listen } from '../http/server.ts';
+import { parseTraceparent } from '../http/traceparent.ts';
 import { UpgradeForwarder, writeRawErrorAnswer } from '../http/upgrade.ts';
 import { type Logger, silentLogger } from '../telemetry/log.ts';
 import { createRegistry } from '../telemetry/metrics.ts';
+import type { RequestSpans } from '../telemetry/request-spans.ts';
 import { AdminServer } from './admin.ts';
 import type { PodSlot } from './balancer.ts';
+import { type ColdStart, ColdStartMetrics, coldStartPhases } from './cold-start.ts';
 import { HeldSignal } from './held.ts';
 import { buildHostTable, type HostTable } from './hosts.ts';
 import type { ActivatorOptions } from './options.ts';
@@ -41,6 +51,7 @@ import type {
   ActivatorService,
   AutoscalerClient,
   EndpointsSource,
+  PodLifecycleSource,
   ServiceCatalog,
   Unsubscribe,
 } from './sources.ts';
@@ -53,6 +64,10 @@ export interface ActivatorDeps {
   readonly logger?: Logger;
   /** Defaults to a fresh registry with the process metrics (memory, event loop). */
   readonly registry?: Registry;
+  /** Tracing (see telemetry/tracing.ts); without it no span is made, nothing is spent on traces. */
+  readonly spans?: RequestSpans | undefined;
+  /** Pod creation and scheduling times for the cold-start phases of those names, when wired. */
+  readonly podLifecycle?: PodLifecycleSource | undefined;
 }
 
 /** What a test or the CLI can see of one service. */
@@ -109,6 +124,11 @@ class ActivatorRequest extends HeldSignal {
   slot: PodSlot | undefined = undefined;
   attempts = 0;
   holdsSlot = false;
+  /** The cold start it waited through, if it found the service without a ready pod. */
+  coldStart: ColdStart | undefined = undefined;
+  /** With tracing: the request's span, and the child for the time it waits (cold_start or queue_wait). */
+  span: Span | undefined = undefined;
+  waitSpan: Span | undefined = undefined;
 
   constructor(
     service: ServiceState,
@@ -162,6 +182,8 @@ class Activator implements ActivatorHandle {
   readonly #server: http.Server;
   readonly #admin: AdminServer;
   readonly #reporter: StatReporter;
+  readonly #coldStartMetrics: ColdStartMetrics;
+  readonly #spans: RequestSpans | undefined;
   readonly #marks: InternalMarks = { probe: undefined, proxied: false };
   // Behind an ingress, X-Forwarded-* name the real client: appended to, as nginx and Go's
   // ReverseProxy do. Internal headers from clients are dropped.
@@ -186,6 +208,8 @@ class Activator implements ActivatorHandle {
     this.#log = (deps.logger ?? silentLogger()).child({ activator: options.name });
     this.#registry = deps.registry ?? createRegistry('activator');
     if (deps.registry === undefined) collectDefaultMetrics({ register: this.#registry });
+    this.#coldStartMetrics = new ColdStartMetrics(this.#registry);
+    this.#spans = deps.spans;
     this.#forwarder = new Forwarder<ActivatorRequest>(this, {
       responseStartTimeoutMs: options.responseStartTimeoutMs,
       idleTimeoutMs: options.idleTimeoutMs,
@@ -267,10 +291,14 @@ class Activator implements ActivatorHandle {
         maxSocketsPerPod: this.#options.maxSocketsPerPod,
         clock: this.#clock,
         logger: this.#log,
+        coldStartMetrics: this.#coldStartMetrics,
       });
       this.#services.set(key, svc);
       svc.unsubscribe = this.#deps.endpoints.subscribe(spec.namespace, spec.name, (pods) =>
         svc.setEndpoints(pods),
+      );
+      svc.unsubscribeLifecycle = this.#deps.podLifecycle?.subscribe(spec.namespace, spec.name, (event) =>
+        svc.podLifecycle(event),
       );
     }
     for (const [key, svc] of this.#services) {
@@ -333,12 +361,17 @@ class Activator implements ActivatorHandle {
     this.#begin(new ActivatorRequest(svc, req, undefined, socket, head));
   }
 
-  #headersFor(req: IncomingMessage): string[] {
-    const headers = buildUpstreamRequestHeaders(
+  #headersFor(r: ActivatorRequest): string[] {
+    const req = r.req;
+    const span = r.span;
+    const built = buildUpstreamRequestHeaders(
       req.rawHeaders,
       { remoteAddress: req.socket.remoteAddress, protocol: 'http' },
       this.#policy,
-    ).headers;
+      span === undefined ? undefined : this.#spans!.traceparentOf(span),
+    );
+    span?.setAttribute('zeroscale.request_id', built.requestId);
+    const headers = built.headers;
     headers.push(PROXIED_HEADER, PROXIED_VALUE);
     return headers;
   }
@@ -348,6 +381,9 @@ class Activator implements ActivatorHandle {
     svc.active++;
     this.#active++;
     svc.stats.requestStarted(false);
+    if (this.#spans !== undefined) {
+      r.span = this.#spans.startRequest(r.req, svc.namespace, svc.name, r.startedAt);
+    }
     this.#admit(r);
   }
 
@@ -358,7 +394,8 @@ class Activator implements ActivatorHandle {
       this.#dispatch(r);
       return;
     }
-    if (svc.healthyPods === 0) this.#poke(svc);
+    const cold = svc.healthyPods === 0;
+    if (cold) this.#poke(svc);
     if (this.#queued >= this.#options.maxQueued) {
       this.#finish(r, 503, 'activator-queue-full', {
         status: 503,
@@ -367,14 +404,23 @@ class Activator implements ActivatorHandle {
       });
       return;
     }
-    this.#wait(r);
+    this.#wait(r, cold);
   }
 
   // The cold path. What a held request costs beyond Node's own objects: the Breaker's waiter and
   // promise, and the two callbacks below.
-  #wait(r: ActivatorRequest): void {
+  #wait(r: ActivatorRequest, cold: boolean): void {
     const svc = r.service;
     this.#queued++;
+    // Only a request's first wait begins or joins a cold start (arrivals found the service cold);
+    // one sent again after a failed attempt keeps the cold start it had, if any.
+    if (r.coldStart === undefined && r.attempts === 0) r.coldStart = svc.coldStarts.join(r.startedAt, cold);
+    if (r.span !== undefined && r.waitSpan === undefined) {
+      r.waitSpan =
+        r.coldStart === undefined
+          ? this.#spans!.startWait(r.span, 'queue_wait')
+          : this.#spans!.startWait(r.span, 'cold_start', r.startedAt);
+    }
     if (svc.timeoutMs > 0) {
       r.deadline = r.startedAt + svc.timeoutMs;
       svc.deadlines.add(r);
@@ -386,6 +432,11 @@ class Activator implements ActivatorHandle {
       () => {
         this.#unhold(r);
         r.holdsSlot = true;
+        // A cold_start span lasts until the pod answers; a queue_wait span until now.
+        if (r.waitSpan !== undefined && r.coldStart === undefined) {
+          this.#spans!.end(r.waitSpan);
+          r.waitSpan = undefined;
+        }
         this.#dispatch(r);
       },
       (err: ZeroscaleError) => {
@@ -423,9 +474,26 @@ class Activator implements ActivatorHandle {
     r.pod = pod;
     pod.inFlight++;
     r.attempts++;
-    r.headers ??= this.#headersFor(r.req);
+    r.headers ??= this.#headersFor(r);
     if (r.res !== undefined) this.#forwarder.forward(r.req, r.res, r.headers, pod.upstream, r, remaining);
     else this.#upgrades.forward(r.req, r.socket!, r.head!, r.headers, pod.upstream, r, remaining);
+  }
+
+  /** ForwardHandler: the pod began to answer `r` (status line and headers went to the client). */
+  responseStarted(r: ActivatorRequest): void {
+    const coldStart = r.coldStart;
+    if (coldStart === undefined) return;
+    const now = performance.now();
+    const svc = r.service;
+    if (svc.coldStarts.current === coldStart) {
+      const ids = this.#idsOf(r);
+      svc.coldStarts.served(coldStart, now, {
+        requestId: ids.requestId,
+        traceId: ids.traceId,
+        pod: r.pod === undefined ? undefined : (r.pod.endpoint.pod ?? r.pod.id),
+      });
+    }
+    if (r.waitSpan !== undefined) this.#endColdStartSpan(r, coldStart, now);
   }
 
   /** ForwardHandler: one attempt of `r` is over. */
@@ -458,7 +526,62 @@ class Activator implements ActivatorHandle {
       this.#finish(r, 0, 'client-aborted', undefined);
       return;
     }
-    this.#finish(r, failure.status, undefined, failure.responseStarted ? undefined : failureAnswer(failure));
+    this.#logFailure(r, pod, failure);
+    this.#finish(
+      r,
+      failure.status,
+      undefined,
+      failure.responseStarted ? undefined : failureAnswer(failure),
+      failure.code,
+    );
+  }
+
+  /** One warn line per failed request, at most one a second per service; it names the request. */
+  #logFailure(r: ActivatorRequest, pod: PodTarget, failure: ProxyFailure): void {
+    const svc = r.service;
+    const suppressed = svc.failureLog.take(performance.now());
+    if (suppressed === undefined) return;
+    const ids = this.#idsOf(r);
+    svc.log.warn(
+      {
+        requestId: ids.requestId,
+        traceId: ids.traceId,
+        code: failure.code,
+        status: failure.status,
+        pod: pod.endpoint.pod ?? pod.id,
+        attempts: r.attempts,
+        responseStarted: failure.responseStarted,
+        ...(suppressed > 0 ? { suppressed } : {}),
+      },
+      `request failed: ${failure.reason}`,
+    );
+  }
+
+  /** The request id sent upstream (or the client's) and the trace id, for log lines. */
+  #idsOf(r: ActivatorRequest): { requestId: string | undefined; traceId: string | undefined } {
+    const raw = r.req.rawHeaders;
+    const requestId = firstValue(r.headers ?? raw, REQUEST_ID_HEADER);
+    let traceId = r.span?.spanContext().traceId;
+    if (traceId === undefined) {
+      const header = firstValue(raw, 'traceparent');
+      const parsed = header === undefined ? undefined : parseTraceparent(header);
+      if (parsed?.valid === true) traceId = parsed.context.traceId;
+    }
+    return { requestId, traceId };
+  }
+
+  /** Ends the cold_start span of `r` with the phases it waited through as events. */
+  #endColdStartSpan(r: ActivatorRequest, coldStart: ColdStart, forwardedAt: number | undefined): void {
+    const spans = this.#spans!;
+    const span = r.waitSpan!;
+    r.waitSpan = undefined;
+    for (const p of coldStartPhases(coldStart)) {
+      if (p.phase === 'forwarded' || p.at < r.startedAt) continue;
+      spans.event(span, p.phase, p.at, { 'zeroscale.cold_start.phase_ms': p.ms });
+    }
+    if (forwardedAt !== undefined) spans.event(span, 'forwarded', forwardedAt);
+    span.setAttribute('zeroscale.cold_start.began_here', coldStart.startedAt === r.startedAt);
+    spans.end(span, forwardedAt);
   }
 
   #rejected(r: ActivatorRequest, err: ZeroscaleError): void {
@@ -486,6 +609,7 @@ class Activator implements ActivatorHandle {
     status: number,
     rejection: ActivatorRejection | undefined,
     answer: ErrorAnswer | undefined,
+    failure?: string,
   ): void {
     const svc = r.service;
     if (answer !== undefined) {
@@ -507,6 +631,16 @@ class Activator implements ActivatorHandle {
     svc.active--;
     svc.stats.requestFinished(false);
     svc.metrics.observe(status, (performance.now() - r.startedAt) / 1000);
+    if (r.coldStart !== undefined) svc.coldStarts.left(r.coldStart);
+    if (r.span !== undefined) {
+      if (r.waitSpan !== undefined) {
+        if (r.coldStart === undefined) this.#spans!.end(r.waitSpan);
+        else this.#endColdStartSpan(r, r.coldStart, undefined);
+        r.waitSpan = undefined;
+      }
+      if (r.attempts > 1) r.span.setAttribute('zeroscale.attempts', r.attempts);
+      this.#spans!.endRequest(r.span, status, failure ?? rejection ?? answer?.code);
+    }
     this.#active--;
     if (this.#active === 0 && this.#idle !== undefined) this.#idle();
   }
@@ -523,9 +657,11 @@ class Activator implements ActivatorHandle {
     svc.poked = true;
     svc.pokes++;
     this.#log.info({ service: svc.key }, 'request found no ready pod; poked the autoscaler');
-    this.#deps.autoscaler
-      .poke({ service: svc.key, activator: this.#options.name })
-      .catch((err: unknown) => this.#autoscalerFailed('poke', err));
+    const pokedAt = performance.now();
+    this.#deps.autoscaler.poke({ service: svc.key, activator: this.#options.name }).then(
+      () => svc.coldStarts.decided(pokedAt, performance.now()),
+      (err: unknown) => this.#autoscalerFailed('poke', err),
+    );
   }
 
   #autoscalerFailed(call: 'report' | 'poke', err: unknown): void {
@@ -595,6 +731,13 @@ class Activator implements ActivatorHandle {
       'Requests waiting for capacity, all services.',
       'gauge',
       () => [{ value: this.#queued, labels: {} }],
+    );
+    registerCollected(
+      registry,
+      'zeroscale_activator_service_queued_requests_limit',
+      'Most requests the activator holds waiting for one service; more get 503 (reason queue-full).',
+      'gauge',
+      () => [{ value: this.#options.queueDepth, labels: {} }],
     );
     registerCollected(
       registry,

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { createKubeClient } from '../kube/config.ts';
 import { createLogger } from '../telemetry/log.ts';
 import { buildVersion } from '../telemetry/metrics.ts';
+import { startTracing } from '../telemetry/tracing.ts';
 import { startActivator } from './activator.ts';
 import { HttpAutoscalerClient } from './http-autoscaler-client.ts';
 import { KubeActivatorSources } from './kube-sources.ts';
@@ -60,16 +61,28 @@ export async function runActivator(argv: readonly string[], env: NodeJS.ProcessE
   }
   const url = values['autoscaler-url'];
   if (url !== undefined && url !== '') autoscaler = new HttpAutoscalerClient({ baseUrl: url });
-  const activator = await startActivator(options, { catalog, endpoints, autoscaler, logger: log });
+  // Off unless OTEL_TRACES_EXPORTER or an OTLP endpoint is set (see telemetry/tracing.ts).
+  const tracing = await startTracing({ component: 'activator', env, log });
+  const activator = await startActivator(options, {
+    catalog,
+    endpoints,
+    autoscaler,
+    logger: log,
+    spans: tracing?.spans,
+  });
+  const exit = (code: number) => async (): Promise<void> => {
+    await tracing?.shutdown();
+    process.exit(code);
+  };
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
     if (signal === 'SIGTERM' && signals === 1) {
-      void activator.drain().then(() => process.exit(0));
+      void activator.drain().then(exit(0));
       return;
     }
     log.info({ signal }, 'stopping at once');
-    void activator.close().then(() => process.exit(signal === 'SIGTERM' ? 0 : 130));
+    void activator.close().then(exit(signal === 'SIGTERM' ? 0 : 130));
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

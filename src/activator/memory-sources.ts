@@ -7,6 +7,8 @@ import type {
   AutoscalerClient,
   EndpointsSource,
   PodEndpoint,
+  PodLifecycleEvent,
+  PodLifecycleSource,
   ServiceCatalog,
   Unsubscribe,
 } from './sources.ts';
@@ -137,4 +139,26 @@ function keyOf(namespace: string, name: string): string {
 export class DiscardingAutoscalerClient implements AutoscalerClient {
   async report(_report: ActivatorReport): Promise<void> {}
   async poke(_poke: Poke): Promise<void> {}
+}
+
+/** Pod lifecycle events sent by hand (tests; a stand-in for a pod informer). */
+export class MemoryPodLifecycleSource implements PodLifecycleSource {
+  readonly #listeners = new Map<string, Set<(event: PodLifecycleEvent) => void>>();
+
+  subscribe(namespace: string, name: string, onEvent: (event: PodLifecycleEvent) => void): Unsubscribe {
+    const key = keyOf(namespace, name);
+    let set = this.#listeners.get(key);
+    if (set === undefined) {
+      set = new Set();
+      this.#listeners.set(key, set);
+    }
+    set.add(onEvent);
+    return () => {
+      set.delete(onEvent);
+    };
+  }
+
+  emit(namespace: string, name: string, event: PodLifecycleEvent): void {
+    for (const listener of this.#listeners.get(keyOf(namespace, name)) ?? []) listener(event);
+  }
 }

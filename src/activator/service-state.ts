@@ -1,6 +1,6 @@
 // The activator's state for one service: its pods (from the endpoints, each probed until its
-// queue-proxy says ready), the balancer over the healthy ones, and the breaker that holds
-// requests while there is no capacity. Pod changes recompute capacity; requests never do.
+// queue-proxy says ready), the balancer over the healthy ones, the breaker that holds requests
+// while there is no capacity, and its cold starts. Pod changes recompute capacity; requests never do.
 
 import type { Clock } from '../clock.ts';
 import { ZeroscaleError } from '../errors.ts';
@@ -8,13 +8,14 @@ import { ServiceRequestMetrics } from '../http/request-metrics.ts';
 import type { ClientErrorKind } from '../http/server.ts';
 import { Upstream } from '../http/upstream.ts';
 import { RequestStats } from '../queue/stats.ts';
-import type { Logger } from '../telemetry/log.ts';
+import { type Logger, LogThrottle } from '../telemetry/log.ts';
 import { Balancer } from './balancer.ts';
 import { Breaker } from './breaker.ts';
+import { type ColdStartMetrics, ColdStartTracker } from './cold-start.ts';
 import { DeadlineList } from './held.ts';
 import { serviceKey } from './hosts.ts';
 import { probeQueueProxy } from './pod-probe.ts';
-import type { ActivatorService, PodEndpoint, Unsubscribe } from './sources.ts';
+import type { ActivatorService, PodEndpoint, PodLifecycleEvent, Unsubscribe } from './sources.ts';
 
 export type ActivatorRejection =
   | ClientErrorKind
@@ -38,6 +39,7 @@ export interface ServiceStateOptions {
   readonly maxSocketsPerPod: number;
   readonly clock: Clock;
   readonly logger: Logger;
+  readonly coldStartMetrics: ColdStartMetrics;
 }
 
 /** A pod as the activator sees it. Kept by requests running on it after it left the service. */
@@ -77,6 +79,9 @@ export class ServiceState {
   readonly stats: RequestStats;
   readonly metrics: ServiceRequestMetrics<ActivatorRejection>;
   readonly log: Logger;
+  readonly coldStarts: ColdStartTracker;
+  /** Failed requests are logged at most once a second per service (a failing pod under load). */
+  readonly failureLog = new LogThrottle(1_000);
   readonly pods = new Map<string, PodTarget>();
   /** Held requests by deadline: one timer for the service ends those whose time ran out. */
   readonly deadlines = new DeadlineList(
@@ -94,6 +99,7 @@ export class ServiceState {
   /** A poke was sent since the service last had a healthy pod. */
   poked = false;
   unsubscribe: Unsubscribe | undefined = undefined;
+  unsubscribeLifecycle: Unsubscribe | undefined = undefined;
   readonly #options: ServiceStateOptions;
   #closed = false;
 
@@ -111,6 +117,7 @@ export class ServiceState {
     this.metrics.inFlight = () => this.active - this.breaker.queued;
     this.metrics.queued = () => this.breaker.queued;
     this.log = options.logger.child({ service: this.key });
+    this.coldStarts = new ColdStartTracker(this.metrics.labels, this.log, options.coldStartMetrics);
   }
 
   get timeoutMs(): number {
@@ -147,6 +154,7 @@ export class ServiceState {
           this.#options.maxFreeSocketsPerPod,
         );
         this.pods.set(id, added);
+        this.coldStarts.mark('pod_discovered', performance.now());
         this.log.debug({ pod: endpoint.pod ?? id, ready: endpoint.ready }, 'pod appeared; probing it');
         this.#probeSoon(added, 0);
         continue;
@@ -167,11 +175,19 @@ export class ServiceState {
     this.#markUnhealthy(pod, 'connection to pod failed');
   }
 
+  /** A pod informer saw a pod of this service created or scheduled. */
+  podLifecycle(event: PodLifecycleEvent): void {
+    const at = event.atMs === undefined ? performance.now() : event.atMs - performance.timeOrigin;
+    this.coldStarts.mark(event.phase, at);
+  }
+
   /** Stops probing, fails the waiting requests, closes pools as their requests end. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.unsubscribe?.();
+    this.unsubscribeLifecycle?.();
+    this.coldStarts.close();
     for (const pod of [...this.pods.values()]) this.#removePod(pod);
     this.deadlines.clear();
     this.breaker.rejectWaiting(
@@ -214,6 +230,7 @@ export class ServiceState {
     pod.probing = false;
     if (pod.removed || this.#closed) return;
     if (ok) {
+      this.coldStarts.mark('pod_ready', performance.now());
       pod.healthy = true;
       this.balancer.addPod(pod.id);
       this.poked = false;

@@ -1,6 +1,7 @@
-// What the activator needs from the world, as three small interfaces: the services to route
-// (ServiceCatalog), the pods of each (EndpointsSource) and the autoscaler to report to
-// (AutoscalerClient). The Kubernetes-backed implementations live with the informers; plain
+// What the activator needs from the world, as small interfaces: the services to route
+// (ServiceCatalog), the pods of each (EndpointsSource), the autoscaler to report to
+// (AutoscalerClient) and, optionally, pod lifecycle times for cold-start phases
+// (PodLifecycleSource). The Kubernetes-backed implementations live with the informers; plain
 // in-memory ones are in memory-sources.ts for tests and static setups.
 
 import type { ActivatorReport, Poke } from '../autoscaler/protocol.ts';
@@ -59,4 +60,28 @@ export interface AutoscalerClient {
   report(report: ActivatorReport): Promise<void>;
   /** Asks for scale-from-zero at once; sent when a request finds a service with no ready pod. */
   poke(poke: Poke): Promise<void>;
+}
+
+/**
+ * A step of a pod's start that only a pod informer sees, for the cold-start phases of the same
+ * names (see cold-start.ts).
+ */
+export interface PodLifecycleEvent {
+  readonly phase: 'pod_created' | 'pod_scheduled';
+  /**
+   * When it happened, in ms since the epoch; undefined means "now" (when the informer saw it).
+   * Kubernetes timestamps (creationTimestamp, the PodScheduled condition) have whole seconds
+   * only, so the time an informer saw the change is often the better measure.
+   */
+  readonly atMs?: number | undefined;
+  /** Pod name, for logs. */
+  readonly pod?: string | undefined;
+}
+
+/**
+ * Optional: reports the pods of a service as they are created and scheduled. Only events while a
+ * cold start is under way, and not before it began, become its phases; the first of each counts.
+ */
+export interface PodLifecycleSource {
+  subscribe(namespace: string, name: string, onEvent: (event: PodLifecycleEvent) => void): Unsubscribe;
 }

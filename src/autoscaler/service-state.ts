@@ -166,6 +166,20 @@ export class ServiceState {
     this.panicConcurrency = this.series.panicConcurrency(nowMs);
     this.stableRequestsPerSecond = this.series.stableRequestsPerSecond(nowMs);
     this.panicRequestsPerSecond = this.series.panicRequestsPerSecond(nowMs);
+    if (decision.mode !== this.mode) {
+      // The controller points the public endpoints at the activators (proxy) or the pods (serve).
+      this.log.info(
+        {
+          from: this.mode,
+          to: decision.mode,
+          excessBurstCapacity: decision.excessBurstCapacity,
+          ready: this.readyPods,
+          stable: this.stableValue,
+          panic: this.panicValue,
+        },
+        `switched to ${decision.mode} mode`,
+      );
+    }
     this.mode = decision.mode;
     this.excessBurstCapacity = decision.excessBurstCapacity;
     this.reason = decision.reason;
@@ -222,8 +236,11 @@ export class ServiceState {
           from,
           to: desired,
           reason,
+          metric: this.spec.metric,
+          targetPerPod: resolveTargets(this.spec).targetValue,
           stable: this.stableValue,
           panic: this.panicValue,
+          panicking: this.panicking,
           ready: this.readyPods,
         },
         `decided to scale from ${from} to ${desired} pods`,

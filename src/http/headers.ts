@@ -111,11 +111,15 @@ export function dropHopByHop(raw: readonly string[]): string[] {
  * `TE: trailers`, which gRPC needs end to end), strips internal headers per policy, sets
  * X-Forwarded-For/-Proto/-Host, one request id, and traceparent/tracestate only when valid. An
  * upgrade request gets `Connection: upgrade` and `Upgrade` back so WebSockets pass through.
+ * `traceparent`, when given (the proxy traces the request), replaces the client's: it names the
+ * proxy's span as the parent; the client's tracestate goes on with it when the client's
+ * traceparent was valid (the proxy's span then continues that trace).
  */
 export function buildUpstreamRequestHeaders(
   raw: readonly string[],
   client: ClientConnection,
   policy: HeaderPolicy,
+  traceparent?: string,
 ): UpstreamRequestHeaders {
   const tokens = connectionTokens(raw);
   const out: string[] = [];
@@ -124,7 +128,7 @@ export function buildUpstreamRequestHeaders(
   let forwardedProto: string | undefined;
   let forwardedHost: string | undefined;
   let requestId: string | undefined;
-  let traceparent: string | undefined;
+  let clientTraceparent: string | undefined;
   let traceparentCount = 0;
   let tracestate: string | undefined;
   let teTrailers = false;
@@ -161,7 +165,7 @@ export function buildUpstreamRequestHeaders(
         if (requestId === undefined && isValidRequestId(value)) requestId = value;
         break;
       case 'traceparent':
-        traceparent = value;
+        clientTraceparent = value;
         traceparentCount++;
         break;
       // Repeated tracestate headers are one list (W3C Trace Context §3.3).
@@ -185,12 +189,11 @@ export function buildUpstreamRequestHeaders(
   const id = requestId ?? policy.newRequestId();
   out.push(REQUEST_ID_HEADER, id);
 
-  const trace = traceparentOf(traceparent, traceparentCount);
-  if (trace.valid) {
-    out.push('traceparent', traceparent!.trim());
-    // tracestate means nothing without a valid traceparent, so it is dropped with it.
-    if (tracestate !== undefined) out.push('tracestate', tracestate);
-  }
+  const trace = traceparentOf(clientTraceparent, traceparentCount);
+  if (traceparent !== undefined) out.push('traceparent', traceparent);
+  else if (trace.valid) out.push('traceparent', clientTraceparent!.trim());
+  // tracestate means nothing without a valid traceparent, so it is dropped with it.
+  if (trace.valid && tracestate !== undefined) out.push('tracestate', tracestate);
 
   const upgrade = upgradeProtocol(raw, tokens);
   if (upgrade !== undefined) out.push('connection', 'upgrade', 'upgrade', upgrade);
@@ -222,7 +225,8 @@ function hasToken(value: string, token: string): boolean {
   return false;
 }
 
-function firstValue(raw: readonly string[], lowerName: string): string | undefined {
+/** The first value of a header in a flat [name, value, …] array; `lowerName` in lower case. */
+export function firstValue(raw: readonly string[], lowerName: string): string | undefined {
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i]!.toLowerCase() === lowerName) return raw[i + 1];
   }

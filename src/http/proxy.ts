@@ -21,6 +21,8 @@ export interface ForwardHandler<C> {
    * The client request is then left unread and paused, ready to be forwarded again.
    */
   forwardEnded(context: C, failure: ProxyFailure | undefined): void;
+  /** Optional: the upstream's status line and headers went to the client (its first byte). */
+  responseStarted?(context: C): void;
 }
 
 export interface ForwarderOptions {
@@ -233,6 +235,7 @@ class Exchange implements ConnectionUser {
     }
     this.responseStarted = true;
     res.on('drain', onClientDrain);
+    this.forwarder.handler.responseStarted?.(this.context);
   }
 
   onResponseBody(chunk: Buffer): void {

@@ -10,6 +10,9 @@ export const DURATION_BUCKETS: readonly number[] = [
 ];
 
 const CODE_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+// Status codes 100..599 each have a counter slot: 4 KB per service, one array index per request.
+const FIRST_CODE = 100;
+const CODE_SLOTS = 500;
 
 /**
  * The counters of one service. Labels are the service's namespace and name only, so the number
@@ -17,8 +20,8 @@ const CODE_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
  */
 export class ServiceRequestMetrics<R extends string = string> {
   readonly labels: { readonly namespace: string; readonly service: string };
-  /** Responses by status class 1xx..5xx. */
-  readonly byClass = new Float64Array(CODE_CLASSES.length);
+  /** Responses by status code: slot `status - 100` for 100..599. */
+  readonly byCode = new Float64Array(CODE_SLOTS);
   /** Non-cumulative bucket counts; the last slot is +Inf. */
   readonly buckets = new Float64Array(DURATION_BUCKETS.length + 1);
   durationSum = 0;
@@ -34,8 +37,8 @@ export class ServiceRequestMetrics<R extends string = string> {
 
   /** Records a finished request: its status (0 when no response was sent) and its duration. */
   observe(status: number, seconds: number): void {
-    const cls = Math.floor(status / 100) - 1;
-    if (cls >= 0 && cls < CODE_CLASSES.length) this.byClass[cls]!++;
+    const slot = status - FIRST_CODE;
+    if (slot >= 0 && slot < CODE_SLOTS) this.byCode[slot]!++;
     let i = 0;
     while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
     this.buckets[i]!++;
@@ -114,16 +117,24 @@ export function registerRequestMetrics(
   const add = (name: string, help: string, type: string, samples: () => Sample[]): void => {
     registry.registerMetric(new Collected(name, help, type, samples) as unknown as Metric);
   };
-  add(`${prefix}_requests_total`, 'Requests answered, by status class.', 'counter', () => {
-    const out: Sample[] = [];
-    for (const s of services()) {
-      for (let i = 0; i < CODE_CLASSES.length; i++) {
-        if (s.byClass[i]! > 0)
-          out.push({ value: s.byClass[i]!, labels: { ...s.labels, code_class: CODE_CLASSES[i]! } });
+  add(
+    `${prefix}_requests_total`,
+    'Requests answered, by status code and its class (requests that got no response are not counted).',
+    'counter',
+    () => {
+      const out: Sample[] = [];
+      for (const s of services()) {
+        for (let i = 0; i < CODE_SLOTS; i++) {
+          const value = s.byCode[i]!;
+          if (value === 0) continue;
+          const code = i + FIRST_CODE;
+          const codeClass = CODE_CLASSES[Math.floor(code / 100) - 1]!;
+          out.push({ value, labels: { ...s.labels, code, code_class: codeClass } });
+        }
       }
-    }
-    return out;
-  });
+      return out;
+    },
+  );
   add(
     `${prefix}_rejected_requests_total`,
     'Requests refused before reaching an upstream, by reason.',

@@ -84,6 +84,7 @@ export class UpgradeForwarder<C> {
       socket.removeListener('close', onClientClose);
       // A 101 keeps its Connection and Upgrade headers: they are what the client waits for.
       socket.write(responseHead(proxyRes.statusCode!, proxyRes.statusMessage, proxyRes.rawHeaders));
+      handler.responseStarted?.(context);
       if (upstreamHead.length > 0) socket.write(upstreamHead);
       if (head.length > 0) upstreamSocket.write(head);
       splice(socket, upstreamSocket, () => end(undefined));
@@ -101,6 +102,7 @@ export class UpgradeForwarder<C> {
       const rawHeaders = dropHopByHop(proxyRes.rawHeaders);
       rawHeaders.push('connection', 'close');
       socket.write(responseHead(proxyRes.statusCode!, proxyRes.statusMessage, rawHeaders));
+      handler.responseStarted?.(context);
       proxyRes.pipe(socket);
       proxyRes.on('error', () => socket.destroy());
     });

@@ -1,21 +1,28 @@
 // The queue-proxy sidecar: takes every request for its pod, keeps at most containerConcurrency
 // in flight to the user container (a bounded queue behind), measures load for the autoscaler,
-// answers readiness from its own probing of the container, and drains on SIGTERM.
+// answers readiness from its own probing of the container, and drains on SIGTERM. With tracing
+// on, each request gets a span whose traceparent goes on to the app.
 
 import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Span } from '@opentelemetry/api';
 import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { Breaker, breakerError } from '../activator/breaker.ts';
 import { QUEUE_PROXY_READINESS_PATH } from '../api/queue-proxy.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import { isZeroscaleError, type ZeroscaleError } from '../errors.ts';
 import { failureAnswer, type ProxyFailure, writeErrorAnswer } from '../http/failures.ts';
-import { buildUpstreamRequestHeaders, type HeaderPolicy } from '../http/headers.ts';
+import {
+  buildUpstreamRequestHeaders,
+  firstValue,
+  type HeaderPolicy,
+  REQUEST_ID_HEADER,
+} from '../http/headers.ts';
 import { type InternalMarks, PROBE_QUEUE, scanInternalHeaders } from '../http/internal-headers.ts';
 import { Forwarder, hasUnreadBody } from '../http/proxy.ts';
-import { registerRequestMetrics, ServiceRequestMetrics } from '../http/request-metrics.ts';
+import { registerCollected, registerRequestMetrics, ServiceRequestMetrics } from '../http/request-metrics.ts';
 import {
   type ClientErrorKind,
   closeServer,
@@ -23,10 +30,12 @@ import {
   destroyConnections,
   listen,
 } from '../http/server.ts';
+import { parseTraceparent } from '../http/traceparent.ts';
 import { UpgradeForwarder, writeRawErrorAnswer } from '../http/upgrade.ts';
 import { Upstream } from '../http/upstream.ts';
-import { type Logger, silentLogger } from '../telemetry/log.ts';
+import { type Logger, LogThrottle, silentLogger } from '../telemetry/log.ts';
 import { createRegistry } from '../telemetry/metrics.ts';
+import type { RequestSpans } from '../telemetry/request-spans.ts';
 import { AdminEndpoints } from './admin.ts';
 import type { QueueProxyOptions } from './options.ts';
 import { ReadinessProber } from './readiness.ts';
@@ -37,6 +46,8 @@ export interface QueueProxyDeps {
   readonly logger?: Logger;
   /** Defaults to a fresh registry for this queue-proxy. */
   readonly registry?: Registry;
+  /** Tracing (see telemetry/tracing.ts); without it no span is made, nothing is spent on traces. */
+  readonly spans?: RequestSpans | undefined;
 }
 
 export interface QueueProxyHandle {
@@ -81,6 +92,9 @@ class QueueRequest {
   readonly startedAt: number;
   readonly headers: string[];
   holdsSlot = false;
+  /** With tracing: the request's span, and its queue_wait child while it waits for a slot. */
+  readonly span: Span | undefined;
+  waitSpan: Span | undefined = undefined;
 
   constructor(
     req: IncomingMessage,
@@ -89,6 +103,7 @@ class QueueRequest {
     head: Buffer | undefined,
     proxied: boolean,
     headers: string[],
+    span: Span | undefined,
   ) {
     this.req = req;
     this.res = res;
@@ -97,6 +112,7 @@ class QueueRequest {
     this.proxied = proxied;
     this.startedAt = performance.now();
     this.headers = headers;
+    this.span = span;
   }
 }
 
@@ -114,6 +130,9 @@ class QueueProxy implements QueueProxyHandle {
   readonly #upgrades: UpgradeForwarder<QueueRequest>;
   readonly #server: http.Server;
   readonly #admin: AdminEndpoints;
+  readonly #spans: RequestSpans | undefined;
+  /** Failed requests are logged at most once a second (a failing container under load). */
+  readonly #failureLog = new LogThrottle(1_000);
   readonly #marks: InternalMarks = { probe: undefined, proxied: false };
   readonly #edgePolicy: HeaderPolicy = {
     trustForwarded: false,
@@ -155,6 +174,8 @@ class QueueProxy implements QueueProxyHandle {
     this.#metrics.inFlight = () => this.#breaker?.inFlight ?? this.#active;
     this.#metrics.queued = () => this.#breaker?.queued ?? 0;
     registerRequestMetrics(this.#registry, 'zeroscale_queue', () => [this.#metrics]);
+    this.#registerLimits();
+    this.#spans = deps.spans;
     if (deps.registry === undefined) collectDefaultMetrics({ register: this.#registry });
     this.#prober = new ReadinessProber({
       spec: options.readinessProbe,
@@ -226,26 +247,37 @@ class QueueProxy implements QueueProxyHandle {
       return;
     }
     const proxied = marks.proxied;
-    const headers = this.#headersFor(req, proxied);
+    const span = this.#startSpan(req);
+    const headers = this.#headersFor(req, proxied, span);
     if (this.#draining) {
       this.#lastArrival = this.#clock.now();
       res.shouldKeepAlive = false;
     }
-    this.#begin(new QueueRequest(req, res, undefined, undefined, proxied, headers));
+    this.#begin(new QueueRequest(req, res, undefined, undefined, proxied, headers, span));
   }
 
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const proxied = scanInternalHeaders(req.rawHeaders, this.#marks).proxied;
     if (this.#draining) this.#lastArrival = this.#clock.now();
-    this.#begin(new QueueRequest(req, undefined, socket, head, proxied, this.#headersFor(req, proxied)));
+    const span = this.#startSpan(req);
+    this.#begin(
+      new QueueRequest(req, undefined, socket, head, proxied, this.#headersFor(req, proxied, span), span),
+    );
   }
 
-  #headersFor(req: IncomingMessage, proxied: boolean): string[] {
-    return buildUpstreamRequestHeaders(
+  #startSpan(req: IncomingMessage): Span | undefined {
+    return this.#spans?.startRequest(req, this.#options.namespace, this.#options.service);
+  }
+
+  #headersFor(req: IncomingMessage, proxied: boolean, span: Span | undefined): string[] {
+    const built = buildUpstreamRequestHeaders(
       req.rawHeaders,
       { remoteAddress: req.socket.remoteAddress, protocol: 'http' },
       proxied ? this.#activatorPolicy : this.#edgePolicy,
-    ).headers;
+      span === undefined ? undefined : this.#spans!.traceparentOf(span),
+    );
+    span?.setAttribute('zeroscale.request_id', built.requestId);
+    return built.headers;
   }
 
   #begin(r: QueueRequest): void {
@@ -263,6 +295,7 @@ class QueueProxy implements QueueProxyHandle {
   }
 
   #wait(r: QueueRequest, breaker: Breaker): void {
+    if (r.span !== undefined) r.waitSpan = this.#spans!.startWait(r.span, 'queue_wait');
     const controller = new AbortController();
     const timeoutMs = this.#options.timeoutMs;
     const timer =
@@ -283,6 +316,8 @@ class QueueProxy implements QueueProxyHandle {
         if (timer !== undefined) clearTimeout(timer);
         gone.removeListener('close', onGone);
         r.holdsSlot = true;
+        if (r.waitSpan !== undefined) this.#spans!.end(r.waitSpan);
+        r.waitSpan = undefined;
         this.#dispatch(r);
       },
       (err: ZeroscaleError) => {
@@ -311,12 +346,38 @@ class QueueProxy implements QueueProxyHandle {
     let status: number;
     if (failure === undefined) {
       status = r.res?.statusCode ?? 101;
+    } else if (failure.code === 'CLIENT_ABORTED') {
+      status = 0;
+      this.#metrics.reject('client-aborted');
     } else {
-      status = failure.code === 'CLIENT_ABORTED' ? 0 : failure.status;
-      if (!failure.responseStarted && failure.code !== 'CLIENT_ABORTED') this.#answerFailure(r, failure);
-      if (failure.code === 'CLIENT_ABORTED') this.#metrics.reject('client-aborted');
+      status = failure.status;
+      if (!failure.responseStarted) this.#answerFailure(r, failure);
+      this.#logFailure(r, failure);
     }
-    this.#end(r, status);
+    this.#end(r, status, failure?.code);
+  }
+
+  /** One warn line per failed request, at most one a second; it names the request. */
+  #logFailure(r: QueueRequest, failure: ProxyFailure): void {
+    const suppressed = this.#failureLog.take(performance.now());
+    if (suppressed === undefined) return;
+    let traceId = r.span?.spanContext().traceId;
+    if (traceId === undefined) {
+      const header = firstValue(r.headers, 'traceparent');
+      const parsed = header === undefined ? undefined : parseTraceparent(header);
+      if (parsed?.valid === true) traceId = parsed.context.traceId;
+    }
+    this.#log.warn(
+      {
+        requestId: firstValue(r.headers, REQUEST_ID_HEADER),
+        traceId,
+        code: failure.code,
+        status: failure.status,
+        responseStarted: failure.responseStarted,
+        ...(suppressed > 0 ? { suppressed } : {}),
+      },
+      `request failed: ${failure.reason}`,
+    );
   }
 
   #answerFailure(r: QueueRequest, failure: ProxyFailure): void {
@@ -326,6 +387,8 @@ class QueueProxy implements QueueProxyHandle {
 
   #rejected(r: QueueRequest, err: ZeroscaleError): void {
     let status = 0;
+    if (r.waitSpan !== undefined) this.#spans!.end(r.waitSpan);
+    r.waitSpan = undefined;
     if (isZeroscaleError(err, 'QUEUE_FULL')) {
       this.#metrics.reject('queue-full');
       status = 503;
@@ -341,10 +404,10 @@ class QueueProxy implements QueueProxyHandle {
         writeErrorAnswer(r.res, answer, { retryAfterSeconds: 1, close: hasUnreadBody(r.req) });
       else writeRawErrorAnswer(r.socket!, answer, 1);
     }
-    this.#end(r, status);
+    this.#end(r, status, err.code);
   }
 
-  #end(r: QueueRequest, status: number): void {
+  #end(r: QueueRequest, status: number, error: string | undefined): void {
     if (r.holdsSlot) {
       r.holdsSlot = false;
       this.#breaker!.release();
@@ -352,6 +415,27 @@ class QueueProxy implements QueueProxyHandle {
     this.#stats.requestFinished(r.proxied);
     this.#metrics.observe(status, (performance.now() - r.startedAt) / 1000);
     this.#active--;
+    if (r.span !== undefined) this.#spans!.endRequest(r.span, status, error);
+  }
+
+  /** The bounds as gauges, so dashboards can show how close to them the pod runs. */
+  #registerLimits(): void {
+    const o = this.#options;
+    const labels = this.#metrics.labels;
+    registerCollected(
+      this.#registry,
+      'zeroscale_queue_concurrency_limit',
+      'Requests the pod may have in flight to its container at once (containerConcurrency); 0 = no limit.',
+      'gauge',
+      () => [{ value: o.containerConcurrency, labels }],
+    );
+    registerCollected(
+      this.#registry,
+      'zeroscale_queue_queued_requests_limit',
+      'Requests that may wait for a free slot; more get 503. 0 when there is no concurrency limit (nothing waits).',
+      'gauge',
+      () => [{ value: o.containerConcurrency > 0 ? o.queueDepth : 0, labels }],
+    );
   }
 
   #answerProbe(res: ServerResponse, probe: string): void {

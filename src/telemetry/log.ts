@@ -14,3 +14,32 @@ export function createLogger(component: Component | 'node-agent', level = 'info'
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+
+/**
+ * Lets one line through per interval and counts the rest, for logs a flood of requests could
+ * trigger (one failing pod under load): the line that gets through says how many were left out.
+ */
+export class LogThrottle {
+  readonly #intervalMs: number;
+  #nextAt = Number.NEGATIVE_INFINITY;
+  #suppressed = 0;
+
+  constructor(intervalMs = 1_000) {
+    this.#intervalMs = intervalMs;
+  }
+
+  /**
+   * At `nowMs` (any monotonic ms clock): undefined when this line must be left out, otherwise the
+   * number of lines left out since the last one that got through.
+   */
+  take(nowMs: number): number | undefined {
+    if (nowMs < this.#nextAt) {
+      this.#suppressed++;
+      return undefined;
+    }
+    this.#nextAt = nowMs + this.#intervalMs;
+    const suppressed = this.#suppressed;
+    this.#suppressed = 0;
+    return suppressed;
+  }
+}

@@ -3,7 +3,7 @@
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import { type ActivatorHandle, startActivator } from '../../src/activator/activator.ts';
+import { type ActivatorDeps, type ActivatorHandle, startActivator } from '../../src/activator/activator.ts';
 import {
   MemoryEndpointsSource,
   MemoryServiceCatalog,
@@ -12,7 +12,7 @@ import {
 import { type ActivatorOptions, activatorOptions } from '../../src/activator/options.ts';
 import type { ActivatorService } from '../../src/activator/sources.ts';
 import { parseQueueProxyEnv, type QueueProxyOptions } from '../../src/queue/options.ts';
-import { type QueueProxyHandle, startQueueProxy } from '../../src/queue/queue-proxy.ts';
+import { type QueueProxyDeps, type QueueProxyHandle, startQueueProxy } from '../../src/queue/queue-proxy.ts';
 
 export const LOOPBACK = '127.0.0.1';
 
@@ -194,8 +194,9 @@ export function queueProxyOptions(
 export async function startTestQueueProxy(
   userPort: number,
   overrides: Partial<QueueProxyOptions> = {},
+  deps: QueueProxyDeps = {},
 ): Promise<QueueProxyHandle> {
-  return startQueueProxy(queueProxyOptions(userPort, overrides));
+  return startQueueProxy(queueProxyOptions(userPort, overrides), deps);
 }
 
 // ---- activator ------------------------------------------------------------------------------
@@ -219,13 +220,14 @@ export const HELLO: ActivatorService = {
 export async function startActivatorRig(
   services: readonly ActivatorService[] = [HELLO],
   overrides: Partial<ActivatorOptions> = {},
+  deps: Partial<Omit<ActivatorDeps, 'catalog' | 'endpoints' | 'autoscaler'>> = {},
 ): Promise<ActivatorRig> {
   const catalog = new MemoryServiceCatalog(services);
   const endpoints = new MemoryEndpointsSource();
   const autoscaler = new RecordingAutoscalerClient();
   const activator = await startActivator(
     activatorOptions({ name: 'activator-test', host: LOOPBACK, port: 0, metricsPort: 0, ...overrides }),
-    { catalog, endpoints, autoscaler },
+    { catalog, endpoints, autoscaler, ...deps },
   );
   return { activator, catalog, endpoints, autoscaler, close: () => activator.close() };
 }
@@ -242,9 +244,10 @@ export async function startPod(
   name: string,
   handler?: AppHandler,
   overrides: Partial<QueueProxyOptions> = {},
+  deps: QueueProxyDeps = {},
 ): Promise<Pod> {
   const app = await startApp(handler);
-  const queueProxy = await startTestQueueProxy(app.port, { pod: name, ...overrides });
+  const queueProxy = await startTestQueueProxy(app.port, { pod: name, ...overrides }, deps);
   await queueProxy.whenReady();
   return {
     app,

@@ -4,6 +4,7 @@
 import type { ServerResponse } from 'node:http';
 import http from 'node:http';
 import net from 'node:net';
+import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { QueueProxyHandle } from '../../src/queue/queue-proxy.ts';
 import {
@@ -598,9 +599,9 @@ describe('queue-proxy stats and metrics', () => {
     expect(text).toContain('zeroscale_build_info');
     for (const line of text.split('\n').filter((l) => l.startsWith('zeroscale_queue_'))) {
       const labels = [...line.matchAll(/(\w+)="/g)].map((m) => m[1]);
-      expect(labels.every((l) => ['namespace', 'service', 'code_class', 'reason', 'le'].includes(l!))).toBe(
-        true,
-      );
+      expect(
+        labels.every((l) => ['namespace', 'service', 'code', 'code_class', 'reason', 'le'].includes(l!)),
+      ).toBe(true);
     }
   });
 });
@@ -655,5 +656,28 @@ describe('queue-proxy bad input', () => {
     expect(metricValue(metrics, 'zeroscale_queue_rejected_requests_total', { reason: 'bad-request' })).toBe(
       1,
     );
+  });
+});
+
+describe('queue-proxy logs', () => {
+  it('logs a request it could not forward with its request id and trace id, and nothing per request at info', async () => {
+    const lines: { level: number; msg: string; [k: string]: unknown }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const a = await app((_req, res) => res.end('ok'));
+    const qp = await startTestQueueProxy(a.port, {}, { logger });
+    cleanups.push(() => qp.close());
+    await qp.whenReady();
+    const before = lines.length;
+    for (let i = 0; i < 3; i++) expect((await request(qp.httpPort)).status).toBe(200);
+    expect(lines.length).toBe(before);
+    await a.close();
+    const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const answer = await request(qp.httpPort, {
+      headers: { 'x-request-id': 'req-9', traceparent: `00-${trace}-00f067aa0ba902b7-01` },
+    });
+    expect(answer.status).toBe(502);
+    expect(lines.filter((l) => l.level === 40)).toMatchObject([
+      { requestId: 'req-9', traceId: trace, code: 'UPSTREAM_CONNECT_FAILED', service: 'hello' },
+    ]);
   });
 });

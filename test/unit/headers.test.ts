@@ -258,6 +258,36 @@ describe('buildUpstreamRequestHeaders', () => {
     expect(buildUpstreamRequestHeaders(flat(raw), client, edge)).toMatchObject(expected);
   });
 
+  const OURS = '00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01';
+  it.each<{ name: string; raw: Pairs; expected: Pairs }>([
+    {
+      name: "the proxy's traceparent replaces the client's; its tracestate goes on",
+      raw: [
+        ['Host', 'h'],
+        ['traceparent', TP],
+        ['tracestate', 'a=1'],
+      ],
+      expected: [['Host', 'h'], ...forwarded('h'), ['traceparent', OURS], ['tracestate', 'a=1']],
+    },
+    {
+      name: "the proxy's traceparent starts the trace when the client sent none",
+      raw: [['Host', 'h']],
+      expected: [['Host', 'h'], ...forwarded('h'), ['traceparent', OURS]],
+    },
+    {
+      name: "an invalid client traceparent: the proxy's is sent, the client's tracestate is not",
+      raw: [
+        ['Host', 'h'],
+        ['traceparent', 'garbage'],
+        ['tracestate', 'a=1'],
+      ],
+      expected: [['Host', 'h'], ...forwarded('h'), ['traceparent', OURS]],
+    },
+  ])('with a traceparent of its own: $name', ({ raw, expected }) => {
+    const result = buildUpstreamRequestHeaders(flat(raw), client, edge, OURS);
+    expect(result.headers).toEqual(flat(expected));
+  });
+
   it('does not change the input array', () => {
     const raw = ['Host', 'h', 'Connection', 'close'];
     buildUpstreamRequestHeaders(raw, client, edge);

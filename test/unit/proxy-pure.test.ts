@@ -148,7 +148,7 @@ describe('scanInternalHeaders', () => {
 });
 
 describe('ServiceRequestMetrics', () => {
-  it('counts by status class and fills cumulative duration buckets at scrape time', async () => {
+  it('counts by status code and class and fills cumulative duration buckets at scrape time', async () => {
     const m = new ServiceRequestMetrics<'queue-full'>('default', 'hello');
     m.observe(200, 0.0005);
     m.observe(204, 0.02);
@@ -160,11 +160,16 @@ describe('ServiceRequestMetrics', () => {
     registerRequestMetrics(registry, 'zeroscale_test', () => [m]);
     const text = await registry.metrics();
     expect(text).toContain(
-      'zeroscale_test_requests_total{namespace="default",service="hello",code_class="2xx"} 2',
+      'zeroscale_test_requests_total{namespace="default",service="hello",code="200",code_class="2xx"} 1',
     );
     expect(text).toContain(
-      'zeroscale_test_requests_total{namespace="default",service="hello",code_class="5xx"} 1',
+      'zeroscale_test_requests_total{namespace="default",service="hello",code="204",code_class="2xx"} 1',
     );
+    expect(text).toContain(
+      'zeroscale_test_requests_total{namespace="default",service="hello",code="503",code_class="5xx"} 1',
+    );
+    // No response (status 0) is not a code: such requests show as rejections or failures.
+    expect(text).not.toMatch(/requests_total\{[^}]*code="0"/);
     expect(text).toContain(
       'zeroscale_test_rejected_requests_total{namespace="default",service="hello",reason="queue-full"} 1',
     );
