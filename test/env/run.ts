@@ -24,14 +24,13 @@ await waitFor(
   120_000,
 );
 const host = 'hello.default.example.com';
+// node:http, not fetch: fetch does not let a caller set the Host header.
 const res = await waitFor(
   'hello answers through the activator',
   async () => {
-    const r = await fetch('http://127.0.0.1:8080/', {
-      headers: { host },
-      signal: AbortSignal.timeout(30_000),
-    });
-    return r.status === 200 ? { status: r.status, body: await r.text() } : undefined;
+    const r = await request(host, '/', undefined, 30_000);
+    if (r.status !== 200) throw new Error(`answered ${r.status}: ${r.body.slice(0, 200)}`);
+    return r;
   },
   60_000,
 );
