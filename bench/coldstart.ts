@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { WatchEvent } from '../src/kube/rest.ts';
 import { request } from '../test/e2e/load.ts';
-import { kubeClient, kubectlOk, testNamespace, waitFor } from '../test/env/kube.ts';
-import { probeAppFile } from '../test/env/manifests.ts';
+import { kubeClient, kubectlOk, testNamespace, waitFor, waitServiceReady } from '../test/env/kube.ts';
+import { probeAppFile, serverlessService } from '../test/env/manifests.ts';
 import { nodeBinary } from '../test/env/paths.ts';
 import { installZeroscale } from '../test/env/zeroscale.ts';
 import { summarize, writeResult } from './stats.ts';
@@ -29,26 +29,9 @@ async function appStartMs(): Promise<number> {
 }
 
 function manifest(name: string): string {
-  return JSON.stringify({
-    apiVersion: 'serving.zeroscale.dev/v1alpha1',
-    kind: 'ServerlessService',
-    metadata: { name },
-    spec: {
-      template: {
-        spec: {
-          containers: [
-            {
-              name: 'app',
-              image: 'node:24',
-              command: ['node', probeAppFile],
-              ports: [{ containerPort: 8080 }],
-            },
-          ],
-        },
-      },
-      scaling: { minScale: 0, initialScale: 0, stableWindow: '6s' },
-    },
-  });
+  return JSON.stringify(
+    serverlessService(name, { scaling: { minScale: 0, initialScale: 0, stableWindow: '6s' } }),
+  );
 }
 
 export async function benchColdStart(): Promise<void> {
@@ -70,17 +53,7 @@ export async function benchColdStart(): Promise<void> {
       const name = `cold${i}`;
       await kubectlOk(['apply', '-n', ns.name, '-f', '-'], manifest(name));
       const host = `${name}.${ns.name}.example.com`;
-      await waitFor(
-        `${name} Ready at zero`,
-        async () => {
-          const s = JSON.parse(await kubectlOk(['get', 'ssvc', name, '-n', ns.name, '-o', 'json']));
-          return s.status?.conditions?.some(
-            (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
-          );
-        },
-        60_000,
-        100,
-      );
+      await waitServiceReady(ns.name, name, 60_000);
       baselines.push(await appStartMs());
 
       // Watch the Deployment and the Pod and note when each step is first seen.

@@ -41,7 +41,7 @@ import { createRegistry } from '../telemetry/metrics.ts';
 import type { RequestSpans } from '../telemetry/request-spans.ts';
 import { AdminServer } from './admin.ts';
 import type { PodSlot } from './balancer.ts';
-import { type ColdStart, ColdStartMetrics, coldStartPhases } from './cold-start.ts';
+import { type ColdStart, type ColdStartEnded, ColdStartMetrics, coldStartPhases } from './cold-start.ts';
 import { HeldSignal } from './held.ts';
 import { buildHostTable, type HostTable } from './hosts.ts';
 import type { ActivatorOptions } from './options.ts';
@@ -68,6 +68,8 @@ export interface ActivatorDeps {
   readonly spans?: RequestSpans | undefined;
   /** Pod creation and scheduling times for the cold-start phases of those names, when wired. */
   readonly podLifecycle?: PodLifecycleSource | undefined;
+  /** Told of every finished cold start (the CLI records a Kubernetes Event on the service). */
+  readonly onColdStart?: ((e: ColdStartEnded) => void) | undefined;
 }
 
 /** What a test or the CLI can see of one service. */
@@ -208,7 +210,7 @@ class Activator implements ActivatorHandle {
     this.#log = (deps.logger ?? silentLogger()).child({ activator: options.name });
     this.#registry = deps.registry ?? createRegistry('activator');
     if (deps.registry === undefined) collectDefaultMetrics({ register: this.#registry });
-    this.#coldStartMetrics = new ColdStartMetrics(this.#registry);
+    this.#coldStartMetrics = new ColdStartMetrics(this.#registry, deps.onColdStart);
     this.#spans = deps.spans;
     this.#forwarder = new Forwarder<ActivatorRequest>(this, {
       responseStartTimeoutMs: options.responseStartTimeoutMs,

@@ -95,12 +95,24 @@ type ServiceLabels = { readonly namespace: string; readonly service: string };
  * series are bounded by the services; each activator replica counts the cold starts its own
  * waiting requests saw.
  */
+/** A finished cold start, for whoever records it beyond metrics (Kubernetes Events). */
+export interface ColdStartEnded {
+  readonly namespace: string;
+  readonly service: string;
+  /** Undefined when no waiting request was served (abandoned). */
+  readonly totalMs: number | undefined;
+  readonly phases: readonly PhaseTiming[];
+}
+
 export class ColdStartMetrics {
   readonly #duration: Histogram<'namespace' | 'service'>;
   readonly #phases: Histogram<'namespace' | 'service' | 'phase'>;
   readonly #total: Counter<'namespace' | 'service'>;
 
-  constructor(registry: Registry) {
+  readonly #onEnded: ((e: ColdStartEnded) => void) | undefined;
+
+  constructor(registry: Registry, onEnded?: (e: ColdStartEnded) => void) {
+    this.#onEnded = onEnded;
     const registers = [registry];
     this.#duration = new Histogram({
       name: 'zeroscale_cold_start_duration_seconds',
@@ -133,6 +145,7 @@ export class ColdStartMetrics {
   ended(labels: ServiceLabels, totalMs: number | undefined, phases: readonly PhaseTiming[]): void {
     if (totalMs !== undefined) this.#duration.observe(labels, totalMs / 1000);
     for (const p of phases) this.#phases.observe({ ...labels, phase: p.phase }, p.ms / 1000);
+    this.#onEnded?.({ namespace: labels.namespace, service: labels.service, totalMs, phases });
   }
 
   /** Drops the series of a service that is gone. */

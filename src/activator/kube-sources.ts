@@ -8,13 +8,16 @@ import type { Logger } from 'pino';
 import { resolveServerlessServiceSpec } from '../api/defaults.ts';
 import { safeParseServerlessService } from '../api/parse.ts';
 import { QUEUE_PROXY_HTTP_PORT, QUEUE_PROXY_HTTP_PORT_NAME } from '../api/queue-proxy.ts';
+import { API_VERSION, KIND } from '../api/serverless-service.ts';
 import { AUTOSCALER_STATS_PORT } from '../autoscaler/protocol.ts';
 import { CONFIG_MAP_NAME, type ControllerConfig, parseControllerConfig } from '../controller/config.ts';
 import { privateServiceName } from '../controller/names.ts';
+import { EventRecorder } from '../kube/events.ts';
 import { Informer } from '../kube/informer.ts';
 import { podOfIdentity } from '../kube/leader.ts';
 import { kubePaths } from '../kube/paths.ts';
 import type { KubeClient } from '../kube/rest.ts';
+import type { ColdStartEnded } from './cold-start.ts';
 import type {
   ActivatorService,
   EndpointsSource,
@@ -49,7 +52,10 @@ export class KubeActivatorSources {
   readonly #slicesByService = new Map<string, Map<string, V1EndpointSlice>>();
   #catalogTimer: NodeJS.Immediate | undefined;
 
+  readonly #client: KubeClient;
+
   constructor(client: KubeClient, options: KubeSourcesOptions) {
+    this.#client = client;
     this.#o = options;
     this.#config = parseControllerConfig({}, { imageTag: options.imageTag });
     const onError = (what: string) => (err: unknown) =>
@@ -138,6 +144,42 @@ export class KubeActivatorSources {
 
   stop(): void {
     for (const i of [this.#configMaps, this.#slices, this.#services, this.#leases]) i.stop();
+  }
+
+  /**
+   * A listener that records each finished cold start as a Kubernetes Event on its
+   * ServerlessService, with its duration and phases (`kubectl describe ssvc` shows it).
+   */
+  coldStartEvents(): (e: ColdStartEnded) => void {
+    const events = new EventRecorder(this.#client, 'zeroscale-activator', this.#o.log);
+    return (e) => {
+      const svc = this.#services.get(`${e.namespace}/${e.service}`) as
+        | { metadata?: { uid?: string } }
+        | undefined;
+      const phases = e.phases.map((p) => `${p.phase} ${Math.round(p.ms)} ms`).join(', ');
+      const involved = {
+        apiVersion: API_VERSION,
+        kind: KIND,
+        name: e.service,
+        namespace: e.namespace,
+        uid: svc?.metadata?.uid,
+      };
+      if (e.totalMs === undefined) {
+        events.record(
+          involved,
+          'Warning',
+          'ColdStartAbandoned',
+          `Every request waiting for a cold start gave up before a pod answered (${phases || 'no phase reached'})`,
+        );
+      } else {
+        events.record(
+          involved,
+          'Normal',
+          'ColdStart',
+          `Cold start served its first request after ${Math.round(e.totalMs)} ms (${phases})`,
+        );
+      }
+    };
   }
 
   /**

@@ -69,6 +69,7 @@ export async function runActivator(argv: readonly string[], env: NodeJS.ProcessE
     autoscaler,
     logger: log,
     spans: tracing?.spans,
+    onColdStart: kube?.coldStartEvents(),
   });
   const exit = (code: number) => async (): Promise<void> => {
     await tracing?.shutdown();

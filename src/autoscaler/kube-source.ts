@@ -144,6 +144,14 @@ export class KubeServiceSource implements ServiceSource {
     }
   }
 
+  /** The ServerlessService's uid, so Events about it show in `kubectl describe`. */
+  uidOf(service: { namespace: string; name: string }): string | undefined {
+    const obj = this.#services.get(`${service.namespace}/${service.name}`) as
+      | { metadata?: { uid?: string } }
+      | undefined;
+    return obj?.metadata?.uid;
+  }
+
   services(): Iterable<AutoscaledService> {
     return this.#resolved.values();
   }

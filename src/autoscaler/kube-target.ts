@@ -5,8 +5,10 @@
 
 import { API_VERSION, KIND } from '../api/serverless-service.ts';
 import { deploymentName } from '../controller/names.ts';
+import { EventRecorder } from '../kube/events.ts';
 import { kubePaths } from '../kube/paths.ts';
 import type { KubeClient } from '../kube/rest.ts';
+import type { Logger } from '../telemetry/log.ts';
 import type { AutoscalerStatus, ScaleTarget, ServiceRef } from './scale-target.ts';
 
 export const AUTOSCALER_FIELD_MANAGER = 'zeroscale-autoscaler';
@@ -50,19 +52,52 @@ export function autoscalerStatusBody(service: ServiceRef, s: AutoscalerStatus): 
 
 export class KubeScaleTarget implements ScaleTarget {
   readonly #client: KubeClient;
+  readonly #events: EventRecorder;
+  readonly #uidOf: (service: ServiceRef) => string | undefined;
   readonly #lastPublished = new Map<string, string>();
+  /** Replicas last written per service, to tell a change (an Event) from a resync. */
+  readonly #lastScale = new Map<string, number>();
 
-  constructor(client: KubeClient) {
+  constructor(
+    client: KubeClient,
+    options: { log: Logger; uidOf: (service: ServiceRef) => string | undefined },
+  ) {
     this.#client = client;
+    this.#events = new EventRecorder(client, 'zeroscale-autoscaler', options.log);
+    this.#uidOf = options.uidOf;
   }
 
   async setScale(service: ServiceRef, replicas: number): Promise<void> {
+    const key = `${service.namespace}/${service.name}`;
+    const path = kubePaths.deploymentScale(service.namespace, deploymentName(service.name));
+    let before = this.#lastScale.get(key);
+    if (before === undefined) {
+      // Once per service and process: what the scale was before this autoscaler's first write.
+      const current = await this.#client.get<{ spec?: { replicas?: number } }>(path);
+      before = current.spec?.replicas ?? 0;
+    }
     await this.#client.patch(
-      kubePaths.deploymentScale(service.namespace, deploymentName(service.name)),
+      path,
       'merge',
       { spec: { replicas } },
       { fieldManager: AUTOSCALER_FIELD_MANAGER },
     );
+    if (this.#lastScale.size >= maxRemembered) this.#lastScale.clear();
+    this.#lastScale.set(key, replicas);
+    if (before !== replicas) {
+      this.#events.record(
+        {
+          apiVersion: API_VERSION,
+          kind: KIND,
+          name: service.name,
+          namespace: service.namespace,
+          uid: this.#uidOf(service),
+        },
+        'Normal',
+        replicas > before ? 'ScaledUp' : 'ScaledDown',
+        `Scaled from ${before} to ${replicas} pods`,
+      );
+    }
   }
 
   async publish(service: ServiceRef, status: AutoscalerStatus): Promise<void> {

@@ -90,7 +90,7 @@ export async function runAutoscaler(argv: readonly string[], env: NodeJS.Process
         await source.waitForSync();
         running = await startAutoscaler({
           source,
-          target: new KubeScaleTarget(client),
+          target: new KubeScaleTarget(client, { log, uidOf: (svc) => source.uidOf(svc) }),
           logger: log,
           registry,
           port: Number(values.port),

@@ -2,8 +2,8 @@
 // wrong values refused with a clear message, `helm upgrade` under load without a failed request,
 // and `helm uninstall` removing everything but the CRDs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kubectl, kubectlOk, testNamespace, waitFor } from '../env/kube.ts';
-import { probeAppFile } from '../env/manifests.ts';
+import { kubectl, kubectlOk, testNamespace, waitFor, waitServiceReady } from '../env/kube.ts';
+import { serverlessService } from '../env/manifests.ts';
 import {
   chartDir,
   helm,
@@ -86,37 +86,9 @@ describe('the chart', () => {
 
 describe('helm upgrade', () => {
   it('rolls every component to a changed configuration without one failed request under steady load', async () => {
-    const manifest = {
-      apiVersion: 'serving.zeroscale.dev/v1alpha1',
-      kind: 'ServerlessService',
-      metadata: { name: 'steady' },
-      spec: {
-        template: {
-          spec: {
-            containers: [
-              {
-                name: 'app',
-                image: 'node:24',
-                command: ['node', probeAppFile],
-                ports: [{ containerPort: 8080 }],
-              },
-            ],
-          },
-        },
-        scaling: { minScale: 1 },
-      },
-    };
+    const manifest = serverlessService('steady', { scaling: { minScale: 1 } });
     await kubectlOk(['apply', '-n', ns.name, '-f', '-'], JSON.stringify(manifest));
-    await waitFor(
-      'steady Ready',
-      async () => {
-        const s = JSON.parse(await kubectlOk(['get', 'ssvc', 'steady', '-n', ns.name, '-o', 'json']));
-        return s.status?.conditions?.some(
-          (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
-        );
-      },
-      120_000,
-    );
+    await waitServiceReady(ns.name, 'steady');
     const host = `steady.${ns.name}.example.com`;
     let upgrading = true;
     const load = (async () => {

@@ -6,8 +6,8 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerlessService } from '../../src/api/serverless-service.ts';
 import { podOfIdentity } from '../../src/kube/leader.ts';
-import { kubeClient, kubectlOk, testNamespace, waitFor } from '../env/kube.ts';
-import { probeAppFile } from '../env/manifests.ts';
+import { kubeClient, kubectlOk, testNamespace, waitFor, waitServiceReady } from '../env/kube.ts';
+import { serverlessService } from '../env/manifests.ts';
 import { installZeroscale, systemNamespace } from '../env/zeroscale.ts';
 import { request, runLoad } from './load.ts';
 
@@ -34,43 +34,15 @@ interface ServiceOptions {
 }
 
 async function deploy(name: string, o: ServiceOptions = {}): Promise<string> {
-  const manifest = {
-    apiVersion: 'serving.zeroscale.dev/v1alpha1',
-    kind: 'ServerlessService',
-    metadata: { name },
-    spec: {
-      ...(o.containerConcurrency === undefined ? {} : { containerConcurrency: o.containerConcurrency }),
-      timeoutSeconds: 120,
-      template: {
-        spec: {
-          containers: [
-            {
-              name: 'app',
-              image: 'node:24',
-              command: ['node', probeAppFile],
-              ports: [{ containerPort: 8080 }],
-            },
-          ],
-        },
-      },
-      // Short windows keep the scenarios quick; 6 s is Knative's smallest stable window.
-      scaling: { stableWindow: '6s', ...o.scaling },
-    },
-  };
+  // Short windows keep the scenarios quick; 6 s is Knative's smallest stable window.
+  const manifest = serverlessService(name, {
+    ...o,
+    timeoutSeconds: 120,
+    scaling: { stableWindow: '6s', ...o.scaling },
+  });
   await kubectlOk(['apply', '-n', ns.name, '-f', '-'], JSON.stringify(manifest));
   created.push(name);
-  const svc = await waitFor(
-    `${name} Ready`,
-    async () => {
-      const s = await client.get<ServerlessService>(
-        `/apis/serving.zeroscale.dev/v1alpha1/namespaces/${ns.name}/serverlessservices/${name}`,
-      );
-      return s.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && s.status.url
-        ? s
-        : undefined;
-    },
-    120_000,
-  );
+  const svc = await waitServiceReady(ns.name, name);
   return new URL(svc.status!.url!).host;
 }
 
@@ -123,6 +95,30 @@ describe('scale from and to zero', () => {
     await waitReplicas('cold', (n) => n === 0, 'back at zero after the stable window and grace period');
     const active = (await ssvc('cold')).status?.conditions?.find((c) => c.type === 'Active');
     expect(active?.reason).toBe('ScaledToZero');
+    // The cold start and both scale decisions are Events on the service (kubectl describe ssvc).
+    const events = await waitFor(
+      'ColdStart, ScaledUp and ScaledDown events',
+      async () => {
+        const out = await kubectlOk([
+          'get',
+          'events',
+          '-n',
+          ns.name,
+          '--field-selector',
+          'involvedObject.kind=ServerlessService,involvedObject.name=cold',
+          '-o',
+          'json',
+        ]);
+        const items = (JSON.parse(out) as { items: { reason: string; message: string }[] }).items;
+        const reasons = new Set(items.map((e) => e.reason));
+        return ['ColdStart', 'ScaledUp', 'ScaledDown'].every((r) => reasons.has(r)) ? items : undefined;
+      },
+      30_000,
+    );
+    expect(events.find((e) => e.reason === 'ColdStart')?.message).toMatch(
+      /^Cold start served its first request after \d+ ms \(.*pod_ready/,
+    );
+    expect(events.find((e) => e.reason === 'ScaledUp')?.message).toBe('Scaled from 0 to 1 pods');
   });
 
   it('answers 200 concurrent requests to a service at zero, every one with 200', async () => {

@@ -98,3 +98,32 @@ export async function httpGet(url: string, timeoutMs = 3_000): Promise<{ status:
   const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
   return { status: res.status, body: await res.text() };
 }
+
+interface ServiceStatusView {
+  readonly metadata: { readonly generation?: number };
+  readonly status?: {
+    readonly url?: string;
+    readonly conditions?: readonly { type: string; status: string; observedGeneration?: number }[];
+  };
+}
+
+/** Waits until a ServerlessService is Ready=True for its current generation; returns it. */
+export function waitServiceReady(
+  namespace: string,
+  name: string,
+  timeoutMs = 120_000,
+): Promise<ServiceStatusView> {
+  return waitFor(
+    `${namespace}/${name} Ready`,
+    async () => {
+      const s = JSON.parse(
+        await kubectlOk(['get', 'ssvc', name, '-n', namespace, '-o', 'json']),
+      ) as ServiceStatusView;
+      const ready = s.status?.conditions?.find((c) => c.type === 'Ready');
+      return ready?.status === 'True' && ready.observedGeneration === s.metadata.generation && s.status?.url
+        ? s
+        : undefined;
+    },
+    timeoutMs,
+  );
+}

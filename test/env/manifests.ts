@@ -53,3 +53,38 @@ export function deployment(
     },
   };
 }
+
+export interface ServerlessServiceOptions {
+  readonly scaling?: Record<string, unknown>;
+  readonly containerConcurrency?: number;
+  readonly timeoutSeconds?: number;
+  /** Replaces parts of the serving container (by default the probe app on port 8080). */
+  readonly container?: Partial<V1Container>;
+}
+
+/** A ServerlessService running the probe app, as the end-to-end tests and benchmarks use it. */
+export function serverlessService(name: string, o: ServerlessServiceOptions = {}): object {
+  return {
+    apiVersion: 'serving.zeroscale.dev/v1alpha1',
+    kind: 'ServerlessService',
+    metadata: { name },
+    spec: {
+      ...(o.containerConcurrency === undefined ? {} : { containerConcurrency: o.containerConcurrency }),
+      ...(o.timeoutSeconds === undefined ? {} : { timeoutSeconds: o.timeoutSeconds }),
+      template: {
+        spec: {
+          containers: [
+            {
+              name: 'app',
+              image: 'node:24',
+              command: ['node', probeAppFile],
+              ports: [{ containerPort: 8080 }],
+              ...o.container,
+            },
+          ],
+        },
+      },
+      ...(o.scaling ? { scaling: o.scaling } : {}),
+    },
+  };
+}

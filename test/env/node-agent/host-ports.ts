@@ -3,20 +3,23 @@
 
 import net from 'node:net';
 
+/** Pipes one accepted connection to host:port both ways; either side closing closes both. */
+export function pipeTcp(client: net.Socket, host: string, port: number): void {
+  const upstream = net.connect({ host, port });
+  client.pipe(upstream).pipe(client);
+  const close = () => {
+    client.destroy();
+    upstream.destroy();
+  };
+  client.on('error', close);
+  upstream.on('error', close);
+}
+
 export class HostPorts {
   readonly #byPod = new Map<string, net.Server[]>();
 
   async publish(podUid: string, hostPort: number, podIp: string, containerPort: number): Promise<void> {
-    const server = net.createServer((client) => {
-      const upstream = net.connect({ host: podIp, port: containerPort });
-      client.pipe(upstream).pipe(client);
-      const close = () => {
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on('error', close);
-      upstream.on('error', close);
-    });
+    const server = net.createServer((client) => pipeTcp(client, podIp, containerPort));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: '127.0.0.1', port: hostPort }, () => resolve());
@@ -42,16 +45,7 @@ export function forwardApiserver(
   listenPort: number,
   targetPort: number,
 ): Promise<net.Server> {
-  const server = net.createServer((client) => {
-    const upstream = net.connect({ host: '127.0.0.1', port: targetPort });
-    client.pipe(upstream).pipe(client);
-    const close = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', close);
-    upstream.on('error', close);
-  });
+  const server = net.createServer((client) => pipeTcp(client, '127.0.0.1', targetPort));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: listenHost, port: listenPort }, () => resolve(server));

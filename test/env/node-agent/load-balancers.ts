@@ -7,6 +7,7 @@ import net from 'node:net';
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { Informer } from '../../../src/kube/informer.ts';
 import type { KubeClient } from '../../../src/kube/rest.ts';
+import { pipeTcp } from './host-ports.ts';
 
 interface Listener {
   readonly server: net.Server;
@@ -69,14 +70,7 @@ export class LocalLoadBalancers {
       return;
     }
     const target = backends[listener.next++ % backends.length]!;
-    const upstream = net.connect({ host: target.ip, port: target.port });
-    client.pipe(upstream).pipe(client);
-    const close = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', close);
-    upstream.on('error', close);
+    pipeTcp(client, target.ip, target.port);
   }
 
   async #sync(): Promise<void> {
