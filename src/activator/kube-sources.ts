@@ -3,15 +3,15 @@
 // the EndpointSlices of its private Service (not-ready ones included: the activator probes them
 // itself), and the autoscaler's address from the EndpointSlices of its Service.
 
-import type { V1ConfigMap, V1EndpointSlice } from '@kubernetes/client-node';
+import type { V1EndpointSlice, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { resolveServerlessServiceSpec } from '../api/defaults.ts';
 import { safeParseServerlessService } from '../api/parse.ts';
 import { QUEUE_PROXY_HTTP_PORT, QUEUE_PROXY_HTTP_PORT_NAME } from '../api/queue-proxy.ts';
 import { API_VERSION, KIND } from '../api/serverless-service.ts';
 import { AUTOSCALER_STATS_PORT } from '../autoscaler/protocol.ts';
-import { CONFIG_MAP_NAME, type ControllerConfig, parseControllerConfig } from '../controller/config.ts';
-import { privateServiceName } from '../controller/names.ts';
+import { ControllerConfigWatch } from '../controller/config-watch.ts';
+import { privateServiceName, SERVICE_LABEL } from '../controller/names.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { Informer } from '../kube/informer.ts';
 import { podOfIdentity } from '../kube/leader.ts';
@@ -22,6 +22,8 @@ import type {
   ActivatorService,
   EndpointsSource,
   PodEndpoint,
+  PodLifecycleEvent,
+  PodLifecycleSource,
   ServiceCatalog,
   Unsubscribe,
 } from './sources.ts';
@@ -38,13 +40,19 @@ export interface KubeSourcesOptions {
 export class KubeActivatorSources {
   readonly catalog: ServiceCatalog;
   readonly endpoints: EndpointsSource;
+  /** Pods created and scheduled, for the cold-start phases a pod informer sees first. */
+  readonly podLifecycle: PodLifecycleSource;
   readonly #services: Informer<{ metadata?: { name?: string; namespace?: string } }>;
   readonly #slices: Informer<V1EndpointSlice>;
-  readonly #configMaps: Informer<V1ConfigMap>;
+  readonly #configWatch: ControllerConfigWatch;
+  readonly #pods: Informer<V1Pod>;
+  /** Subscribers by `namespace/serviceName`. */
+  readonly #lifecycleListeners = new Map<string, Set<(e: PodLifecycleEvent) => void>>();
+  /** Pods already reported as scheduled (bounded by the pods that exist). */
+  readonly #scheduled = new Set<string>();
   /** The autoscaler's leader Lease: only its holder runs the stats server. */
   readonly #leases: Informer<{ metadata?: { name?: string }; spec?: { holderIdentity?: string | null } }>;
   readonly #o: KubeSourcesOptions;
-  #config: ControllerConfig;
   readonly #catalogListeners = new Set<(s: readonly ActivatorService[]) => void>();
   /** Subscribers by `namespace/privateServiceName`. */
   readonly #podListeners = new Map<string, Set<(p: readonly PodEndpoint[]) => void>>();
@@ -57,7 +65,6 @@ export class KubeActivatorSources {
   constructor(client: KubeClient, options: KubeSourcesOptions) {
     this.#client = client;
     this.#o = options;
-    this.#config = parseControllerConfig({}, { imageTag: options.imageTag });
     const onError = (what: string) => (err: unknown) =>
       options.log.warn({ err: String(err) }, `${what} watch failed; resuming`);
     this.#services = new Informer(client, {
@@ -70,30 +77,48 @@ export class KubeActivatorSources {
       labelSelector: SLICE_SERVICE_LABEL,
       onError: onError('EndpointSlice'),
     });
-    this.#configMaps = new Informer(client, {
-      path: kubePaths.configMaps(options.systemNamespace),
-      fieldSelector: `metadata.name=${CONFIG_MAP_NAME}`,
-      onError: onError('ConfigMap'),
+    this.#configWatch = new ControllerConfigWatch(client, {
+      ...options,
+      onChange: () => this.#catalogChanged(),
     });
     this.#leases = new Informer(client, {
       path: `/apis/coordination.k8s.io/v1/namespaces/${options.systemNamespace}/leases`,
       fieldSelector: `metadata.name=${options.autoscalerService}`,
       onError: onError('autoscaler Lease'),
     });
-    this.#services.on(() => this.#catalogChanged());
-    this.#configMaps.on((event, cm) => {
-      try {
-        this.#config = parseControllerConfig(event === 'delete' ? {} : (cm.data ?? {}), {
-          imageTag: options.imageTag,
-        });
-        this.#catalogChanged();
-      } catch (err) {
-        options.log.error(
-          { err: String(err) },
-          `ConfigMap ${CONFIG_MAP_NAME} is invalid; keeping the previous defaults`,
-        );
+    this.#pods = new Informer(client, {
+      path: kubePaths.pods(),
+      labelSelector: SERVICE_LABEL,
+      onError: onError('Pod'),
+    });
+    this.#pods.on((event, pod, key) => {
+      if (event === 'delete') {
+        this.#scheduled.delete(key);
+        return;
+      }
+      const listeners = this.#lifecycleListeners.get(
+        `${pod.metadata?.namespace}/${pod.metadata?.labels?.[SERVICE_LABEL]}`,
+      );
+      const name = pod.metadata?.name;
+      if (event === 'add') for (const l of listeners ?? []) l({ phase: 'pod_created', pod: name });
+      if (pod.spec?.nodeName && !this.#scheduled.has(key)) {
+        this.#scheduled.add(key);
+        for (const l of listeners ?? []) l({ phase: 'pod_scheduled', pod: name });
       }
     });
+    this.podLifecycle = {
+      subscribe: (namespace, name, onEvent): Unsubscribe => {
+        const key = `${namespace}/${name}`;
+        const set = this.#lifecycleListeners.get(key) ?? new Set();
+        set.add(onEvent);
+        this.#lifecycleListeners.set(key, set);
+        return () => {
+          set.delete(onEvent);
+          if (set.size === 0) this.#lifecycleListeners.delete(key);
+        };
+      },
+    };
+    this.#services.on(() => this.#catalogChanged());
     this.#slices.on((event, slice, key) => {
       const svcKey = `${slice.metadata?.namespace}/${slice.metadata?.labels?.[SLICE_SERVICE_LABEL]}`;
       const entry = this.#slicesByService.get(svcKey) ?? new Map<string, V1EndpointSlice>();
@@ -130,12 +155,13 @@ export class KubeActivatorSources {
   }
 
   start(): void {
-    for (const i of [this.#configMaps, this.#slices, this.#services, this.#leases]) i.start();
+    for (const i of [this.#configWatch.informer, this.#slices, this.#services, this.#leases, this.#pods])
+      i.start();
   }
 
   async waitForSync(): Promise<void> {
     await Promise.all([
-      this.#configMaps.waitForSync(),
+      this.#configWatch.informer.waitForSync(),
       this.#slices.waitForSync(),
       this.#services.waitForSync(),
     ]);
@@ -143,7 +169,8 @@ export class KubeActivatorSources {
   }
 
   stop(): void {
-    for (const i of [this.#configMaps, this.#slices, this.#services, this.#leases]) i.stop();
+    for (const i of [this.#configWatch.informer, this.#slices, this.#services, this.#leases, this.#pods])
+      i.stop();
   }
 
   /**
@@ -219,7 +246,7 @@ export class KubeActivatorSources {
       if (!parsed.ok) continue;
       const svc = parsed.value;
       try {
-        const spec = resolveServerlessServiceSpec(svc.spec, this.#config.defaults);
+        const spec = resolveServerlessServiceSpec(svc.spec, this.#configWatch.current.defaults);
         out.push({
           namespace: svc.metadata.namespace ?? 'default',
           name: svc.metadata.name,

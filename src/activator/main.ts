@@ -70,6 +70,7 @@ export async function runActivator(argv: readonly string[], env: NodeJS.ProcessE
     logger: log,
     spans: tracing?.spans,
     onColdStart: kube?.coldStartEvents(),
+    podLifecycle: kube?.podLifecycle,
   });
   const exit = (code: number) => async (): Promise<void> => {
     await tracing?.shutdown();

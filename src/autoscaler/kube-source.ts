@@ -2,12 +2,12 @@
 // the cluster defaults of the zeroscale ConfigMap) and, per service, its pods from the
 // EndpointSlices of its private Service. No I/O per tick: everything is read from memory.
 
-import type { V1ConfigMap, V1EndpointSlice } from '@kubernetes/client-node';
+import type { V1EndpointSlice } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { resolveServerlessServiceSpec } from '../api/defaults.ts';
 import { safeParseServerlessService } from '../api/parse.ts';
 import type { ServerlessService } from '../api/serverless-service.ts';
-import { CONFIG_MAP_NAME, type ControllerConfig, parseControllerConfig } from '../controller/config.ts';
+import { ControllerConfigWatch } from '../controller/config-watch.ts';
 import { ENDPOINTSLICE_MANAGED_BY, ENDPOINTSLICE_MANAGED_BY_LABEL } from '../controller/names.ts';
 import { Informer } from '../kube/informer.ts';
 import { kubePaths } from '../kube/paths.ts';
@@ -39,10 +39,8 @@ export function activatorInPathSince(svc: ServerlessService): number | undefined
 export class KubeServiceSource implements ServiceSource {
   readonly #services: Informer<{ metadata?: { name?: string; namespace?: string } }>;
   readonly #slices: Informer<V1EndpointSlice>;
-  readonly #configMaps: Informer<V1ConfigMap>;
+  readonly #configWatch: ControllerConfigWatch;
   readonly #log: Logger;
-  readonly #imageTag: string;
-  #config: ControllerConfig;
   /** Resolved services, rebuilt only when a ServerlessService or the config changes. */
   readonly #resolved = new Map<string, AutoscaledService>();
   /** Private-Service EndpointSlices by `namespace/serviceName`. */
@@ -50,8 +48,6 @@ export class KubeServiceSource implements ServiceSource {
 
   constructor(client: KubeClient, options: { systemNamespace: string; imageTag: string; log: Logger }) {
     this.#log = options.log;
-    this.#imageTag = options.imageTag;
-    this.#config = parseControllerConfig({}, { imageTag: options.imageTag });
     const onError = (what: string) => (err: unknown) =>
       this.#log.warn({ err: String(err) }, `${what} watch failed; resuming`);
     this.#services = new Informer(client, {
@@ -64,10 +60,12 @@ export class KubeServiceSource implements ServiceSource {
       labelSelector: SLICE_SERVICE_LABEL,
       onError: onError('EndpointSlice'),
     });
-    this.#configMaps = new Informer(client, {
-      path: kubePaths.configMaps(options.systemNamespace),
-      fieldSelector: `metadata.name=${CONFIG_MAP_NAME}`,
-      onError: onError('ConfigMap'),
+    this.#configWatch = new ControllerConfigWatch(client, {
+      ...options,
+      onChange: () => {
+        for (const s of this.#services.list())
+          this.#resolve(`${s.metadata?.namespace}/${s.metadata?.name}`, s);
+      },
     });
     this.#services.on((event, obj, key) => {
       if (event === 'delete') this.#resolved.delete(key);
@@ -88,35 +86,21 @@ export class KubeServiceSource implements ServiceSource {
       if (entry.size === 0) this.#slicesByService.delete(svcKey);
       else this.#slicesByService.set(svcKey, entry);
     });
-    this.#configMaps.on((event, cm) => {
-      try {
-        this.#config = parseControllerConfig(event === 'delete' ? {} : (cm.data ?? {}), {
-          imageTag: this.#imageTag,
-        });
-      } catch (err) {
-        this.#log.error(
-          { err: String(err) },
-          `ConfigMap ${CONFIG_MAP_NAME} is invalid; keeping the previous defaults`,
-        );
-        return;
-      }
-      for (const s of this.#services.list()) this.#resolve(`${s.metadata?.namespace}/${s.metadata?.name}`, s);
-    });
   }
 
   start(): void {
-    this.#configMaps.start();
+    this.#configWatch.informer.start();
     this.#slices.start();
     this.#services.start();
   }
 
   stop(): void {
-    for (const i of [this.#configMaps, this.#slices, this.#services]) i.stop();
+    for (const i of [this.#configWatch.informer, this.#slices, this.#services]) i.stop();
   }
 
   async waitForSync(): Promise<void> {
     await Promise.all([
-      this.#configMaps.waitForSync(),
+      this.#configWatch.informer.waitForSync(),
       this.#slices.waitForSync(),
       this.#services.waitForSync(),
     ]);
@@ -130,7 +114,7 @@ export class KubeServiceSource implements ServiceSource {
     }
     const svc = parsed.value;
     try {
-      const spec = resolveServerlessServiceSpec(svc.spec, this.#config.defaults);
+      const spec = resolveServerlessServiceSpec(svc.spec, this.#configWatch.current.defaults);
       this.#resolved.set(key, {
         namespace: svc.metadata.namespace ?? 'default',
         name: svc.metadata.name,

@@ -20,6 +20,8 @@ export interface ServiceGaugeValues {
   readonly targetPerPod: number;
   readonly panicking: boolean;
   readonly excessBurstCapacity: number;
+  /** Where the autoscaler wants the public endpoints: the activators ('proxy') or the pods. */
+  readonly mode: 'proxy' | 'serve';
 }
 
 export type ScaleDirection = 'up' | 'down';
@@ -100,6 +102,11 @@ export class AutoscalerMetrics {
       v.metric === 'rps' ? v.targetPerPod : undefined,
     );
     g('panic_mode', '1 while the service is in panic mode, else 0.', (v) => (v.panicking ? 1 : 0));
+    g(
+      'proxy_mode',
+      '1 while the activators are wanted in the request path (proxy mode), 0 while traffic goes straight to the pods (serve mode).',
+      (v) => (v.mode === 'proxy' ? 1 : 0),
+    );
     g(
       'excess_burst_capacity',
       'Spare capacity beyond the target burst capacity; below 0 the activator stays in the path.',

@@ -224,6 +224,7 @@ export class ServiceState {
       targetPerPod: resolveTargets(this.spec).targetValue,
       panicking: this.panicking,
       excessBurstCapacity: this.excessBurstCapacity,
+      mode: this.mode,
     };
   }
 

@@ -2,7 +2,7 @@
 // a work queue keyed by service, the cluster ConfigMap applied without a restart, and leader
 // election so that of several replicas exactly one reconciles (the others keep warm caches).
 
-import type { V1ConfigMap, V1Deployment, V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1Deployment, V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../clock.ts';
@@ -12,12 +12,7 @@ import { LeaderElector } from '../kube/leader.ts';
 import { kubePaths } from '../kube/paths.ts';
 import type { KubeClient } from '../kube/rest.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
-import {
-  CONFIG_MAP_NAME,
-  type ControllerConfig,
-  parseControllerConfig,
-  unknownConfigKeys,
-} from './config.ts';
+import { ControllerConfigWatch } from './config-watch.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL, SERVICE_LABEL } from './names.ts';
 import { ServerlessServiceReconciler } from './reconciler.ts';
 import type { EndpointAddress } from './resources/endpoint-slice.ts';
@@ -79,10 +74,11 @@ export function startController(o: ControllerOptions): ControllerHandle {
     labelSelector: SERVICE_LABEL,
     onError: onError('Pod'),
   });
-  const configMaps = new Informer<V1ConfigMap>(o.client, {
-    path: kubePaths.configMaps(o.systemNamespace),
-    fieldSelector: `metadata.name=${CONFIG_MAP_NAME}`,
-    onError: onError('ConfigMap'),
+  const configWatch = new ControllerConfigWatch(o.client, {
+    systemNamespace: o.systemNamespace,
+    imageTag: o.imageTag,
+    log: o.log,
+    onChange: () => enqueueAll(),
   });
   const activatorSlices = new Informer<V1EndpointSlice>(o.client, {
     path: kubePaths.endpointSlices(o.systemNamespace),
@@ -100,22 +96,6 @@ export function startController(o: ControllerOptions): ControllerHandle {
     if (entry.size === 0) podsByService.delete(svcKey);
     else podsByService.set(svcKey, entry);
   });
-
-  let config: ControllerConfig = parseControllerConfig({}, { imageTag: o.imageTag });
-  const applyConfig = (cm: V1ConfigMap | undefined) => {
-    try {
-      config = parseControllerConfig(cm?.data ?? {}, { imageTag: o.imageTag });
-      const unknown = unknownConfigKeys(cm?.data ?? {});
-      if (unknown.length)
-        o.log.warn({ keys: unknown }, `ConfigMap ${CONFIG_MAP_NAME} has keys zeroscale does not know`);
-      o.log.info('applied cluster configuration');
-    } catch (err) {
-      o.log.error(
-        { err: String(err) },
-        `ConfigMap ${CONFIG_MAP_NAME} is invalid; keeping the previous configuration`,
-      );
-    }
-  };
 
   const activatorAddresses = (): EndpointAddress[] =>
     activatorSlices
@@ -150,7 +130,7 @@ export function startController(o: ControllerOptions): ControllerHandle {
       endpointSlice: (ns, name) => slices.get(`${ns}/${name}`),
       pods: (ns, name) => [...(podsByService.get(`${ns}/${name}`)?.values() ?? [])],
       activators: activatorAddresses,
-      config: () => config,
+      config: () => configWatch.current,
     },
   });
   const queue = new WorkQueue(
@@ -170,13 +150,9 @@ export function startController(o: ControllerOptions): ControllerHandle {
   };
   for (const inf of [deployments, svcObjects, slices, pods] as Informer<V1Pod>[])
     inf.on((_e, obj) => enqueueOwner(obj));
-  configMaps.on((event, cm) => {
-    applyConfig(event === 'delete' ? undefined : cm);
-    enqueueAll();
-  });
   activatorSlices.on(() => enqueueAll());
 
-  const informers = [configMaps, activatorSlices, deployments, svcObjects, slices, pods, services];
+  const informers = [configWatch.informer, activatorSlices, deployments, svcObjects, slices, pods, services];
   for (const inf of informers) inf.start();
 
   const elector = new LeaderElector(o.client, {

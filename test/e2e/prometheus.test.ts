@@ -158,7 +158,16 @@ describe('Prometheus scraping the components', () => {
     expect(Number(duration[0]?.value[1])).toBeGreaterThan(0);
     const phases = await query(`sum by (phase) (zeroscale_cold_start_phase_duration_seconds_count{${sel}})`);
     const names = phases.map((p) => p.metric.phase);
-    expect(names).toEqual(expect.arrayContaining(['pod_discovered', 'pod_ready', 'forwarded']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'decision',
+        'pod_created',
+        'pod_scheduled',
+        'pod_discovered',
+        'pod_ready',
+        'forwarded',
+      ]),
+    );
   });
 
   it('shows desired pods and panic mode after a load step', async () => {

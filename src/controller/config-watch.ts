@@ -1,0 +1,57 @@
+// The zeroscale-config ConfigMap, watched: every component that resolves services over the cluster
+// defaults reads the current ControllerConfig from here. An invalid ConfigMap is logged and the
+// previous configuration is kept, so a typo never takes a running component down.
+
+import type { V1ConfigMap } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { Informer } from '../kube/informer.ts';
+import { kubePaths } from '../kube/paths.ts';
+import type { KubeClient } from '../kube/rest.ts';
+import {
+  CONFIG_MAP_NAME,
+  type ControllerConfig,
+  parseControllerConfig,
+  unknownConfigKeys,
+} from './config.ts';
+
+export interface ConfigWatchOptions {
+  readonly systemNamespace: string;
+  readonly imageTag: string;
+  readonly log: Logger;
+  /** Called after every change that was applied. */
+  readonly onChange?: () => void;
+}
+
+export class ControllerConfigWatch {
+  readonly informer: Informer<V1ConfigMap>;
+  #config: ControllerConfig;
+
+  constructor(client: KubeClient, o: ConfigWatchOptions) {
+    this.#config = parseControllerConfig({}, { imageTag: o.imageTag });
+    this.informer = new Informer<V1ConfigMap>(client, {
+      path: kubePaths.configMaps(o.systemNamespace),
+      fieldSelector: `metadata.name=${CONFIG_MAP_NAME}`,
+      onError: (err) => o.log.warn({ err: String(err) }, 'ConfigMap watch failed; resuming'),
+    });
+    this.informer.on((event, cm) => {
+      const data = event === 'delete' ? {} : (cm.data ?? {});
+      try {
+        this.#config = parseControllerConfig(data, { imageTag: o.imageTag });
+      } catch (err) {
+        o.log.error(
+          { err: String(err) },
+          `ConfigMap ${CONFIG_MAP_NAME} is invalid; keeping the previous configuration`,
+        );
+        return;
+      }
+      const unknown = unknownConfigKeys(data);
+      if (unknown.length)
+        o.log.warn({ keys: unknown }, `ConfigMap ${CONFIG_MAP_NAME} has keys zeroscale does not know`);
+      o.onChange?.();
+    });
+  }
+
+  get current(): ControllerConfig {
+    return this.#config;
+  }
+}
