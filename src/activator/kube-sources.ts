@@ -13,7 +13,7 @@ import { AUTOSCALER_STATS_PORT } from '../autoscaler/protocol.ts';
 import { ControllerConfigWatch } from '../controller/config-watch.ts';
 import { privateServiceName, SERVICE_LABEL } from '../controller/names.ts';
 import { EventRecorder } from '../kube/events.ts';
-import { Informer } from '../kube/informer.ts';
+import { Informer, logWatchErrors, servingInformers } from '../kube/informer.ts';
 import { podOfIdentity } from '../kube/leader.ts';
 import { kubePaths } from '../kube/paths.ts';
 import type { KubeClient } from '../kube/rest.ts';
@@ -65,18 +65,7 @@ export class KubeActivatorSources {
   constructor(client: KubeClient, options: KubeSourcesOptions) {
     this.#client = client;
     this.#o = options;
-    const onError = (what: string) => (err: unknown) =>
-      options.log.warn({ err: String(err) }, `${what} watch failed; resuming`);
-    this.#services = new Informer(client, {
-      path: kubePaths.serverlessServices(),
-      resyncMs: 5 * 60_000,
-      onError: onError('ServerlessService'),
-    });
-    this.#slices = new Informer(client, {
-      path: kubePaths.endpointSlices(),
-      labelSelector: SLICE_SERVICE_LABEL,
-      onError: onError('EndpointSlice'),
-    });
+    ({ services: this.#services, slices: this.#slices } = servingInformers(client, options.log));
     this.#configWatch = new ControllerConfigWatch(client, {
       ...options,
       onChange: () => this.#catalogChanged(),
@@ -84,12 +73,12 @@ export class KubeActivatorSources {
     this.#leases = new Informer(client, {
       path: `/apis/coordination.k8s.io/v1/namespaces/${options.systemNamespace}/leases`,
       fieldSelector: `metadata.name=${options.autoscalerService}`,
-      onError: onError('autoscaler Lease'),
+      onError: logWatchErrors(options.log, 'autoscaler Lease'),
     });
     this.#pods = new Informer(client, {
       path: kubePaths.pods(),
       labelSelector: SERVICE_LABEL,
-      onError: onError('Pod'),
+      onError: logWatchErrors(options.log, 'Pod'),
     });
     this.#pods.on((event, pod, key) => {
       if (event === 'delete') {

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createKubeClient } from '../kube/config.ts';
+import { stopOnSignals } from '../signals.ts';
 import { createLogger } from '../telemetry/log.ts';
 import { buildVersion } from '../telemetry/metrics.ts';
 import { startTracing } from '../telemetry/tracing.ts';
@@ -72,20 +73,7 @@ export async function runActivator(argv: readonly string[], env: NodeJS.ProcessE
     onColdStart: kube?.coldStartEvents(),
     podLifecycle: kube?.podLifecycle,
   });
-  const exit = (code: number) => async (): Promise<void> => {
+  stopOnSignals(activator, log, async () => {
     await tracing?.shutdown();
-    process.exit(code);
-  };
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    signals++;
-    if (signal === 'SIGTERM' && signals === 1) {
-      void activator.drain().then(exit(0));
-      return;
-    }
-    log.info({ signal }, 'stopping at once');
-    void activator.close().then(exit(signal === 'SIGTERM' ? 0 : 130));
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  });
 }

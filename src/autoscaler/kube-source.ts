@@ -9,8 +9,7 @@ import { safeParseServerlessService } from '../api/parse.ts';
 import type { ServerlessService } from '../api/serverless-service.ts';
 import { ControllerConfigWatch } from '../controller/config-watch.ts';
 import { ENDPOINTSLICE_MANAGED_BY, ENDPOINTSLICE_MANAGED_BY_LABEL } from '../controller/names.ts';
-import { Informer } from '../kube/informer.ts';
-import { kubePaths } from '../kube/paths.ts';
+import { type Informer, servingInformers } from '../kube/informer.ts';
 import type { KubeClient } from '../kube/rest.ts';
 import type { ServingPhase } from './scale-to-zero.ts';
 import type { AutoscaledService, RestoredState, ServicePods, ServiceSource } from './service-source.ts';
@@ -48,18 +47,7 @@ export class KubeServiceSource implements ServiceSource {
 
   constructor(client: KubeClient, options: { systemNamespace: string; imageTag: string; log: Logger }) {
     this.#log = options.log;
-    const onError = (what: string) => (err: unknown) =>
-      this.#log.warn({ err: String(err) }, `${what} watch failed; resuming`);
-    this.#services = new Informer(client, {
-      path: kubePaths.serverlessServices(),
-      resyncMs: 5 * 60_000,
-      onError: onError('ServerlessService'),
-    });
-    this.#slices = new Informer(client, {
-      path: kubePaths.endpointSlices(),
-      labelSelector: SLICE_SERVICE_LABEL,
-      onError: onError('EndpointSlice'),
-    });
+    ({ services: this.#services, slices: this.#slices } = servingInformers(client, options.log));
     this.#configWatch = new ControllerConfigWatch(client, {
       ...options,
       onChange: () => {

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../clock.ts';
 import { EventRecorder } from '../kube/events.ts';
-import { Informer, objectKey } from '../kube/informer.ts';
+import { Informer, logWatchErrors, objectKey } from '../kube/informer.ts';
 import { LeaderElector } from '../kube/leader.ts';
 import { kubePaths } from '../kube/paths.ts';
 import type { KubeClient } from '../kube/rest.ts';
@@ -46,8 +46,7 @@ const maxQueueLength = 100_000;
 
 export function startController(o: ControllerOptions): ControllerHandle {
   const resyncMs = o.resyncMs ?? 5 * 60_000;
-  const onError = (what: string) => (err: unknown) =>
-    o.log.warn({ err: String(err) }, `${what} watch failed; resuming`);
+  const onError = (what: string) => logWatchErrors(o.log, what);
   const managed = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
   const services = new Informer<{ metadata?: { name?: string; namespace?: string } }>(o.client, {
     path: kubePaths.serverlessServices(),

@@ -1,6 +1,8 @@
 // A list-then-watch cache of one resource that keeps itself alive: it relists after 410 Gone,
 // restarts after any error with jittered back-off, resyncs on a schedule, and says when synced.
 
+import type { V1EndpointSlice } from '@kubernetes/client-node';
+import { kubePaths } from './paths.ts';
 import type { KubeClient, Query, WatchEvent } from './rest.ts';
 
 export interface ObjectMeta {
@@ -187,4 +189,31 @@ export class Informer<T extends KubeObject> {
     if (this.#stopped) return false;
     return gone;
   }
+}
+
+/** The error handler every component gives its informers: a warning, the informer resumes itself. */
+export function logWatchErrors(
+  log: { warn(obj: object, msg: string): void },
+  what: string,
+): (err: unknown) => void {
+  return (err) => log.warn({ err: String(err) }, `${what} watch failed; resuming`);
+}
+
+/** ServerlessServices and the EndpointSlices of every Service, as autoscaler and activator watch them. */
+export function servingInformers(
+  client: KubeClient,
+  log: { warn(obj: object, msg: string): void },
+): { services: Informer<KubeObject>; slices: Informer<V1EndpointSlice> } {
+  return {
+    services: new Informer<KubeObject>(client, {
+      path: kubePaths.serverlessServices(),
+      resyncMs: 5 * 60_000,
+      onError: logWatchErrors(log, 'ServerlessService'),
+    }),
+    slices: new Informer<V1EndpointSlice>(client, {
+      path: kubePaths.endpointSlices(),
+      labelSelector: 'kubernetes.io/service-name',
+      onError: logWatchErrors(log, 'EndpointSlice'),
+    }),
+  };
 }
