@@ -1,18 +1,20 @@
 # The one image of zeroscale: controller, autoscaler, activator and queue-proxy are subcommands.
-# Not built in this repository's CI (no Docker engine there); see the README.
+# The local cluster builds this same file with buildah (dev/cluster/images.ts); the RUN steps are
+# in exec form, so they need no shell in the base image.
 
 # --- build: install production dependencies with the lockfile ---------------------------------
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# The `node` devDependency pins Node for development; the image's own Node 24 runs the code.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+# The `node` and `npm` devDependencies pin the toolchain for development; the image's own Node 24
+# runs the code.
+RUN ["npm", "ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--no-update-notifier"]
 COPY src ./src
 COPY crds ./crds
 # Warm Node's compile cache at build time, so a queue-proxy starting for a cold start loads its
 # modules from it (the root filesystem is read-only at run time).
-RUN NODE_COMPILE_CACHE=/app/.node-compile-cache node --input-type=module -e \
-  "for (const m of ['queue','activator','autoscaler','controller']) await import('/app/src/' + m + '/main.ts');"
+ENV NODE_COMPILE_CACHE=/app/.node-compile-cache
+RUN ["node", "--input-type=module", "-e", "for (const m of ['queue','activator','autoscaler','controller']) await import('/app/src/' + m + '/main.ts');"]
 
 # --- run: non-root, no shell tools needed -----------------------------------------------------
 FROM node:24-bookworm-slim

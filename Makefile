@@ -25,13 +25,13 @@ binaries:
 	@scripts/build-binaries.sh
 
 cluster-up: deps
-	@$(NODE) test/env/cluster.ts up
+	@$(NODE) dev/cluster/cluster.ts up
 
 cluster-down: $(STAMP)
-	@$(NODE) test/env/cluster.ts down
+	@$(NODE) dev/cluster/cluster.ts down
 
 cluster-status: $(STAMP)
-	@$(NODE) test/env/cluster.ts status
+	@$(NODE) dev/cluster/cluster.ts status
 
 lint: $(STAMP)
 	biome check .
@@ -47,11 +47,11 @@ test-cluster: cluster-up
 
 test: deps lint typecheck
 	vitest run --project unit --project component
-	@$(NODE) test/env/cluster.ts up
+	@$(NODE) dev/cluster/cluster.ts up
 	vitest run --project cluster
 
 run: cluster-up
-	@$(NODE) test/env/run.ts
+	@$(NODE) dev/run.ts
 
 bench: cluster-up
 	@scripts/ensure-bench-deps.sh

@@ -1,31 +1,45 @@
-// Cold-start overhead on the local cluster: for N services at zero, the time from a request's
-// arrival at the activator (127.0.0.1:8080) to its response, beside the app's own start-to-listening
-// time measured directly on the host (the baseline). Phases are timed by watching the Deployment
-// and the Pod from the benchmark: scale decision, pod created, scheduled, started (has an IP),
-// ready (kubelet's Ready condition), and the response.
-import { spawn } from 'node:child_process';
+// Cold-start overhead on the local cluster's real node: for N services at zero, the time from a
+// request's arrival at the activator (127.0.0.1:8080) to its response, beside the baseline of the
+// same image created as a bare Pod (kubectl apply → answering at its pod IP), interleaved. Phases
+// are timed by watching the Deployment and the Pod from the benchmark: scale decision, pod
+// created, scheduled, started (has an IP), ready (kubelet's Ready condition), and the response.
+// Then each component's and each queue-proxy's memory, from the CRI's cgroup stats.
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { kubeClient, kubectlOk, testNamespace, waitServiceReady } from '../dev/cluster/kube.ts';
+import { serverlessService } from '../dev/cluster/manifests.ts';
+import { crictl } from '../dev/cluster/node.ts';
+import { installZeroscale } from '../dev/cluster/zeroscale.ts';
+import { request } from '../dev/load.ts';
 import type { WatchEvent } from '../src/kube/rest.ts';
-import { request } from '../test/e2e/load.ts';
-import { kubeClient, kubectlOk, testNamespace, waitFor, waitServiceReady } from '../test/env/kube.ts';
-import { probeAppFile, serverlessService } from '../test/env/manifests.ts';
-import { nodeBinary } from '../test/env/paths.ts';
-import { installZeroscale } from '../test/env/zeroscale.ts';
+import { barePodStart } from './cluster.ts';
 import { summarize, writeResult } from './stats.ts';
 
 const coldStarts = 20;
 const phases = ['decision', 'podCreated', 'scheduled', 'started', 'podReady', 'response'] as const;
 type Phase = (typeof phases)[number];
 
-async function appStartMs(): Promise<number> {
-  const started = performance.now();
-  const child = spawn(nodeBinary, [probeAppFile], { env: { PORT: '18998' }, stdio: 'ignore' });
-  try {
-    await waitFor('app listening', async () => (await fetch('http://127.0.0.1:18998/')).ok, 10_000, 2);
-    return performance.now() - started;
-  } finally {
-    child.kill('SIGKILL');
-  }
+interface ContainerMemory {
+  readonly pod: string;
+  readonly container: string;
+  readonly workingSetBytes: number;
+  readonly usageBytes: number;
+}
+
+/** Memory of every running container, as the CRI reads it from the container's cgroup. */
+async function containerMemory(): Promise<ContainerMemory[]> {
+  const { stdout } = await crictl(['stats', '-o', 'json']);
+  const stats = JSON.parse(stdout) as {
+    stats: {
+      attributes: { labels: Record<string, string> };
+      memory?: { workingSetBytes?: { value: string }; usageBytes?: { value: string } };
+    }[];
+  };
+  return stats.stats.map((s) => ({
+    pod: s.attributes.labels['io.kubernetes.pod.name'] ?? '',
+    container: s.attributes.labels['io.kubernetes.container.name'] ?? '',
+    workingSetBytes: Number(s.memory?.workingSetBytes?.value ?? 0),
+    usageBytes: Number(s.memory?.usageBytes?.value ?? 0),
+  }));
 }
 
 function manifest(name: string): string {
@@ -40,6 +54,7 @@ export async function benchColdStart(): Promise<void> {
   const ns = await testNamespace('coldbench');
   const totals: number[] = [];
   const baselines: number[] = [];
+  let memory: ContainerMemory[] = [];
   const byPhase: Record<Phase, number[]> = {
     decision: [],
     podCreated: [],
@@ -54,7 +69,8 @@ export async function benchColdStart(): Promise<void> {
       await kubectlOk(['apply', '-n', ns.name, '-f', '-'], manifest(name));
       const host = `${name}.${ns.name}.example.com`;
       await waitServiceReady(ns.name, name, 60_000);
-      baselines.push(await appStartMs());
+      baselines.push((await barePodStart(client, ns.name, `bare${i}`)).answeringMs);
+      await kubectlOk(['delete', 'pod', `bare${i}`, '-n', ns.name, '--wait=false']);
 
       // Watch the Deployment and the Pod and note when each step is first seen.
       const seen: Partial<Record<Phase, number>> = {};
@@ -98,6 +114,7 @@ export async function benchColdStart(): Promise<void> {
       if (res.status !== 200) throw new Error(`cold start ${i} answered ${res.status}: ${res.body}`);
       totals.push(total);
       for (const p of phases) if (seen[p] !== undefined) byPhase[p].push(seen[p]! - t0);
+      if (i === coldStarts - 1) memory = await containerMemory();
       await kubectlOk(['delete', 'ssvc', name, '-n', ns.name, '--wait=false']);
     }
   } finally {
@@ -122,14 +139,33 @@ export async function benchColdStart(): Promise<void> {
       appStartMs: base,
       overheadMs: overhead,
       phasesMs: byPhase,
+      memory,
     },
     [
       `| cold start, local cluster (${coldStarts} services at zero, one request each) | p50 | p95 |`,
       '|---|---|---|',
       `| request → response through the activator | ${f(total.p50)} | ${f(total.p95)} |`,
-      `| baseline: the app's own start → listening, directly on the host | ${f(base.p50)} | ${f(base.p95)} |`,
-      `| **overhead** (request → response minus the app's start) | **${f(overhead.p50)}** | **${f(overhead.p95)}** |`,
+      `| baseline: the same image as a bare Pod, kubectl apply → answering at its pod IP | ${f(base.p50)} | ${f(base.p95)} |`,
+      `| **overhead** (request → response minus the bare Pod's start, pairwise) | **${f(overhead.p50)}** | **${f(overhead.p95)}** |`,
       ...phaseRows,
+      '',
+      '| container memory (CRI stats from the cgroup, idle after the cold starts) | working set | usage |',
+      '|---|---|---|',
+      ...memoryRows(memory),
     ].join('\n'),
   );
+}
+
+function memoryRows(memory: readonly ContainerMemory[]): string[] {
+  const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  const rows: string[] = [];
+  for (const component of ['controller', 'autoscaler', 'activator']) {
+    for (const m of memory.filter((x) => x.container === component))
+      rows.push(`| ${component} (${m.pod}) | ${mb(m.workingSetBytes)} | ${mb(m.usageBytes)} |`);
+  }
+  for (const m of memory.filter((x) => x.container === 'queue-proxy'))
+    rows.push(`| queue-proxy (${m.pod}) | ${mb(m.workingSetBytes)} | ${mb(m.usageBytes)} |`);
+  for (const m of memory.filter((x) => x.container === 'app' && x.pod.startsWith('cold')))
+    rows.push(`| the probe app beside it (${m.pod}) | ${mb(m.workingSetBytes)} | ${mb(m.usageBytes)} |`);
+  return rows;
 }

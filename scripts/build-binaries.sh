@@ -22,6 +22,7 @@ fi
 build_into() {
   local dir=$1; shift
   if [[ -f $dir/.complete ]]; then return 0; fi
+  mkdir -p "$(dirname "$dir")"
   local tmp="$dir.tmp.$$"
   rm -rf "$tmp"; mkdir -p "$tmp"
   local started=$SECONDS
@@ -45,7 +46,42 @@ build_k8s() {
     -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
   (cd "$ROOT/tools/k8s-bin" && go build -trimpath -tags selinux,notest,grpcnotrace -ldflags "$ldf" \
     -o "$1/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet)
+}
+
+# containerd without cgo: the btrfs, zfs and devmapper snapshotters are the only parts that need it
+# (overlayfs and native are what the node uses); the shim also without grpc, as upstream builds it.
+build_containerd() {
+  local ldf="-s -w -X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION
+    -X github.com/containerd/containerd/v2/version.Revision=0000000000000000000000000000000000000000"
+  local tags="no_btrfs no_zfs no_devmapper urfave_cli_no_docs"
+  (cd "$ROOT/tools/containerd-bin" &&
+    go build -trimpath -tags "$tags" -ldflags "$ldf" -o "$1/" \
+      github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/ctr &&
+    go build -trimpath -tags "$tags no_grpc" -ldflags "$ldf" -o "$1/" \
+      github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2)
+}
+
+build_cni() {
+  (cd "$ROOT/tools/cni-bin" && go build -trimpath -ldflags "-s -w" -o "$1/" \
+    github.com/containernetworking/plugins/plugins/main/bridge \
+    github.com/containernetworking/plugins/plugins/main/loopback \
+    github.com/containernetworking/plugins/plugins/ipam/host-local \
+    github.com/containernetworking/plugins/plugins/meta/portmap)
+}
+
+build_crictl() {
+  (cd "$ROOT/tools/crictl-bin" && go build -trimpath \
+    -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION" -o "$1/crictl" \
+    sigs.k8s.io/cri-tools/cmd/crictl)
+}
+
+# The pause binary from the kubernetes module's own source, static, as build/pause/Makefile does.
+build_pause() {
+  local src
+  src=$(cd "$ROOT/tools/k8s-bin" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)/build/pause/linux/pause.c
+  gcc -Os -Wall -Werror -static -DVERSION="v$PAUSE_VERSION" -o "$1/pause" "$src"
+  strip "$1/pause"
 }
 
 build_etcd() {
@@ -59,10 +95,23 @@ build_helm() {
 
 build_into "$CACHE/etcd-$ETCD_VERSION" build_etcd
 build_into "$CACHE/helm-$HELM_VERSION" build_helm
+# The k8s entry gained kubelet: an entry built before that lacks it and is built again.
+[[ -x $CACHE/k8s-$K8S_VERSION/kubelet ]] || rm -f "$CACHE/k8s-$K8S_VERSION/.complete"
 build_into "$CACHE/k8s-$K8S_VERSION" build_k8s
+build_into "$CACHE/containerd-$CONTAINERD_VERSION" build_containerd
+build_into "$CACHE/cni-plugins-$CNI_PLUGINS_VERSION" build_cni
+build_into "$CACHE/crictl-$CRICTL_VERSION" build_crictl
+build_into "$CACHE/pause-$PAUSE_VERSION" build_pause
 
-for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+for b in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet; do
   ln -sfn "$CACHE/k8s-$K8S_VERSION/$b" "$BIN/$b"
 done
 ln -sfn "$CACHE/etcd-$ETCD_VERSION/etcd" "$BIN/etcd"
 ln -sfn "$CACHE/helm-$HELM_VERSION/helm" "$BIN/helm"
+ln -sfn "$CACHE/crictl-$CRICTL_VERSION/crictl" "$BIN/crictl"
+for b in containerd ctr containerd-shim-runc-v2; do
+  ln -sfn "$CACHE/containerd-$CONTAINERD_VERSION/$b" "$BIN/$b"
+done
+# CNI plugins are found by directory (containerd's bin_dirs), not on PATH.
+ln -sfn "$CACHE/cni-plugins-$CNI_PLUGINS_VERSION" "$ROOT/.zeroscale/cni-bin"
+ln -sfn "$CACHE/pause-$PAUSE_VERSION/pause" "$ROOT/.zeroscale/pause"

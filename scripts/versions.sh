@@ -3,3 +3,9 @@
 K8S_VERSION=v1.36.3
 ETCD_VERSION=v3.6.16
 HELM_VERSION=v4.3.1
+CONTAINERD_VERSION=v2.3.7
+CNI_PLUGINS_VERSION=v1.9.1
+CRICTL_VERSION=v1.37.0
+# The pause image's version as Kubernetes v1.36 names it (build/pause/Makefile); built from the
+# kubernetes module's own pause.c.
+PAUSE_VERSION=3.10.2

@@ -6,7 +6,7 @@ import type { Component } from './metrics.ts';
 
 export type { Logger };
 
-export function createLogger(component: Component | 'node-agent', level = 'info'): Logger {
+export function createLogger(component: Component, level = 'info'): Logger {
   return pino({ level, base: { component }, timestamp: pino.stdTimeFunctions.isoTime });
 }
 

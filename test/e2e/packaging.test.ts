@@ -1,9 +1,11 @@
 // The Helm chart as users meet it: lint-clean, every rendered object accepted by the apiserver,
 // wrong values refused with a clear message, `helm upgrade` under load without a failed request,
 // and `helm uninstall` removing everything but the CRDs.
+import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kubectl, kubectlOk, testNamespace, waitFor, waitServiceReady } from '../env/kube.ts';
-import { serverlessService } from '../env/manifests.ts';
+import type { BuiltImage } from '../../dev/cluster/images.ts';
+import { kubectl, kubectlOk, testNamespace, waitFor, waitServiceReady } from '../../dev/cluster/kube.ts';
+import { serverlessService } from '../../dev/cluster/manifests.ts';
 import {
   chartDir,
   helm,
@@ -11,12 +13,13 @@ import {
   localValues,
   releaseName,
   systemNamespace,
-} from '../env/zeroscale.ts';
-import { runLoad } from './load.ts';
+} from '../../dev/cluster/zeroscale.ts';
+import { runLoad } from '../../dev/load.ts';
 
 let ns: { name: string; remove: () => Promise<void> };
+let image: BuiltImage;
 beforeAll(async () => {
-  await installZeroscale();
+  image = await installZeroscale();
   ns = await testNamespace('pkg');
 }, 300_000);
 afterAll(async () => {
@@ -25,6 +28,29 @@ afterAll(async () => {
 }, 300_000);
 
 describe('the chart', () => {
+  it('runs the image built from the Dockerfile, in a namespace that enforces Pod Security restricted', async () => {
+    const namespace = JSON.parse(await kubectlOk(['get', 'namespace', systemNamespace, '-o', 'json']));
+    expect(namespace.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    const pods = JSON.parse(await kubectlOk(['get', 'pods', '-n', systemNamespace, '-o', 'json'])) as {
+      items: V1Pod[];
+    };
+    const running = pods.items.filter((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp);
+    expect(running.map((p) => p.metadata?.labels?.['app.kubernetes.io/component']).sort()).toEqual([
+      'activator',
+      'activator',
+      'autoscaler',
+      'autoscaler',
+      'controller',
+      'controller',
+    ]);
+    for (const p of running) {
+      const s = p.status?.containerStatuses?.[0];
+      expect(s?.image).toBe(image.name);
+      // kubelet reports the image ID containerd resolved the tag to: the one this build produced.
+      expect(s?.imageID).toBe(image.id);
+    }
+  });
+
   it('is lint-clean, and everything it renders passes a server-side dry run', async () => {
     const lint = await helm(['lint', chartDir, '-f', localValues]);
     expect(lint.stdout).toContain('0 chart(s) failed');

@@ -11,11 +11,11 @@ import os from 'node:os';
 import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kubeClient, kubectlOk, testNamespace, waitFor, waitServiceReady } from '../env/kube.ts';
-import { serverlessService } from '../env/manifests.ts';
-import { repoRoot } from '../env/paths.ts';
-import { installZeroscale } from '../env/zeroscale.ts';
-import { request, runLoad } from './load.ts';
+import { kubeClient, kubectlOk, testNamespace, waitFor, waitServiceReady } from '../../dev/cluster/kube.ts';
+import { serverlessService } from '../../dev/cluster/manifests.ts';
+import { repoRoot } from '../../dev/cluster/paths.ts';
+import { installZeroscale } from '../../dev/cluster/zeroscale.ts';
+import { request, runLoad } from '../../dev/load.ts';
 
 const client = kubeClient();
 let ns: { name: string; remove: () => Promise<void> };

@@ -4,12 +4,12 @@
 // autoscaler restart under load — without a failed request.
 import type { V1Deployment } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { kubeClient, kubectlOk, testNamespace, waitFor, waitServiceReady } from '../../dev/cluster/kube.ts';
+import { serverlessService } from '../../dev/cluster/manifests.ts';
+import { installZeroscale, systemNamespace } from '../../dev/cluster/zeroscale.ts';
+import { request, runLoad } from '../../dev/load.ts';
 import type { ServerlessService } from '../../src/api/serverless-service.ts';
 import { podOfIdentity } from '../../src/kube/leader.ts';
-import { kubeClient, kubectlOk, testNamespace, waitFor, waitServiceReady } from '../env/kube.ts';
-import { serverlessService } from '../env/manifests.ts';
-import { installZeroscale, systemNamespace } from '../env/zeroscale.ts';
-import { request, runLoad } from './load.ts';
 
 const client = kubeClient();
 let ns: { name: string; remove: () => Promise<void> };

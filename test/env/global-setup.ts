@@ -1,5 +1,5 @@
 // Brings the local cluster up before the cluster tests (reusing one that is already running).
-import { up } from './cluster.ts';
+import { up } from '../../dev/cluster/cluster.ts';
 
 export default async function setup(): Promise<void> {
   await up();

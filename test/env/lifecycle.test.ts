@@ -1,15 +1,11 @@
 // Pod deletion as kubelet does it: preStop hook, SIGTERM, the grace period, SIGKILL, then the pod
-// object goes; scaling to zero leaves no process and no network namespace behind. A pod the node
-// cannot honour gets a clear reason, and the node agent keeps running.
+// object goes; scaling to zero leaves no sandbox, container or network namespace on the node.
 import fs from 'node:fs';
-import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apply, kubeClient, kubectlOk, testNamespace, waitFor } from './kube.ts';
-import { deployment, pod, probeAppContainer } from './manifests.ts';
-import { run } from './node-agent/exec.ts';
-import { sandboxNames } from './node-agent/network.ts';
-import { paths } from './paths.ts';
+import { apply, kubeClient, kubectlOk, testNamespace, waitFor } from '../../dev/cluster/kube.ts';
+import { deployment, pod, probeAppContainer } from '../../dev/cluster/manifests.ts';
+import { crictl } from '../../dev/cluster/node.ts';
 
 const client = kubeClient();
 let ns: { name: string; remove: () => Promise<void> };
@@ -25,22 +21,41 @@ const getPod = (name: string) => client.get<V1Pod>(`/api/v1/namespaces/${ns.name
 const isReady = (p: V1Pod) =>
   p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
-function pidOf(p: V1Pod): number {
-  return Number(p.status?.containerStatuses?.[0]?.containerID?.replace('zeroscale://', ''));
+/**
+ * The node's ready sandboxes of one pod, as the CRI lists them. A stopped sandbox has no
+ * process and no network left; kubelet's garbage collection removes its record within a minute.
+ */
+async function sandboxesOf(namespace: string, name: string): Promise<string[]> {
+  const { stdout } = await crictl([
+    'pods',
+    '--state',
+    'ready',
+    '--namespace',
+    namespace,
+    '--name',
+    `^${name}$`,
+    '-q',
+  ]);
+  return stdout.split(/\s+/).filter(Boolean);
 }
-function alive(pid: number): boolean {
+
+/** The network namespace path of a sandbox, from the CRI's own record of it. */
+async function netnsOf(sandboxId: string): Promise<string> {
+  const info = JSON.parse((await crictl(['inspectp', sandboxId])).stdout) as {
+    info: { runtimeSpec: { linux: { namespaces: { type: string; path?: string }[] } } };
+  };
+  const netns = info.info.runtimeSpec.linux.namespaces.find((n) => n.type === 'network')?.path;
+  if (!netns) throw new Error(`sandbox ${sandboxId} has no network namespace path`);
+  return netns;
+}
+
+async function gone(name: string): Promise<boolean> {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
+    await getPod(name);
     return false;
+  } catch {
+    return true;
   }
-}
-async function netnsList(): Promise<string[]> {
-  return (await run('ip', ['netns', 'list'])).stdout
-    .split('\n')
-    .map((l) => l.split(' ')[0]!)
-    .filter(Boolean);
 }
 
 describe('pod deletion', () => {
@@ -58,42 +73,31 @@ describe('pod deletion', () => {
         ],
       }),
     );
-    const p = await waitFor('stubborn Ready', async () => {
-      const x = await getPod('stubborn');
-      return isReady(x) ? x : undefined;
-    });
-    const pid = pidOf(p);
-    expect(alive(pid)).toBe(true);
+    await waitFor('stubborn Ready', async () => isReady(await getPod('stubborn')));
+    const [sandbox] = await sandboxesOf(ns.name, 'stubborn');
+    expect(sandbox).toBeDefined();
+    const netns = await netnsOf(sandbox!);
+    expect(fs.existsSync(netns)).toBe(true);
+    // Follow the container's log while it is deleted: kubelet's log API, as `kubectl logs -f`.
+    const logs = kubectlOk(['logs', '-f', 'stubborn', '-n', ns.name]);
     const started = Date.now();
     await kubectlOk(['delete', 'pod', 'stubborn', '-n', ns.name, '--wait=false']);
-    await waitFor(
-      'pod object gone',
-      async () => {
-        try {
-          await getPod('stubborn');
-          return false;
-        } catch {
-          return true;
-        }
-      },
-      30_000,
-      100,
-    );
+    await waitFor('pod object gone', () => gone('stubborn'), 30_000, 100);
     const elapsed = (Date.now() - started) / 1000;
-    expect(elapsed).toBeGreaterThanOrEqual(grace - 0.5); // it ignored SIGTERM, so only SIGKILL after the grace ended it
-    expect(alive(pid)).toBe(false);
-    const log = fs.readFileSync(
-      path.join(paths.logs, 'pods', `${ns.name}_stubborn_${p.metadata?.uid}`, 'app', '0.log'),
-      'utf8',
-    );
+    // It ignored SIGTERM, so only the SIGKILL after the grace period ended it.
+    expect(elapsed).toBeGreaterThanOrEqual(grace - 0.5);
+    const log = await logs;
     const prestopAt = log.indexOf('prestop hook called');
     const sigtermAt = log.indexOf('SIGTERM received');
     expect(prestopAt).toBeGreaterThanOrEqual(0);
     expect(sigtermAt).toBeGreaterThan(prestopAt);
-    expect(await netnsList()).not.toContain(sandboxNames(p.metadata!.uid!).netns);
+    await waitFor(
+      'sandbox and its network namespace gone',
+      async () => (await sandboxesOf(ns.name, 'stubborn')).length === 0 && !fs.existsSync(netns),
+    );
   });
 
-  it('leaves no process and no namespace behind when a Deployment scales to zero', async () => {
+  it('leaves no running sandbox, container or network namespace behind when a Deployment scales to zero', async () => {
     await apply(ns.name, deployment('shrink', 2, { containers: [probeAppContainer()] }));
     const pods = await waitFor('2 ready pods', async () => {
       const list = await client.get<{ items: V1Pod[] }>(`/api/v1/namespaces/${ns.name}/pods`, {
@@ -101,9 +105,10 @@ describe('pod deletion', () => {
       });
       return list.items.filter(isReady).length === 2 ? list.items : undefined;
     });
-    const pids = pods.map(pidOf);
-    const netns = pods.map((x) => sandboxNames(x.metadata!.uid!).netns);
-    for (const n of netns) expect(await netnsList()).toContain(n);
+    const sandboxes = (await Promise.all(pods.map((p) => sandboxesOf(ns.name, p.metadata!.name!)))).flat();
+    expect(sandboxes).toHaveLength(2);
+    const netns = await Promise.all(sandboxes.map(netnsOf));
+    for (const n of netns) expect(fs.existsSync(n)).toBe(true);
     await kubectlOk(['scale', 'deployment', 'shrink', '-n', ns.name, '--replicas=0']);
     await waitFor('no pods left', async () => {
       const list = await client.get<{ items: V1Pod[] }>(`/api/v1/namespaces/${ns.name}/pods`, {
@@ -111,32 +116,12 @@ describe('pod deletion', () => {
       });
       return list.items.length === 0;
     });
-    for (const pid of pids) expect(alive(pid)).toBe(false);
-    const left = await netnsList();
-    for (const n of netns) expect(left).not.toContain(n);
-  });
-});
-
-describe('pods the local node cannot honour', () => {
-  it.each([
-    ['hostnet', { hostNetwork: true, containers: [probeAppContainer()] }, /hostNetwork/],
-    [
-      'hostpath',
-      {
-        containers: [probeAppContainer({ volumeMounts: [{ name: 'data', mountPath: '/data' }] })],
-        volumes: [{ name: 'data', hostPath: { path: '/tmp' } }],
-      },
-      /volume "data" has type hostPath/,
-    ],
-  ])('%s gets a status with a clear reason and the agent keeps running', async (name, spec, message) => {
-    await apply(ns.name, pod(name, spec));
-    const waiting = await waitFor(`${name} waiting with a reason`, async () => {
-      const w = (await getPod(name)).status?.containerStatuses?.[0]?.state?.waiting;
-      return w?.reason === 'UnsupportedByLocalNode' ? w : undefined;
+    await waitFor('no running sandbox, container or netns of the Deployment left', async () => {
+      const left = (await Promise.all(pods.map((p) => sandboxesOf(ns.name, p.metadata!.name!)))).flat();
+      const containers = (
+        await crictl(['ps', '-a', '--label', `io.kubernetes.pod.namespace=${ns.name}`, '-q'])
+      ).stdout.trim();
+      return left.length === 0 && containers === '' && netns.every((n) => !fs.existsSync(n));
     });
-    expect(waiting.message).toMatch(message);
-    // The agent still serves other pods.
-    await apply(ns.name, pod(`${name}-after`, { containers: [probeAppContainer()] }));
-    await waitFor(`${name}-after Ready`, async () => isReady(await getPod(`${name}-after`)));
   });
 });

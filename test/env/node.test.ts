@@ -1,10 +1,11 @@
-// The local cluster's control plane is the real upstream one, and its node stays healthy.
+// The local cluster is the real upstream one, control plane and node alike (kubelet v1.36.3 on
+// containerd 2.3.7), and its node stays healthy.
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeMonitorGraceSeconds } from './cluster.ts';
-import { apply, kubeClient, kubectlOk, testNamespace, waitFor } from './kube.ts';
-import { pod, probeAppContainer } from './manifests.ts';
-import { nodeName } from './paths.ts';
+import { nodeMonitorGraceSeconds } from '../../dev/cluster/cluster.ts';
+import { apply, kubeClient, kubectlOk, testNamespace, waitFor } from '../../dev/cluster/kube.ts';
+import { pod, probeAppContainer } from '../../dev/cluster/manifests.ts';
+import { nodeName } from '../../dev/cluster/paths.ts';
 
 describe('local cluster control plane', () => {
   const client = kubeClient();
@@ -21,6 +22,18 @@ describe('local cluster control plane', () => {
     const out = JSON.parse(await kubectlOk(['version', '-o', 'json']));
     expect(out.clientVersion.gitVersion).toBe('v1.36.3');
     expect(out.serverVersion.gitVersion).toBe('v1.36.3');
+  });
+
+  it('runs kubelet v1.36.3 on containerd 2.3.7, as kubectl get node -o wide shows', async () => {
+    const wide = await kubectlOk(['get', 'node', nodeName, '-o', 'wide']);
+    const [header, row] = wide.trim().split('\n');
+    const columns = header!.split(/\s{2,}/);
+    const values = row!.split(/\s{2,}/);
+    const col = (name: string) => values[columns.indexOf(name)];
+    expect(col('STATUS')).toBe('Ready');
+    expect(col('VERSION')).toBe('v1.36.3');
+    expect(col('CONTAINER-RUNTIME')).toBe('containerd://2.3.7');
+    expect(col('INTERNAL-IP')).toBe('10.244.0.1');
   });
 
   it('keeps the node Ready, untainted and its pods unevicted for longer than the node-monitor grace period', async () => {

@@ -1,9 +1,12 @@
 // Pods run for real: a Deployment behind a Service gets distinct ready pod addresses that answer
-// HTTP, containers of one pod share localhost, hostPort and downward-API env work.
+// HTTP, containers of one pod share localhost, downward-API env and the API by ClusterIP work, and
+// kubectl logs, exec and port-forward reach the container through kubelet.
+import { spawn } from 'node:child_process';
 import type { V1EndpointSlice, V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apply, httpGet, kubeClient, testNamespace, waitFor } from './kube.ts';
-import { deployment, pod, probeAppContainer } from './manifests.ts';
+import { apply, httpGet, kubeClient, kubectlOk, testNamespace, waitFor } from '../../dev/cluster/kube.ts';
+import { deployment, pod, probeAppContainer } from '../../dev/cluster/manifests.ts';
+import { binary, paths } from '../../dev/cluster/paths.ts';
 
 const client = kubeClient();
 let ns: { name: string; remove: () => Promise<void> };
@@ -86,22 +89,54 @@ describe('a Deployment of a Node HTTP app behind a Service', () => {
   });
 });
 
-describe('pod networking and environment', () => {
-  it('publishes hostPort on 127.0.0.1 and gives pod name, namespace and IP through the downward API', async () => {
-    const hostPort = 18_080 + (process.pid % 500);
-    await apply(
-      ns.name,
-      pod('hostport', { containers: [probeAppContainer({ ports: [{ containerPort: 8080, hostPort }] })] }),
-    );
-    const p = await readyPod(ns.name, 'hostport');
-    const res = await waitFor('hostPort answers', async () => {
-      const r = await httpGet(`http://127.0.0.1:${hostPort}/env`);
-      return r.status === 200 ? r : undefined;
-    });
+describe('pod networking, environment and the kubelet API', () => {
+  it('gives pod name, namespace and IP through the downward API, and reaches the API at the kubernetes ClusterIP', async () => {
+    await apply(ns.name, pod('envpod', { containers: [probeAppContainer()] }));
+    const p = await readyPod(ns.name, 'envpod');
+    const res = await httpGet(`http://${p.status?.podIP}:8080/env`);
     const env = JSON.parse(res.body) as Record<string, string>;
-    expect(env.POD_NAME).toBe('hostport');
+    expect(env.POD_NAME).toBe('envpod');
     expect(env.POD_NAMESPACE).toBe(ns.name);
     expect(env.POD_IP).toBe(p.status?.podIP);
-    expect(env.KUBERNETES_SERVICE_HOST).toBe('10.244.0.1');
+    // kubelet injects the `kubernetes` Service; the local cluster's nft rule takes it to the
+    // apiserver (the default ServiceAccount may not list pods: 403, from the apiserver itself).
+    expect(env.KUBERNETES_SERVICE_HOST).toBe('10.96.0.1');
+    const kube = await httpGet(`http://${p.status?.podIP}:8080/kube`, 10_000);
+    expect(JSON.parse(kube.body)).toEqual({ pods: 403, secrets: 403 });
+  });
+
+  it('serves kubectl logs, exec and port-forward through kubelet', async () => {
+    await readyPod(ns.name, 'envpod');
+    expect(await kubectlOk(['logs', 'envpod', '-n', ns.name])).toContain('listening on 8080');
+    const out = await kubectlOk([
+      'exec',
+      'envpod',
+      '-n',
+      ns.name,
+      '--',
+      'node',
+      '-p',
+      'process.env.POD_NAME',
+    ]);
+    expect(out.trim()).toBe('envpod');
+    const port = 18_100 + (process.pid % 500);
+    const forward = spawn(
+      binary('kubectl'),
+      [`--kubeconfig=${paths.kubeconfig}`, 'port-forward', '-n', ns.name, 'pod/envpod', `${port}:8080`],
+      { stdio: 'ignore' },
+    );
+    try {
+      const res = await waitFor(
+        'port-forward answers',
+        async () => {
+          const r = await httpGet(`http://127.0.0.1:${port}/`).catch(() => undefined);
+          return r?.status === 200 ? r : undefined;
+        },
+        20_000,
+      );
+      expect(res.body).toBe('hello from envpod');
+    } finally {
+      forward.kill('SIGTERM');
+    }
   });
 });

@@ -2,8 +2,8 @@
 // in-cluster clients read it from, and it carries exactly that account's RBAC.
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apply, httpGet, kubeClient, testNamespace, waitFor } from './kube.ts';
-import { pod, probeAppContainer } from './manifests.ts';
+import { apply, httpGet, kubeClient, testNamespace, waitFor } from '../../dev/cluster/kube.ts';
+import { pod, probeAppContainer } from '../../dev/cluster/manifests.ts';
 
 const client = kubeClient();
 let ns: { name: string; remove: () => Promise<void> };

@@ -1,8 +1,8 @@
 // The CRD refuses bad manifests at `kubectl apply` itself, with a message that names the field:
 // OpenAPI bounds and CEL rules, enforced by the real apiserver.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { kubectl, kubectlOk } from '../env/kube.ts';
-import { repoRoot } from '../env/paths.ts';
+import { kubectl, kubectlOk } from '../../dev/cluster/kube.ts';
+import { repoRoot } from '../../dev/cluster/paths.ts';
 
 type Manifest = {
   apiVersion: string;

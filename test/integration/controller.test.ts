@@ -3,11 +3,12 @@
 // cluster config changes apply without a restart, and a killed leader is replaced.
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kubeClient, kubectl, kubectlOk, testNamespace, waitFor } from '../../dev/cluster/kube.ts';
+import { containerPid } from '../../dev/cluster/node.ts';
+import { repoRoot } from '../../dev/cluster/paths.ts';
+import { installZeroscale, systemNamespace } from '../../dev/cluster/zeroscale.ts';
 import type { ServerlessService } from '../../src/api/serverless-service.ts';
 import { podOfIdentity } from '../../src/kube/leader.ts';
-import { kubeClient, kubectl, kubectlOk, testNamespace, waitFor } from '../env/kube.ts';
-import { repoRoot } from '../env/paths.ts';
-import { installZeroscale, systemNamespace } from '../env/zeroscale.ts';
 
 const client = kubeClient();
 let ns: { name: string; remove: () => Promise<void> };
@@ -47,7 +48,11 @@ function manifest(
 }
 
 const helloApp = {
-  command: ['node', '-e', "require('http').createServer((q,s)=>s.end('hi')).listen(process.env.PORT)"],
+  command: [
+    'node',
+    '-e',
+    "require('http').createServer((q,s)=>s.end('hi')).listen(process.env.PORT);process.on('SIGTERM',()=>process.exit(0))",
+  ],
 };
 
 async function waitReady(name: string, timeoutMs = 90_000): Promise<ServerlessService> {
@@ -201,7 +206,7 @@ describe('leader election', () => {
     const pod = await client.get<V1Pod>(
       `/api/v1/namespaces/${systemNamespace}/pods/${podOfIdentity(leader!)}`,
     );
-    const pid = Number(pod.status?.containerStatuses?.[0]?.containerID?.replace('zeroscale://', ''));
+    const pid = await containerPid(pod.status?.containerStatuses?.[0]?.containerID ?? '');
     expect(pid).toBeGreaterThan(0);
 
     const names = Array.from({ length: 5 }, (_, i) => `burst-${i}`);

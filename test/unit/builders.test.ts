@@ -115,7 +115,9 @@ describe('buildDeployment', () => {
                 securityContext: {
                   allowPrivilegeEscalation: false,
                   readOnlyRootFilesystem: true,
+                  runAsNonRoot: true,
                   capabilities: { drop: ['ALL'] },
+                  seccompProfile: { type: 'RuntimeDefault' },
                 },
               },
             ],

@@ -1,10 +1,10 @@
 // `make run`: the local cluster is up (the Makefile brought it up). Install zeroscale with its Helm
 // chart, apply examples/hello.yaml, call it once through the activator, and say how to use it.
 import { execFileSync } from 'node:child_process';
-import { request } from '../e2e/load.ts';
-import { kubectlOk, waitFor } from './kube.ts';
-import { binary, paths, repoRoot } from './paths.ts';
-import { installZeroscale, systemNamespace } from './zeroscale.ts';
+import { kubectlOk, waitFor } from './cluster/kube.ts';
+import { binary, paths, repoRoot } from './cluster/paths.ts';
+import { installZeroscale, systemNamespace } from './cluster/zeroscale.ts';
+import { request } from './load.ts';
 
 const say = (s: string) => process.stdout.write(`${s}\n`);
 

@@ -5,8 +5,8 @@
 
 import net from 'node:net';
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
-import { Informer } from '../../../src/kube/informer.ts';
-import type { KubeClient } from '../../../src/kube/rest.ts';
+import { Informer } from '../../src/kube/informer.ts';
+import type { KubeClient } from '../../src/kube/rest.ts';
 import { pipeTcp } from './host-ports.ts';
 
 interface Listener {

@@ -52,6 +52,26 @@ const routes = {
     live = false;
     s.end('false');
   },
+  // Tries to write a file: the answer names the error code (EROFS on a read-only root).
+  '/write': (q, s) => {
+    const file = new URL(q.url, 'http://x').searchParams.get('path') ?? '/probe-write-test';
+    try {
+      fs.writeFileSync(file, 'x');
+      s.end('written');
+    } catch (err) {
+      s.statusCode = 500;
+      s.end(err.code ?? String(err));
+    }
+  },
+  // Allocates and touches memory until told to stop: past the container's limit, the OOM killer.
+  '/alloc': (q, s) => {
+    const mb = Number(new URL(q.url, 'http://x').searchParams.get('mb') ?? 64);
+    const held = [];
+    for (let i = 0; i < mb; i++) held.push(Buffer.alloc(1 << 20, 1));
+    globalThis.__held = held;
+    s.end(`allocated ${mb} MiB`);
+  },
+  '/whoami': (_q, s) => s.end(JSON.stringify({ uid: process.getuid(), gid: process.getgid() })),
   '/prestop': (_q, s) => {
     log('prestop hook called');
     s.end('ok');

@@ -3,12 +3,14 @@
 
 import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { type BuiltImage, ensureProductImage } from './images.ts';
+import { kubectlOk } from './kube.ts';
 import { binary, paths, repoRoot } from './paths.ts';
 
 export const systemNamespace = 'zeroscale-system';
 export const releaseName = 'zeroscale';
 export const chartDir = path.join(repoRoot, 'deploy/helm/zeroscale');
-export const localValues = path.join(repoRoot, 'test/env/local-values.yaml');
+export const localValues = path.join(repoRoot, 'dev/cluster/local-values.yaml');
 
 export function helm(
   args: readonly string[],
@@ -25,8 +27,23 @@ export function helm(
   });
 }
 
-/** Installs (or upgrades) the chart and waits until every component is available. */
-export async function installZeroscale(extraArgs: readonly string[] = []): Promise<void> {
+/**
+ * Installs (or upgrades) the chart and waits until every component is available. The chart runs
+ * the image built from the repository's Dockerfile (built first when src/ or the lockfile changed).
+ */
+export async function installZeroscale(extraArgs: readonly string[] = []): Promise<BuiltImage> {
+  const image = await ensureProductImage();
+  // As a careful platform team runs it: the system namespace enforces Pod Security `restricted`,
+  // so every pod of the chart must pass it.
+  await kubectlOk(
+    ['apply', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: systemNamespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
+    }),
+  );
+  const tag = image.name.slice(image.name.lastIndexOf(':') + 1);
   const r = await helm([
     'upgrade',
     '--install',
@@ -40,7 +57,10 @@ export async function installZeroscale(extraArgs: readonly string[] = []): Promi
     '--wait',
     '--timeout',
     '3m',
+    '--set',
+    `image.tag=${tag}`,
     ...extraArgs,
   ]);
   if (r.code !== 0) throw new Error(`helm upgrade --install failed: ${r.stderr || r.stdout}`);
+  return image;
 }

@@ -1,17 +1,15 @@
-// Manifests for the local cluster's tests: the probe app (apps/probe-app.mjs) as a container of
-// the `node:24` image, with the app file given in `command` as a user would.
+// Manifests for the local cluster's tests: the probe app (dev/apps/probe-app.mjs) in its own
+// image, built on the local `node:24` base by images.ts.
 
-import path from 'node:path';
 import type { V1Container, V1Deployment, V1Pod, V1PodSpec } from '@kubernetes/client-node';
-import { repoRoot } from './paths.ts';
+import { probeAppImage } from './images.ts';
 
-export const probeAppFile = path.join(repoRoot, 'test/env/apps/probe-app.mjs');
+export { probeAppFile } from './images.ts';
 
 export function probeAppContainer(overrides: Partial<V1Container> = {}, port = 8080): V1Container {
   return {
     name: 'app',
-    image: 'node:24',
-    command: ['node', probeAppFile],
+    image: probeAppImage(),
     env: [
       { name: 'PORT', value: String(port) },
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
@@ -76,8 +74,7 @@ export function serverlessService(name: string, o: ServerlessServiceOptions = {}
           containers: [
             {
               name: 'app',
-              image: 'node:24',
-              command: ['node', probeAppFile],
+              image: probeAppImage(),
               ports: [{ containerPort: 8080 }],
               ...o.container,
             },

@@ -2,7 +2,7 @@
 // command and what it printed.
 
 import { execFile } from 'node:child_process';
-import { ZeroscaleError } from '../../../src/errors.ts';
+import { ZeroscaleError } from '../../src/errors.ts';
 
 export interface RunResult {
   readonly stdout: string;

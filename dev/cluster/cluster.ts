@@ -1,7 +1,9 @@
-// Brings the local cluster up and down: etcd, kube-apiserver, kube-controller-manager and
-// kube-scheduler from the upstream binaries, then the local node agent. `up` reuses a healthy
-// cluster; `down` stops every process it started (by pid) and removes every namespace, veth,
-// bridge and route it made. Usage: node test/env/cluster.ts up|down|status
+// Brings the local cluster up and down, all from upstream binaries: etcd, kube-apiserver,
+// kube-controller-manager and kube-scheduler, then a node of containerd + runc + CNI + kubelet,
+// plus the host services of host-services.ts (LoadBalancer on 127.0.0.1, the API on the bridge).
+// `up` reuses a healthy cluster; `down` stops every process it started (by pid) and leaves no pod,
+// shim, mount, cgroup, network namespace, CNI state, nft table, bridge or route behind.
+// Usage: node dev/cluster/cluster.ts up|down|status
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,7 +12,20 @@ import net from 'node:net';
 import path from 'node:path';
 import { KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { KubeClient } from '../../src/kube/rest.ts';
-import { ensureBridge, removeBridge, sweepSandboxes } from './node-agent/network.ts';
+import { run } from './exec.ts';
+import { assertForwardingOff, ensureClusterImages } from './images.ts';
+import { ensureBridge, ensureNftTable, removeNetwork } from './network.ts';
+import {
+  cleanNode,
+  containerdArgs,
+  ensureCgroupRoot,
+  kubeletArgs,
+  leftovers,
+  nodeFiles,
+  removeAllSandboxes,
+  saveSysctls,
+  writeNodeConfig,
+} from './node.ts';
 import {
   binary,
   type ClusterPorts,
@@ -21,7 +36,7 @@ import {
   paths,
   repoRoot,
 } from './paths.ts';
-import { adminKubeconfig, ensurePki, pkiFiles } from './pki.ts';
+import { adminKubeconfig, ensurePki, kubeletKubeconfig, pkiFiles } from './pki.ts';
 
 /** Start order; stopped in reverse. */
 const components = [
@@ -29,12 +44,14 @@ const components = [
   'kube-apiserver',
   'kube-controller-manager',
   'kube-scheduler',
-  'node-agent',
+  'host-services',
+  'containerd',
+  'kubelet',
 ] as const;
 type Component = (typeof components)[number];
 
-/** The node-monitor grace period given to kube-controller-manager (the agent renews every 5 s). */
-export const nodeMonitorGraceSeconds = 30;
+/** The node-monitor grace period given to kube-controller-manager (kubelet's default is 40 s). */
+export const nodeMonitorGraceSeconds = 40;
 
 function say(msg: string): void {
   process.stderr.write(`cluster: ${msg}\n`);
@@ -102,6 +119,10 @@ function commandLine(c: Component, ports: ClusterPorts): [string, string[]] {
           `--service-account-key-file=${pkiFiles.saPub}`,
           `--service-account-signing-key-file=${pkiFiles.saKey}`,
           '--enable-aggregator-routing=true',
+          // kubelet's API for kubectl logs, exec and port-forward; the node's name is in no DNS.
+          `--kubelet-client-certificate=${pkiFiles.apiserverKubeletClientCert}`,
+          `--kubelet-client-key=${pkiFiles.apiserverKubeletClientKey}`,
+          '--kubelet-preferred-address-types=InternalIP',
           '--profiling=false',
           '--v=1',
         ],
@@ -138,16 +159,19 @@ function commandLine(c: Component, ports: ClusterPorts): [string, string[]] {
           '--v=1',
         ],
       ];
-    case 'node-agent':
+    case 'host-services':
       return [
         nodeBinary,
         [
-          path.join(repoRoot, 'test/env/node-agent/main.ts'),
+          path.join(repoRoot, 'dev/cluster/host-services.ts'),
           `--kubeconfig=${kubeconfig}`,
           `--api-port=${ports.apiserver}`,
-          `--node-name=${nodeName}`,
         ],
       ];
+    case 'containerd':
+      return [binary('containerd'), containerdArgs()];
+    case 'kubelet':
+      return [binary('kubelet'), kubeletArgs()];
   }
 }
 
@@ -156,7 +180,13 @@ function startDetached(c: Component, ports: ClusterPorts): void {
   if (!fs.existsSync(cmd))
     throw new Error(`${cmd} is missing: run 'make binaries' (scripts/build-binaries.sh) first`);
   const log = fs.openSync(path.join(paths.logs, `${c}.log`), 'a');
-  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', log, log], cwd: repoRoot });
+  // containerd finds runc through its config; the shim and kubelet look for mount/umount/nsenter
+  // on PATH, which must have the sbin folders.
+  const env = {
+    ...process.env,
+    PATH: `${paths.bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+  };
+  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', log, log], cwd: repoRoot, env });
   fs.closeSync(log);
   if (child.pid === undefined) throw new Error(`${c} did not start`);
   fs.writeFileSync(pidFile(c), String(child.pid));
@@ -223,43 +253,64 @@ function kubeClient(): KubeClient {
 
 export async function up(): Promise<void> {
   if (process.getuid?.() !== 0)
-    throw new Error('the local cluster needs root: it makes network namespaces and a bridge');
+    throw new Error('the local cluster needs root: it runs kubelet, containerd and a bridge');
   const started = Date.now();
   const ports = clusterPorts();
-  for (const dir of [paths.logs, paths.pids, paths.pods]) fs.mkdirSync(dir, { recursive: true });
+  for (const dir of [paths.logs, paths.pids]) fs.mkdirSync(dir, { recursive: true });
   if (await healthy(ports)) {
     say(`reusing the running cluster (kubeconfig ${paths.kubeconfig})`);
     return;
   }
   await down({ quiet: true });
-  for (const [name, port] of Object.entries(ports)) {
-    if (!(await portFree(port))) {
+  const envNames: Record<keyof ClusterPorts, string> = {
+    apiserver: 'ZEROSCALE_API_PORT',
+    etcdClient: 'ZEROSCALE_ETCD_PORT',
+    etcdPeer: 'ZEROSCALE_ETCD_PEER_PORT',
+    kubelet: 'ZEROSCALE_KUBELET_PORT',
+  };
+  for (const [name, port] of Object.entries(ports) as [keyof ClusterPorts, number][]) {
+    const host = name === 'kubelet' ? network.hostIp : '127.0.0.1';
+    if (name !== 'kubelet' && !(await portFree(port))) {
       throw new Error(
-        `port ${port} on 127.0.0.1 (${name}) is already in use by another process; stop it or choose another port with ZEROSCALE_${name === 'apiserver' ? 'API' : name === 'etcdClient' ? 'ETCD' : 'ETCD_PEER'}_PORT`,
+        `port ${port} on ${host} (${name}) is already in use by another process; stop it or choose another port with ${envNames[name]}`,
       );
     }
   }
-  for (const dir of [paths.logs, paths.pids, paths.pods]) fs.mkdirSync(dir, { recursive: true });
+  for (const dir of [paths.logs, paths.pids]) fs.mkdirSync(dir, { recursive: true });
   await ensureBridge();
+  await ensureNftTable(ports.apiserver);
   await ensurePki();
+  writeNodeConfig(ports);
+  fs.writeFileSync(nodeFiles.kubeletKubeconfig, kubeletKubeconfig(ports.apiserver), { mode: 0o600 });
 
   startDetached('etcd', ports);
+  // containerd does not need the API: it starts beside the control plane, and the images are
+  // imported while the apiserver comes up.
+  startDetached('containerd', ports);
   await waitFor('etcd /health', 'etcd', 30_000, async () => {
     const res = await fetch(`http://127.0.0.1:${ports.etcdClient}/health`);
     return res.ok;
   });
   startDetached('kube-apiserver', ports);
+  await waitFor('containerd', 'containerd', 30_000, async () => {
+    await run(binary('ctr'), ['--address', paths.containerdSocket, 'version']);
+    return true;
+  });
+  await ensureClusterImages();
   await waitFor('kube-apiserver /readyz', 'kube-apiserver', 90_000, () =>
     httpsGetOk(`https://127.0.0.1:${ports.apiserver}/readyz`),
   );
   fs.writeFileSync(paths.kubeconfig, adminKubeconfig(ports.apiserver), { mode: 0o600 });
   startDetached('kube-controller-manager', ports);
   startDetached('kube-scheduler', ports);
-  startDetached('node-agent', ports);
+  startDetached('host-services', ports);
+  saveSysctls();
+  ensureCgroupRoot();
+  startDetached('kubelet', ports);
 
   const client = kubeClient();
   try {
-    await waitFor(`node ${nodeName} Ready`, 'node-agent', 60_000, async () => {
+    await waitFor(`node ${nodeName} Ready`, 'kubelet', 90_000, async () => {
       const node = await client.get<V1Node>(`/api/v1/nodes/${nodeName}`);
       return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
     });
@@ -271,6 +322,7 @@ export async function up(): Promise<void> {
   } finally {
     client.close();
   }
+  await assertForwardingOff('cluster up');
   fs.writeFileSync(
     paths.clusterJson,
     JSON.stringify({ ports, startedAt: new Date().toISOString() }, null, 2),
@@ -283,7 +335,7 @@ async function stopPid(c: Component, quiet: boolean): Promise<void> {
   if (alive(pid)) {
     if (!quiet) say(`stopping ${c} (pid ${pid})`);
     process.kill(pid!, 'SIGTERM');
-    const deadline = Date.now() + (c === 'node-agent' ? 20_000 : 10_000);
+    const deadline = Date.now() + 15_000;
     while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     if (alive(pid)) process.kill(pid!, 'SIGKILL');
   }
@@ -292,13 +344,23 @@ async function stopPid(c: Component, quiet: boolean): Promise<void> {
 
 export async function down(options: { quiet?: boolean } = {}): Promise<void> {
   const quiet = options.quiet ?? false;
-  for (const c of [...components].reverse()) await stopPid(c, quiet);
-  await sweepSandboxes();
-  await removeBridge();
-  // The store and the pods' files go with the cluster: the next `up` starts clean.
-  for (const p of [paths.etcdData, paths.pods, paths.clusterJson, paths.kubeconfig])
+  // kubelet first, so that it does not restart what the CRI clean-up removes; then every sandbox
+  // through containerd (CNI releases the addresses), then containerd and the control plane.
+  await stopPid('kubelet', quiet);
+  if (alive(readPid('containerd'))) await removeAllSandboxes();
+  for (const c of [...components].reverse()) if (c !== 'kubelet') await stopPid(c, quiet);
+  await cleanNode();
+  await removeNetwork();
+  // The store and the node's state go with the cluster: the next `up` starts clean. Images stay
+  // in the cache (keyed by content), so they are not imported again.
+  for (const p of [paths.etcdData, paths.clusterJson, paths.kubeconfig])
     fs.rmSync(p, { recursive: true, force: true });
-  if (!quiet) say('down: no process, namespace, veth, bridge or route of the local cluster is left');
+  const left = await leftovers();
+  if (left.length > 0) throw new Error(`down left behind: ${left.join(', ')}`);
+  if (!quiet)
+    say(
+      'down: no process, pod, mount, cgroup, namespace, CNI state, nft table, bridge or route of the local cluster is left',
+    );
 }
 
 async function status(): Promise<void> {
@@ -317,7 +379,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const cmd = process.argv[2];
   const action = cmd === 'up' ? up : cmd === 'down' ? down : cmd === 'status' ? status : undefined;
   if (!action) {
-    process.stderr.write('usage: node test/env/cluster.ts up|down|status\n');
+    process.stderr.write('usage: node dev/cluster/cluster.ts up|down|status\n');
     process.exit(2);
   }
   action().catch((err: unknown) => {

@@ -1,11 +1,13 @@
 // Certificates and keys of the local cluster, made once with Debian's openssl: a CA, the
 // apiserver's serving certificate (valid for loopback, the bridge address and the in-cluster
-// names), an admin client certificate in system:masters, and the service-account signing key.
+// names), an admin client certificate in system:masters, the service-account signing key, and for
+// the node: kubelet's client certificate (system:node:<name>), its serving certificate, and the
+// apiserver's client certificate for kubelet's API (logs, exec, port-forward).
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { run } from './node-agent/exec.ts';
-import { network, paths } from './paths.ts';
+import { run } from './exec.ts';
+import { network, nodeName, paths } from './paths.ts';
 
 export const pkiFiles = {
   caCert: path.join(paths.pki, 'ca.crt'),
@@ -16,6 +18,12 @@ export const pkiFiles = {
   adminKey: path.join(paths.pki, 'admin.key'),
   saKey: path.join(paths.pki, 'sa.key'),
   saPub: path.join(paths.pki, 'sa.pub'),
+  kubeletClientCert: path.join(paths.pki, 'kubelet-client.crt'),
+  kubeletClientKey: path.join(paths.pki, 'kubelet-client.key'),
+  kubeletServingCert: path.join(paths.pki, 'kubelet-serving.crt'),
+  kubeletServingKey: path.join(paths.pki, 'kubelet-serving.key'),
+  apiserverKubeletClientCert: path.join(paths.pki, 'apiserver-kubelet-client.crt'),
+  apiserverKubeletClientKey: path.join(paths.pki, 'apiserver-kubelet-client.key'),
 } as const;
 
 async function signed(name: string, subject: string, extensions: string): Promise<void> {
@@ -100,11 +108,33 @@ export async function ensurePki(): Promise<void> {
     '/O=system:masters/CN=zeroscale-admin',
     'extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n',
   );
+  const client = 'extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n';
+  await signed('kubelet-client', `/O=system:nodes/CN=system:node:${nodeName}`, client);
+  await signed(
+    'kubelet-serving',
+    `/CN=${nodeName}`,
+    `subjectAltName=IP:${network.hostIp},DNS:${nodeName}\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n`,
+  );
+  await signed('apiserver-kubelet-client', '/O=system:masters/CN=kube-apiserver-kubelet-client', client);
   await run('openssl', ['genrsa', '-out', pkiFiles.saKey, '2048']);
   await run('openssl', ['rsa', '-in', pkiFiles.saKey, '-pubout', '-out', pkiFiles.saPub]);
 }
 
 export function adminKubeconfig(apiPort: number): string {
+  return kubeconfig(apiPort, 'zeroscale-admin', pkiFiles.adminCert, pkiFiles.adminKey);
+}
+
+/** kubelet's kubeconfig: the node's own identity, which the Node authorizer checks. */
+export function kubeletKubeconfig(apiPort: number): string {
+  return kubeconfig(
+    apiPort,
+    `system:node:${nodeName}`,
+    pkiFiles.kubeletClientCert,
+    pkiFiles.kubeletClientKey,
+  );
+}
+
+function kubeconfig(apiPort: number, user: string, cert: string, key: string): string {
   const b64 = (f: string) => fs.readFileSync(f).toString('base64');
   return `apiVersion: v1
 kind: Config
@@ -114,15 +144,15 @@ clusters:
     server: https://127.0.0.1:${apiPort}
     certificate-authority-data: ${b64(pkiFiles.caCert)}
 users:
-- name: zeroscale-admin
+- name: ${user}
   user:
-    client-certificate-data: ${b64(pkiFiles.adminCert)}
-    client-key-data: ${b64(pkiFiles.adminKey)}
+    client-certificate-data: ${b64(cert)}
+    client-key-data: ${b64(key)}
 contexts:
 - name: zeroscale-local
   context:
     cluster: zeroscale-local
-    user: zeroscale-admin
+    user: ${user}
     namespace: default
 current-context: zeroscale-local
 `;
