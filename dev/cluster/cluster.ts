@@ -14,7 +14,13 @@ import { KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { KubeClient } from '../../src/kube/rest.ts';
 import { run } from './exec.ts';
 import { assertForwardingOff, ensureClusterImages } from './images.ts';
-import { ensureBridge, ensureNftTable, removeNetwork } from './network.ts';
+import {
+  ensureBridge,
+  ensureNftTable,
+  removeNetwork,
+  removeNftTablesSince,
+  saveNftTables,
+} from './network.ts';
 import {
   cleanNode,
   containerdArgs,
@@ -305,6 +311,7 @@ export async function up(): Promise<void> {
   startDetached('kube-scheduler', ports);
   startDetached('host-services', ports);
   saveSysctls();
+  await saveNftTables(nodeFiles.nftTablesSaved);
   ensureCgroupRoot();
   startDetached('kubelet', ports);
 
@@ -350,6 +357,7 @@ export async function down(options: { quiet?: boolean } = {}): Promise<void> {
   if (alive(readPid('containerd'))) await removeAllSandboxes();
   for (const c of [...components].reverse()) if (c !== 'kubelet') await stopPid(c, quiet);
   await cleanNode();
+  await removeNftTablesSince(nodeFiles.nftTablesSaved);
   await removeNetwork();
   // The store and the node's state go with the cluster: the next `up` starts clean. Images stay
   // in the cache (keyed by content), so they are not imported again.

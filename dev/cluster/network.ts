@@ -41,6 +41,38 @@ export async function ensureNftTable(apiPort: number): Promise<void> {
   await run('nft', ['-f', '-'], { input: nftRuleset(apiPort) });
 }
 
+async function nftTables(): Promise<string[]> {
+  const { stdout } = await run('nft', ['list', 'tables']).catch(() => ({ stdout: '' }));
+  return stdout
+    .split('\n')
+    .map((l) => l.replace(/^table\s+/, '').trim())
+    .filter(Boolean);
+}
+
+/**
+ * Notes the nft tables there are before kubelet starts: kubelet makes its own (iptables-nft's
+ * `filter`, `nat`, `mangle` with KUBE-FIREWALL and canary chains), which `down` removes again.
+ */
+export async function saveNftTables(file: string): Promise<void> {
+  if (fs.existsSync(file)) return;
+  fs.writeFileSync(file, JSON.stringify(await nftTables()));
+}
+
+export async function removeNftTablesSince(file: string): Promise<void> {
+  let before: string[];
+  try {
+    before = JSON.parse(fs.readFileSync(file, 'utf8')) as string[];
+  } catch {
+    return;
+  }
+  for (const t of await nftTables()) {
+    if (before.includes(t)) continue;
+    const [family, name] = t.split(/\s+/);
+    if (family && name) await tryRun('nft', ['delete', 'table', family, name]);
+  }
+  fs.rmSync(file, { force: true });
+}
+
 export async function removeNetwork(): Promise<void> {
   await tryRun('nft', ['delete', 'table', 'ip', network.nftTable]);
   await tryRun('ip', ['route', 'del', 'blackhole', network.serviceCidr]);

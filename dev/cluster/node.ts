@@ -20,6 +20,7 @@ export const nodeFiles = {
   crictlConfig: path.join(paths.nodeConfig, 'crictl.yaml'),
   registryHosts: path.join(paths.nodeConfig, 'certs.d'),
   sysctlsSaved: path.join(paths.nodeConfig, 'sysctls.json'),
+  nftTablesSaved: path.join(paths.nodeConfig, 'nft-tables.json'),
 } as const;
 
 /** Where every image pull goes: nothing listens there. */
