@@ -97,7 +97,9 @@ describe('kubectl apply -f examples/', () => {
 
 describe('drift', () => {
   it('restores a hand-edited image, recreates a deleted Deployment, and deleting the service leaves nothing', async () => {
-    await kubectlOk(['apply', '-n', ns.name, '-f', '-'], manifest('drift', helloApp));
+    // A short timeout keeps the pods' grace period short: a pod deleted while its app is still
+    // starting gets SIGTERM before the app's handler exists, and PID 1 ignores it until SIGKILL.
+    await kubectlOk(['apply', '-n', ns.name, '-f', '-'], manifest('drift', helloApp, { timeoutSeconds: 5 }));
     await waitReady('drift');
     const original = await client.get<V1Deployment>(`/apis/apps/v1/namespaces/${ns.name}/deployments/drift`);
 
@@ -115,10 +117,11 @@ describe('drift', () => {
     expect(recreated.spec?.template.spec?.containers.map((c) => c.name)).toEqual(['app', 'queue-proxy']);
 
     await kubectlOk(['delete', 'ssvc', 'drift', '-n', ns.name]);
+    let left: string[] = [];
     await waitFor(
       'nothing owned by drift is left',
       async () => {
-        const left = [
+        left = [
           ...(await listOwned('deployments', 'drift')),
           ...(await listOwned('services', 'drift')),
           ...(await listOwned('endpointslices', 'drift')),
@@ -127,7 +130,9 @@ describe('drift', () => {
         return left.length === 0;
       },
       120_000,
-    );
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; left: ${left.join(', ')}`);
+    });
   });
 });
 
@@ -164,6 +169,33 @@ describe('pod problems in status', () => {
       'involvedObject.name=crasher,involvedObject.kind=ServerlessService',
     ]);
     expect(events).toContain('CrashLoopBackOff');
+  });
+  it('shows OOMKilled for a container over its memory limit, as the kernel reported it', async () => {
+    await kubectlOk(
+      ['apply', '-n', ns.name, '-f', '-'],
+      manifest('hungry', {
+        command: ['node', '-e', 'const held = []; for (;;) held.push(Buffer.alloc(1 << 20, 1));'],
+        resources: { limits: { memory: '64Mi' }, requests: { memory: '64Mi' } },
+      }),
+    );
+    const s = await waitFor('Ready=False OOMKilled', async () => {
+      const x = await getSsvc('hungry');
+      return readyCondition(x)?.reason === 'OOMKilled' ? x : undefined;
+    });
+    expect(readyCondition(s)?.status).toBe('False');
+    expect(readyCondition(s)?.message).toMatch(/container app: .*137.*OOMKilled/);
+  });
+
+  it('shows ErrImageNeverPull for an image that is not on the node with pull policy Never', async () => {
+    await kubectlOk(
+      ['apply', '-n', ns.name, '-f', '-'],
+      manifest('neverpull', { image: 'zeroscale.local/not-built:1', imagePullPolicy: 'Never' }),
+    );
+    const s = await waitFor('Ready=False ErrImageNeverPull', async () => {
+      const x = await getSsvc('neverpull');
+      return readyCondition(x)?.reason === 'ErrImageNeverPull' ? x : undefined;
+    });
+    expect(readyCondition(s)?.message).toContain('zeroscale.local/not-built:1');
   });
 });
 
