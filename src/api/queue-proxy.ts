@@ -23,6 +23,13 @@ export const QUEUE_PROXY_READINESS_PATH = '/healthz/ready';
 export const QUEUE_PROXY_DRAIN_PATH = '/wait-for-drain';
 
 /** Environment variables the controller sets on the queue-proxy container. */
+/**
+ * The install's internal token, the same on activators and queue-proxies: the queue-proxy trusts
+ * the activator's mark on a request only when it carries this value. Optional: without it,
+ * nothing is trusted.
+ */
+export const QUEUE_PROXY_INTERNAL_TOKEN_ENV = 'ZEROSCALE_INTERNAL_TOKEN';
+
 export const QUEUE_PROXY_ENV = {
   /** Name of the ServerlessService. */
   serviceName: 'SERVING_SERVICE',

@@ -17,6 +17,8 @@ import {
 export interface ConfigWatchOptions {
   readonly systemNamespace: string;
   readonly imageTag: string;
+  /** The install's internal token, passed on to every queue-proxy (see ConfigOptions). */
+  readonly internalToken?: string | undefined;
   readonly log: Logger;
   /** Called after every change that was applied. */
   readonly onChange?: () => void;
@@ -27,7 +29,8 @@ export class ControllerConfigWatch {
   #config: ControllerConfig;
 
   constructor(client: KubeClient, o: ConfigWatchOptions) {
-    this.#config = parseControllerConfig({}, { imageTag: o.imageTag });
+    const options = { imageTag: o.imageTag, internalToken: o.internalToken };
+    this.#config = parseControllerConfig({}, options);
     this.informer = new Informer<V1ConfigMap>(client, {
       path: kubePaths.configMaps(o.systemNamespace),
       fieldSelector: `metadata.name=${CONFIG_MAP_NAME}`,
@@ -36,7 +39,7 @@ export class ControllerConfigWatch {
     this.informer.on((event, cm) => {
       const data = event === 'delete' ? {} : (cm.data ?? {});
       try {
-        this.#config = parseControllerConfig(data, { imageTag: o.imageTag });
+        this.#config = parseControllerConfig(data, options);
       } catch (err) {
         o.log.error(
           { err: String(err) },

@@ -18,7 +18,11 @@ export interface ControllerConfig {
   /** Services are reachable at <name>.<namespace>.<domainSuffix>. */
   readonly domainSuffix: string;
   readonly clusterDomain: string;
-  readonly queueProxy: { readonly image: string; readonly resources: V1ResourceRequirements };
+  readonly queueProxy: {
+    readonly image: string;
+    readonly resources: V1ResourceRequirements;
+    readonly internalToken?: string | undefined;
+  };
   readonly defaults: ServingDefaults;
 }
 
@@ -92,6 +96,11 @@ export function unknownConfigKeys(data: Readonly<Record<string, string>> | undef
 export interface ConfigOptions {
   /** Tag of the queue-proxy image when the ConfigMap names neither a tag nor an image: our own version. */
   readonly imageTag: string;
+  /**
+   * The install's internal token (the chart's Secret, through the controller's environment, never
+   * the ConfigMap): the queue-proxy trusts the activator's mark only when it carries this token.
+   */
+  readonly internalToken?: string | undefined;
 }
 
 /** Throws a ZeroscaleError with code INVALID_CONFIG naming every bad key. Unknown keys are ignored. */
@@ -127,6 +136,7 @@ export function parseControllerConfig(
         },
         ...(Object.keys(limits).length === 0 ? {} : { limits }),
       },
+      ...(options.internalToken ? { internalToken: options.internalToken } : {}),
     },
     defaults: {
       containerConcurrency: d['container-concurrency'] ?? builtin.containerConcurrency,

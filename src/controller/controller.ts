@@ -27,6 +27,7 @@ export interface ControllerOptions {
   readonly activatorService: string;
   readonly activatorPort: number;
   readonly imageTag: string;
+  readonly internalToken?: string | undefined;
   readonly identity: string;
   readonly workers?: number;
   readonly resyncMs?: number;
@@ -76,6 +77,7 @@ export function startController(o: ControllerOptions): ControllerHandle {
   const configWatch = new ControllerConfigWatch(o.client, {
     systemNamespace: o.systemNamespace,
     imageTag: o.imageTag,
+    internalToken: o.internalToken,
     log: o.log,
     onChange: () => enqueueAll(),
   });

@@ -44,6 +44,7 @@ export async function runController(argv: readonly string[], env: NodeJS.Process
     activatorService: values['activator-service']!,
     activatorPort: Number(values['activator-port']),
     imageTag: values['image-tag']!,
+    internalToken: env.ZEROSCALE_INTERNAL_TOKEN?.trim() || undefined,
     identity: values.identity!,
     leaseDurationMs: Number(values['lease-duration']),
     renewDeadlineMs: Number(values['renew-deadline']),

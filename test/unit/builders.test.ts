@@ -283,6 +283,16 @@ describe('buildDeployment', () => {
     expect(envOf(qp, 'CONTAINER_CONCURRENCY')).toBe('9');
   });
 
+  it('passes the install token to the queue-proxy only when the controller has one', () => {
+    expect(
+      envOf(queueProxyOf(buildDeployment(service(), config)), 'ZEROSCALE_INTERNAL_TOKEN'),
+    ).toBeUndefined();
+    const withToken = parseControllerConfig({}, { imageTag: 'v0.1.0', internalToken: 's3cret' });
+    expect(envOf(queueProxyOf(buildDeployment(service(), withToken)), 'ZEROSCALE_INTERNAL_TOKEN')).toBe(
+      's3cret',
+    );
+  });
+
   it('refuses a service without uid, as its children could not be owned', () => {
     const svc = service();
     const noUid = { ...svc, metadata: { ...svc.metadata, uid: undefined } };

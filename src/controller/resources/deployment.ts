@@ -10,6 +10,7 @@ import {
   QUEUE_PROXY_ENV,
   QUEUE_PROXY_HTTP_PORT,
   QUEUE_PROXY_HTTP_PORT_NAME,
+  QUEUE_PROXY_INTERNAL_TOKEN_ENV,
   QUEUE_PROXY_METRICS_PORT,
   QUEUE_PROXY_METRICS_PORT_NAME,
   QUEUE_PROXY_READINESS_PATH,
@@ -167,6 +168,12 @@ function queueProxyContainer(input: QueueProxyInput): V1Container {
       name: QUEUE_PROXY_ENV.readinessProbe,
       value: JSON.stringify(queueProxyReadinessProbe(userProbe, userPort)),
     },
+    // The user's namespace cannot read zeroscale's Secret: the token travels as a value. Who can
+    // read this Deployment can mark requests as the activator's (hide load, set X-Forwarded-*);
+    // whoever cannot, cannot.
+    ...(config.queueProxy.internalToken
+      ? [{ name: QUEUE_PROXY_INTERNAL_TOKEN_ENV, value: config.queueProxy.internalToken }]
+      : []),
   ];
   return {
     name: QUEUE_PROXY_CONTAINER_NAME,

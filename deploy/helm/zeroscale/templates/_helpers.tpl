@@ -52,6 +52,12 @@ capabilities:
   value: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
 {{- end -}}
 
+{{/* The internal token from the chart's Secret (activator and controller). */}}
+{{- define "zeroscale.internalTokenEnv" -}}
+- name: ZEROSCALE_INTERNAL_TOKEN
+  valueFrom: { secretKeyRef: { name: zeroscale-internal-token, key: token } }
+{{- end -}}
+
 {{- define "zeroscale.metricsAnnotations" -}}
 {{- if .Values.metrics.podAnnotations }}
 prometheus.io/scrape: "true"
