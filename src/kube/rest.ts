@@ -2,6 +2,7 @@
 // requests are plain node:https so that every content type (merge, strategic, apply) and watch
 // stream is available without the generated client's indirections.
 
+import fs from 'node:fs';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ZeroscaleError } from '../errors.ts';
@@ -50,11 +51,21 @@ export interface WatchEvent<T> {
   readonly object: T;
 }
 
+/**
+ * How long auth headers are reused before the kubeconfig's credentials are applied again: a
+ * projected ServiceAccount token is rotated on disk by kubelet, and client-go re-reads it this
+ * often too.
+ */
+const AUTH_REUSE_MS = 60_000;
+
 export class KubeClient {
   readonly #config: KubeConfig;
   readonly #server: URL;
   readonly #agent: https.Agent;
   #httpsOptions: https.RequestOptions | undefined;
+  #httpsOptionsAt = 0;
+  /** A watch was refused with 401: the next request reads the token file again. */
+  #tokenRejected = false;
 
   constructor(config: KubeConfig) {
     const cluster = config.getCurrentCluster();
@@ -64,11 +75,24 @@ export class KubeClient {
     this.#agent = new https.Agent({ keepAlive: true, maxSockets: 64 });
   }
 
-  async #options(): Promise<https.RequestOptions> {
-    if (!this.#httpsOptions) {
+  /**
+   * TLS and auth for a request. `fresh` (after a 401) reads a token file again at once instead of
+   * trusting a cached token: the apiserver has just said it is no longer valid.
+   */
+  async #options(freshToken = false): Promise<https.RequestOptions> {
+    const fresh = freshToken || this.#tokenRejected;
+    this.#tokenRejected = false;
+    const now = Date.now();
+    if (!this.#httpsOptions || fresh || now - this.#httpsOptionsAt >= AUTH_REUSE_MS) {
       const opts: https.RequestOptions = { headers: {} };
       await this.#config.applyToHTTPSOptions(opts);
+      const tokenFile = this.#config.getCurrentUser()?.authProvider?.config?.tokenFile as string | undefined;
+      if (fresh && tokenFile) {
+        const token = fs.readFileSync(tokenFile, 'utf8').trim();
+        opts.headers = { ...opts.headers, Authorization: `Bearer ${token}` };
+      }
       this.#httpsOptions = opts;
+      this.#httpsOptionsAt = now;
     }
     return this.#httpsOptions;
   }
@@ -79,8 +103,22 @@ export class KubeClient {
     return url;
   }
 
+  /** One request; a 401 is retried once with credentials read again (a rotated token). */
   async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const base = await this.#options();
+    try {
+      return await this.#requestOnce<T>(method, path, options, await this.#options());
+    } catch (err) {
+      if (!(err instanceof KubeApiError) || err.statusCode !== 401) throw err;
+      return this.#requestOnce<T>(method, path, options, await this.#options(true));
+    }
+  }
+
+  #requestOnce<T>(
+    method: string,
+    path: string,
+    options: RequestOptions,
+    base: https.RequestOptions,
+  ): Promise<T> {
     const url = this.#url(path, options.query);
     const payload =
       options.body === undefined
@@ -180,6 +218,8 @@ export class KubeClient {
           const status = res.statusCode ?? 0;
           if (status < 200 || status >= 300) {
             res.resume();
+            // The next watch (the informer restarts it) reads the credentials again.
+            if (status === 401) this.#tokenRejected = true;
             return reject(
               new KubeApiError('WATCH', url.pathname, status, 'WatchFailed', res.statusMessage ?? ''),
             );
