@@ -19,11 +19,12 @@ import {
   type HeaderPolicy,
   REQUEST_ID_HEADER,
 } from '../http/headers.ts';
+import { dropHeldBody, HeldBodyBudget, holdBody, registerHeldBodyMetrics } from '../http/held-body.ts';
 import {
   type InternalMarks,
+  InternalToken,
   PROBE_ACTIVATOR,
   PROXIED_HEADER,
-  PROXIED_VALUE,
   scanInternalHeaders,
 } from '../http/internal-headers.ts';
 import { Forwarder, hasUnreadBody } from '../http/proxy.ts';
@@ -33,7 +34,7 @@ import {
   type Sample,
   ServiceRequestMetrics,
 } from '../http/request-metrics.ts';
-import { closeServer, createServer, destroyConnections, listen } from '../http/server.ts';
+import { closeServer, createServer, declaredLength, destroyConnections, listen } from '../http/server.ts';
 import { parseTraceparent } from '../http/traceparent.ts';
 import { UpgradeForwarder, writeRawErrorAnswer } from '../http/upgrade.ts';
 import { type Logger, silentLogger } from '../telemetry/log.ts';
@@ -186,7 +187,9 @@ class Activator implements ActivatorHandle {
   readonly #reporter: StatReporter;
   readonly #coldStartMetrics: ColdStartMetrics;
   readonly #spans: RequestSpans | undefined;
-  readonly #marks: InternalMarks = { probe: undefined, proxied: false };
+  readonly #marks: InternalMarks = { probe: undefined, proxied: undefined };
+  readonly #token: InternalToken;
+  readonly #heldBodies: HeldBodyBudget;
   // Behind an ingress, X-Forwarded-* name the real client: appended to, as nginx and Go's
   // ReverseProxy do. Internal headers from clients are dropped.
   readonly #policy: HeaderPolicy = { trustForwarded: true, stripInternal: true, newRequestId: randomUUID };
@@ -212,17 +215,26 @@ class Activator implements ActivatorHandle {
     if (deps.registry === undefined) collectDefaultMetrics({ register: this.#registry });
     this.#coldStartMetrics = new ColdStartMetrics(this.#registry, deps.onColdStart);
     this.#spans = deps.spans;
+    this.#token = new InternalToken(options.internalToken);
+    this.#heldBodies = new HeldBodyBudget({
+      limitBytes: options.heldBodyBytesLimit,
+      perRequestBytes: options.heldBodyBytesPerRequest,
+    });
     this.#forwarder = new Forwarder<ActivatorRequest>(this, {
       responseStartTimeoutMs: options.responseStartTimeoutMs,
       idleTimeoutMs: options.idleTimeoutMs,
       maxBodyBytes: options.maxBodyBytes,
+      bodyTimeoutMs: options.bodyTimeoutMs,
     });
     this.#upgrades = new UpgradeForwarder<ActivatorRequest>(this);
-    this.#server = createServer(options.limits, {
-      request: (req, res) => this.#onRequest(req, res),
-      upgrade: (req, socket, head) => this.#onUpgrade(req, socket, head),
-      clientError: (kind) => this.#unrouted.reject(kind),
-    });
+    this.#server = createServer(
+      { maxBodyBytes: options.maxBodyBytes, ...options.limits },
+      {
+        request: (req, res) => this.#onRequest(req, res),
+        upgrade: (req, socket, head) => this.#onUpgrade(req, socket, head),
+        clientError: (kind) => this.#unrouted.reject(kind),
+      },
+    );
     this.#admin = new AdminServer(this.#registry, () => !this.#draining);
     this.#reporter = new StatReporter({
       activator: options.name,
@@ -336,7 +348,7 @@ class Activator implements ActivatorHandle {
     }
     const svc = this.#route(req, (a) => writeErrorAnswer(res, a, { close: hasUnreadBody(req) }));
     if (svc === undefined) return;
-    if (declaredLength(req) > this.#options.maxBodyBytes) {
+    if (declaredLength(req.rawHeaders) > this.#options.maxBodyBytes) {
       svc.metrics.reject('body-too-large');
       writeErrorAnswer(
         res,
@@ -374,7 +386,9 @@ class Activator implements ActivatorHandle {
     );
     span?.setAttribute('zeroscale.request_id', built.requestId);
     const headers = built.headers;
-    headers.push(PROXIED_HEADER, PROXIED_VALUE);
+    // The token proves to the queue-proxy that the activator counted this request already.
+    const token = this.#token.value;
+    if (token !== undefined) headers.push(PROXIED_HEADER, token);
     return headers;
   }
 
@@ -430,6 +444,8 @@ class Activator implements ActivatorHandle {
     const client = r.client;
     client[kHeld] = r;
     client.once('close', onHeldClientClose);
+    // Reading a little of the body keeps the client's leaving visible while it waits.
+    if (r.res !== undefined) holdBody(r.req, this.#heldBodies);
     svc.breaker.acquire(r.asSignal()).then(
       () => {
         this.#unhold(r);
@@ -614,6 +630,7 @@ class Activator implements ActivatorHandle {
     failure?: string,
   ): void {
     const svc = r.service;
+    dropHeldBody(r.req);
     if (answer !== undefined) {
       const retryAfter = answer.status === 503 ? this.#options.retryAfterSeconds : undefined;
       if (r.res !== undefined) {
@@ -693,6 +710,7 @@ class Activator implements ActivatorHandle {
 
   #registerMetrics(): void {
     const registry = this.#registry;
+    registerHeldBodyMetrics(registry, 'zeroscale_activator', this.#heldBodies);
     registerRequestMetrics(registry, 'zeroscale_activator', () => [
       this.#unrouted,
       ...[...this.#services.values()].map((s) => s.metrics),
@@ -817,16 +835,6 @@ function hostOf(raw: readonly string[]): string | undefined {
     if (name.length === 4 && name.toLowerCase() === 'host') return raw[i + 1];
   }
   return undefined;
-}
-
-/** Content-Length as declared, or 0 (chunked bodies are counted while they stream). */
-function declaredLength(req: IncomingMessage): number {
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 14 && name.toLowerCase() === 'content-length') return Number(raw[i + 1]);
-  }
-  return 0;
 }
 
 function sleep(ms: number): Promise<void> {

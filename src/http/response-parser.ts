@@ -53,7 +53,9 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const DIGITS = /^\d{1,15}$/;
 const HEX = /^[0-9A-Fa-f]{1,12}$/;
-const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: ([^\r\n]*))?$/;
+// reason-phrase = *( HTAB / SP / VCHAR / obs-text ) (RFC 9112 §4): a control byte in it would
+// make Node's writeHead throw after the slot was taken, so it is refused here like any bad byte.
+const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
 
 export class ResponseParser {
   readonly #maxHeadBytes: number;

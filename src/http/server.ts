@@ -1,5 +1,8 @@
 // The client-facing HTTP server of the queue-proxy and the activator: Node's http server with the
-// limits that give bad input a clear answer (400, 431, 408) and a count, and a listen helper.
+// limits that give bad input a clear answer (400, 431, 408, 413) and a count, and a listen helper.
+// It owns every client socket from accept on: the one 'error' listener that keeps a reset from
+// crashing the process, one request at a time per connection (pipelining never fans out), the
+// request target in origin form with a Host, and Expect: 100-continue answered after the size check.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -12,10 +15,30 @@ export interface ServerLimits {
   readonly headersTimeoutMs?: number;
   /** How long an idle keep-alive connection from a client stays open. */
   readonly keepAliveTimeoutMs?: number;
+  /** Requests parsed on one connection and waiting behind the one being served; more get 503. */
+  readonly maxPipelinedRequests?: number;
+  /** Client connections open at once; more are closed at accept (a bound on file descriptors). */
+  readonly maxConnections?: number;
+  /** Largest declared body; `Expect: 100-continue` with a larger Content-Length gets 413, no 100. */
+  readonly maxBodyBytes?: number;
 }
 
 /** Why a connection was answered before any request reached the handler. */
-export type ClientErrorKind = 'bad-request' | 'headers-too-large' | 'headers-timeout' | 'connection-error';
+export type ClientErrorKind =
+  | 'bad-request'
+  | 'headers-too-large'
+  | 'headers-timeout'
+  | 'connection-error'
+  /** No Host header (an HTTP/1.0 request; Node refuses HTTP/1.1 ones itself), or an empty one. */
+  | 'missing-host'
+  /** A request target that is neither origin-form (`/path`), absolute-form (`http://h/p`) nor `*`. */
+  | 'bad-target'
+  /** More pipelined requests waiting on one connection than `maxPipelinedRequests`. */
+  | 'pipeline-flood'
+  /** `Expect: 100-continue` with a declared body over `maxBodyBytes`. */
+  | 'expect-too-large'
+  /** A connection beyond `maxConnections`. */
+  | 'too-many-connections';
 
 export interface ServerHandlers {
   request(req: IncomingMessage, res: ServerResponse): void;
@@ -30,6 +53,12 @@ export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 // Longer than the idle timeouts of common load balancers and clients (60 s), so the proxy is not
 // the side that closes a connection a client is about to reuse.
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 65_000;
+// Browsers do not pipeline and tools that do use depths of 16 or so; 128 waiting requests of one
+// connection are ~300 KB of Node objects, and one read of 64 KB can hold ~1,600 tiny requests.
+export const DEFAULT_MAX_PIPELINED_REQUESTS = 128;
+// Below the usual container fd limit (1,048,576) and above the 10,000 held requests the activator
+// is sized for, with room for pod and admin connections.
+export const DEFAULT_MAX_CONNECTIONS = 16_384;
 
 export function createServer(limits: ServerLimits, handlers: ServerHandlers): http.Server {
   const headersTimeout = limits.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
@@ -44,22 +73,211 @@ export function createServer(limits: ServerLimits, handlers: ServerHandlers): ht
     connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(headersTimeout / 10))),
     noDelay: true,
   });
+  server.maxConnections = limits.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const onClientError = handlers.clientError;
+  server.on('drop', () => onClientError?.('too-many-connections'));
   const sockets = new Set<Socket>();
   openSockets.set(server, sockets);
+  const gate = new ConnectionGate(
+    handlers,
+    limits.maxPipelinedRequests ?? DEFAULT_MAX_PIPELINED_REQUESTS,
+    limits.maxBodyBytes ?? Number.POSITIVE_INFINITY,
+  );
   server.on('connection', (socket: Socket & Tracked) => {
     sockets.add(socket);
     socket[kSockets] = sockets;
+    // The one listener that outlives Node's own: Node removes its socket error handler when it
+    // hands a socket to 'upgrade', and a reset there (before the 101) would otherwise be an
+    // unhandled 'error' that ends the process. What the error means is seen through 'close'.
+    socket.on('error', ignoreSocketError);
     socket.once('close', forgetSocket);
   });
-  server.on('request', handlers.request);
-  if (handlers.upgrade !== undefined) server.on('upgrade', handlers.upgrade);
-  const onClientError = handlers.clientError;
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => gate.request(req, res));
+  // Node sends 100 Continue itself unless this listener exists: the size check comes first.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => gate.request(req, res, true));
+  if (handlers.upgrade !== undefined) {
+    const upgrade = handlers.upgrade;
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const problem = normaliseRequest(req);
+      if (problem !== undefined) {
+        onClientError?.(problem);
+        writeRaw(socket, problem);
+        return;
+      }
+      upgrade(req, socket, head);
+    });
+  }
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
     const kind = clientErrorKind(err);
     onClientError?.(kind);
     answerClientError(kind, socket);
   });
   return server;
+}
+
+function ignoreSocketError(): void {}
+
+// Module-level: a closure per request would be garbage on the hot path.
+function onTurnClose(this: ServerResponse): void {
+  const socket = this.req.socket as Socket & Gated;
+  const turn = socket[kGate];
+  turn?.gate.turnEnded(socket, turn, this);
+}
+
+const kGate = Symbol('zeroscale.gate');
+/** Per connection: the response being served and the pipelined requests behind it. */
+interface ConnectionTurn {
+  readonly gate: ConnectionGate;
+  active: ServerResponse | undefined;
+  readonly waiting: [IncomingMessage, ServerResponse, boolean][];
+}
+interface Gated {
+  [kGate]?: ConnectionTurn;
+}
+
+/**
+ * Hands requests to the handler one connection at a time. Node parses pipelined requests and
+ * emits them all at once (writing their responses in order); a proxy that forwarded them as they
+ * came would turn one client connection into as many concurrent upstream requests.
+ */
+class ConnectionGate {
+  readonly #handlers: ServerHandlers;
+  readonly #maxPipelined: number;
+  readonly #maxBodyBytes: number;
+
+  constructor(handlers: ServerHandlers, maxPipelined: number, maxBodyBytes: number) {
+    this.#handlers = handlers;
+    this.#maxPipelined = maxPipelined;
+    this.#maxBodyBytes = maxBodyBytes;
+  }
+
+  request(req: IncomingMessage, res: ServerResponse, expectContinue = false): void {
+    const socket = req.socket as Socket & Gated;
+    let turn = socket[kGate];
+    if (turn === undefined) {
+      turn = { gate: this, active: undefined, waiting: [] };
+      socket[kGate] = turn;
+    }
+    if (turn.active !== undefined) {
+      if (turn.waiting.length >= this.#maxPipelined) {
+        // Answered in its turn by Node (responses go out in order), and the connection closes.
+        this.#refuse(res, 'pipeline-flood');
+        return;
+      }
+      turn.waiting.push([req, res, expectContinue]);
+      return;
+    }
+    this.#serve(turn, req, res, expectContinue);
+  }
+
+  #serve(turn: ConnectionTurn, req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
+    turn.active = res;
+    res.once('close', onTurnClose);
+    const problem = normaliseRequest(req) ?? (expectContinue ? this.#checkContinue(req) : undefined);
+    if (problem !== undefined) {
+      this.#refuse(res, problem);
+      return;
+    }
+    if (expectContinue) res.writeContinue();
+    this.#handlers.request(req, res);
+  }
+
+  #checkContinue(req: IncomingMessage): ClientErrorKind | undefined {
+    const length = declaredLength(req.rawHeaders);
+    return length > this.#maxBodyBytes ? 'expect-too-large' : undefined;
+  }
+
+  #refuse(res: ServerResponse, kind: ClientErrorKind): void {
+    this.#handlers.clientError?.(kind);
+    const answer = CLIENT_ERROR_ANSWERS[kind];
+    if (answer === undefined || res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.writeHead(answer.status, [
+      'content-type',
+      'text/plain; charset=utf-8',
+      'content-length',
+      String(Buffer.byteLength(answer.body)),
+      'x-zeroscale-error',
+      answer.code,
+      'connection',
+      'close',
+    ]);
+    res.end(answer.body);
+  }
+
+  turnEnded(socket: Socket & Gated, turn: ConnectionTurn, res: ServerResponse): void {
+    if (turn.active !== res) return;
+    turn.active = undefined;
+    for (;;) {
+      const next = turn.waiting.shift();
+      if (next === undefined) return;
+      const [req, nextRes, expectContinue] = next;
+      // The client left while this one waited: Node has already ended it.
+      if (nextRes.destroyed || socket.destroyed) continue;
+      this.#serve(turn, req, nextRes, expectContinue);
+      return;
+    }
+  }
+}
+
+/**
+ * Puts the request target in origin form and makes sure there is a Host, as a proxy must
+ * (RFC 9112 §3.2): an absolute-form target's authority replaces the Host header. Returns the
+ * reason to refuse the request, if any. Only rawHeaders (what the proxies read) are rewritten.
+ */
+export function normaliseRequest(req: IncomingMessage): ClientErrorKind | undefined {
+  const url = req.url ?? '';
+  const raw = req.rawHeaders;
+  if (url.charCodeAt(0) !== 47 /* / */ && url !== '*') {
+    const target = absoluteTarget(url);
+    if (target === undefined) return 'bad-target';
+    req.url = target.path;
+    setHost(raw, target.authority);
+  }
+  const host = headerIndex(raw, 'host');
+  if (host < 0 || raw[host + 1]!.trim() === '') return 'missing-host';
+  return undefined;
+}
+
+const ABSOLUTE_TARGET = /^https?:\/\/([^/?#\s@]+)([^#\s]*)$/i;
+
+/** `http://host:port/path?q` → authority and origin-form path; undefined when not of that form. */
+export function absoluteTarget(url: string): { authority: string; path: string } | undefined {
+  const m = ABSOLUTE_TARGET.exec(url);
+  if (m === null) return undefined;
+  const rest = m[2]!;
+  const path = rest === '' ? '/' : rest.charCodeAt(0) === 63 /* ? */ ? `/${rest}` : rest;
+  if (path.charCodeAt(0) !== 47) return undefined;
+  return { authority: m[1]!, path };
+}
+
+function headerIndex(raw: readonly string[], lowerName: string): number {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return i;
+  }
+  return -1;
+}
+
+/** Replaces every Host header by one with `value` (first position kept). */
+function setHost(raw: string[], value: string): void {
+  const first = headerIndex(raw, 'host');
+  if (first < 0) {
+    raw.push('Host', value);
+    return;
+  }
+  raw[first + 1] = value;
+  for (let i = raw.length - 2; i > first; i -= 2) {
+    if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') raw.splice(i, 2);
+  }
+}
+
+/** Content-Length as declared, or 0 (no header, or chunked). */
+export function declaredLength(raw: readonly string[]): number {
+  const i = headerIndex(raw, 'content-length');
+  return i < 0 ? 0 : Number(raw[i + 1]);
 }
 
 export function clientErrorKind(err: { code?: string }): ClientErrorKind {
@@ -76,29 +294,47 @@ export function clientErrorKind(err: { code?: string }): ClientErrorKind {
   }
 }
 
-const CLIENT_ERROR_RESPONSES: { readonly [K in ClientErrorKind]: string | undefined } = {
-  'bad-request': response(400, 'Bad Request', 'BAD_REQUEST', 'malformed request'),
-  'headers-too-large': response(
-    431,
-    'Request Header Fields Too Large',
-    'HEADERS_TOO_LARGE',
-    'request headers too large',
-  ),
-  'headers-timeout': response(
-    408,
-    'Request Timeout',
-    'HEADERS_TIMEOUT',
-    'request headers not received in time',
-  ),
+interface ClientErrorAnswer {
+  readonly status: number;
+  readonly code: string;
+  readonly body: string;
+}
+
+const CLIENT_ERROR_ANSWERS: { readonly [K in ClientErrorKind]: ClientErrorAnswer | undefined } = {
+  'bad-request': { status: 400, code: 'BAD_REQUEST', body: 'malformed request\n' },
+  'headers-too-large': { status: 431, code: 'HEADERS_TOO_LARGE', body: 'request headers too large\n' },
+  'headers-timeout': { status: 408, code: 'HEADERS_TIMEOUT', body: 'request headers not received in time\n' },
+  'missing-host': { status: 400, code: 'MISSING_HOST', body: 'request has no Host header\n' },
+  'bad-target': { status: 400, code: 'BAD_TARGET', body: 'request target is not a path or an http URL\n' },
+  'pipeline-flood': {
+    status: 503,
+    code: 'PIPELINE_FLOOD',
+    body: 'too many pipelined requests on one connection\n',
+  },
+  'expect-too-large': { status: 413, code: 'BODY_TOO_LARGE', body: 'request body too large\n' },
   'connection-error': undefined,
+  'too-many-connections': undefined,
 };
 
-function response(status: number, text: string, code: string, message: string): string {
-  const body = `${message}\n`;
+const CLIENT_ERROR_RESPONSES: { readonly [K in ClientErrorKind]: string | undefined } = Object.fromEntries(
+  Object.entries(CLIENT_ERROR_ANSWERS).map(([kind, a]) => [
+    kind,
+    a === undefined ? undefined : rawResponse(a),
+  ]),
+) as { readonly [K in ClientErrorKind]: string | undefined };
+
+function rawResponse(a: ClientErrorAnswer): string {
   return (
-    `HTTP/1.1 ${status} ${text}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
-    `content-length: ${Buffer.byteLength(body)}\r\nx-zeroscale-error: ${code}\r\nconnection: close\r\n\r\n${body}`
+    `HTTP/1.1 ${a.status} ${http.STATUS_CODES[a.status]}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
+    `content-length: ${Buffer.byteLength(a.body)}\r\nx-zeroscale-error: ${a.code}\r\nconnection: close\r\n\r\n${a.body}`
   );
+}
+
+/** Answers a refused upgrade request on its raw socket and closes it. */
+function writeRaw(socket: Duplex, kind: ClientErrorKind): void {
+  const answer = CLIENT_ERROR_RESPONSES[kind];
+  if (answer !== undefined && socket.writable) socket.end(answer);
+  else socket.destroy();
 }
 
 function answerClientError(kind: ClientErrorKind, socket: Socket): void {

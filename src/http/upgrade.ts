@@ -45,7 +45,10 @@ export class UpgradeForwarder<C> {
       handler.forwardEnded(context, failure);
     };
     const proxyReq = http.request({
-      agent: upstream.agent,
+      // Never a pooled connection: a declined upgrade (a plain response to a request that may
+      // announce a body it never sends) would leave a kept-alive connection expecting that body,
+      // and the next client's request would become it. One connection per upgrade, closed after.
+      agent: false,
       host: upstream.host,
       port: upstream.port,
       method: req.method,
@@ -72,7 +75,8 @@ export class UpgradeForwarder<C> {
     });
     proxyReq.on('error', (err) => {
       if (ended || answered) return;
-      end(classifyUpstreamError(err, upstream.address, connected, 0));
+      // Not idempotent: once the upgrade request went out, only the app knows what it did.
+      end(classifyUpstreamError(err, upstream.address, { connected, bodyBytesSent: 0, idempotent: false }));
     });
     proxyReq.on('upgrade', (proxyRes: IncomingMessage, upstreamSocket: Duplex, upstreamHead: Buffer) => {
       if (ended) {
@@ -98,7 +102,11 @@ export class UpgradeForwarder<C> {
       answered = true;
       if (timer !== undefined) clearTimeout(timer);
       socket.removeListener('close', onClientClose);
-      socket.on('close', () => end(undefined));
+      socket.on('close', () => {
+        // The declined answer's connection is ours alone: it goes with the client's.
+        proxyReq.destroy();
+        end(undefined);
+      });
       const rawHeaders = dropHopByHop(proxyRes.rawHeaders);
       rawHeaders.push('connection', 'close');
       socket.write(responseHead(proxyRes.statusCode!, proxyRes.statusMessage, rawHeaders));

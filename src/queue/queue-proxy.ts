@@ -20,7 +20,13 @@ import {
   type HeaderPolicy,
   REQUEST_ID_HEADER,
 } from '../http/headers.ts';
-import { type InternalMarks, PROBE_QUEUE, scanInternalHeaders } from '../http/internal-headers.ts';
+import { dropHeldBody, HeldBodyBudget, holdBody, registerHeldBodyMetrics } from '../http/held-body.ts';
+import {
+  type InternalMarks,
+  InternalToken,
+  PROBE_QUEUE,
+  scanInternalHeaders,
+} from '../http/internal-headers.ts';
 import { Forwarder, hasUnreadBody } from '../http/proxy.ts';
 import { registerCollected, registerRequestMetrics, ServiceRequestMetrics } from '../http/request-metrics.ts';
 import {
@@ -133,7 +139,9 @@ class QueueProxy implements QueueProxyHandle {
   readonly #spans: RequestSpans | undefined;
   /** Failed requests are logged at most once a second (a failing container under load). */
   readonly #failureLog = new LogThrottle(1_000);
-  readonly #marks: InternalMarks = { probe: undefined, proxied: false };
+  readonly #marks: InternalMarks = { probe: undefined, proxied: undefined };
+  readonly #token: InternalToken;
+  readonly #heldBodies: HeldBodyBudget;
   readonly #edgePolicy: HeaderPolicy = {
     trustForwarded: false,
     stripInternal: true,
@@ -184,9 +192,16 @@ class QueueProxy implements QueueProxyHandle {
       onChange: (ready) =>
         this.#log.info({ ready }, `user container became ${ready ? 'ready' : 'not ready'}`),
     });
+    this.#token = new InternalToken(options.internalToken);
+    this.#heldBodies = new HeldBodyBudget({
+      limitBytes: options.heldBodyBytesLimit,
+      perRequestBytes: options.heldBodyBytesPerRequest,
+    });
+    registerHeldBodyMetrics(this.#registry, 'zeroscale_queue', this.#heldBodies);
     this.#forwarder = new Forwarder<QueueRequest>(this, {
       responseStartTimeoutMs: options.responseStartTimeoutMs,
       idleTimeoutMs: options.idleTimeoutMs,
+      bodyTimeoutMs: options.bodyTimeoutMs,
     });
     this.#upgrades = new UpgradeForwarder<QueueRequest>(this);
     this.#server = createServer(options.limits, {
@@ -246,7 +261,8 @@ class QueueProxy implements QueueProxyHandle {
       this.#answerReadiness(res, undefined);
       return;
     }
-    const proxied = marks.proxied;
+    // Trust is the token's, not the header's: any client can send x-zeroscale-proxied.
+    const proxied = this.#token.matches(marks.proxied);
     const span = this.#startSpan(req);
     const headers = this.#headersFor(req, proxied, span);
     if (this.#draining) {
@@ -257,7 +273,7 @@ class QueueProxy implements QueueProxyHandle {
   }
 
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const proxied = scanInternalHeaders(req.rawHeaders, this.#marks).proxied;
+    const proxied = this.#token.matches(scanInternalHeaders(req.rawHeaders, this.#marks).proxied);
     if (this.#draining) this.#lastArrival = this.#clock.now();
     const span = this.#startSpan(req);
     this.#begin(
@@ -295,6 +311,8 @@ class QueueProxy implements QueueProxyHandle {
   }
 
   #wait(r: QueueRequest, breaker: Breaker): void {
+    // Reading a little of the body keeps the client's leaving visible while it waits.
+    if (r.res !== undefined) holdBody(r.req, this.#heldBodies);
     if (r.span !== undefined) r.waitSpan = this.#spans!.startWait(r.span, 'queue_wait');
     const controller = new AbortController();
     const timeoutMs = this.#options.timeoutMs;
@@ -408,6 +426,7 @@ class QueueProxy implements QueueProxyHandle {
   }
 
   #end(r: QueueRequest, status: number, error: string | undefined): void {
+    dropHeldBody(r.req);
     if (r.holdsSlot) {
       r.holdsSlot = false;
       this.#breaker!.release();

@@ -9,8 +9,8 @@ import { buildReport } from '../../src/activator/reporter.ts';
 import type { ServiceState } from '../../src/activator/service-state.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { ZeroscaleError } from '../../src/errors.ts';
-import { classifyUpstreamError, proxyFailure } from '../../src/http/failures.ts';
-import { type InternalMarks, scanInternalHeaders } from '../../src/http/internal-headers.ts';
+import { classifyUpstreamError, failureAnswer, proxyFailure } from '../../src/http/failures.ts';
+import { type InternalMarks, InternalToken, scanInternalHeaders } from '../../src/http/internal-headers.ts';
 import { registerRequestMetrics, ServiceRequestMetrics } from '../../src/http/request-metrics.ts';
 import { clientErrorKind } from '../../src/http/server.ts';
 import { RequestStats } from '../../src/queue/stats.ts';
@@ -23,6 +23,7 @@ describe('classifyUpstreamError', () => {
     code: string;
     connected: boolean;
     bodyBytes: number;
+    idempotent?: boolean;
     expected: { code: string; status: number; retryable: boolean };
   }[] = [
     {
@@ -61,6 +62,22 @@ describe('classifyUpstreamError', () => {
       expected: { code: 'UPSTREAM_RESET', status: 502, retryable: true },
     },
     {
+      name: 'POST reset after its head went out: never again (the app may have acted on it)',
+      code: 'ECONNRESET',
+      connected: true,
+      bodyBytes: 0,
+      idempotent: false,
+      expected: { code: 'UPSTREAM_RESET', status: 502, retryable: false },
+    },
+    {
+      name: 'POST refused while connecting: nothing reached the wire, sent again',
+      code: 'ECONNREFUSED',
+      connected: false,
+      bodyBytes: 0,
+      idempotent: false,
+      expected: { code: 'UPSTREAM_CONNECT_FAILED', status: 502, retryable: true },
+    },
+    {
       name: 'reset after body bytes: never again',
       code: 'ECONNRESET',
       connected: true,
@@ -84,10 +101,16 @@ describe('classifyUpstreamError', () => {
   ];
   for (const c of cases) {
     it(c.name, () => {
-      const failure = classifyUpstreamError(err(c.code), '10.0.0.1:8012', c.connected, c.bodyBytes);
+      const failure = classifyUpstreamError(err(c.code), '10.0.0.1:8012', {
+        connected: c.connected,
+        bodyBytesSent: c.bodyBytes,
+        idempotent: c.idempotent ?? true,
+      });
       expect(failure).toMatchObject({ ...c.expected, responseStarted: false });
       expect(failure.reason).toContain('10.0.0.1:8012');
       expect(failure.reason).toContain(c.code);
+      // The client's answer never names the pod.
+      expect(failureAnswer(failure).message).not.toContain('10.0.0.1');
     });
   }
 
@@ -114,34 +137,51 @@ describe('clientErrorKind', () => {
   }
 });
 
+describe('InternalToken', () => {
+  it('matches only the configured token, and nothing when none is configured', () => {
+    const token = new InternalToken('s3cret-token');
+    expect(token.value).toBe('s3cret-token');
+    expect(token.matches('s3cret-token')).toBe(true);
+    expect(token.matches('s3cret-tokem')).toBe(false);
+    expect(token.matches('1')).toBe(false);
+    expect(token.matches(undefined)).toBe(false);
+    for (const none of [undefined, '', '   ']) {
+      const off = new InternalToken(none);
+      expect(off.value).toBeUndefined();
+      expect(off.matches('1')).toBe(false);
+      expect(off.matches('')).toBe(false);
+    }
+  });
+});
+
 describe('scanInternalHeaders', () => {
   const cases: readonly { name: string; raw: string[]; expected: InternalMarks }[] = [
-    { name: 'none', raw: ['Host', 'a', 'Accept', '*/*'], expected: { probe: undefined, proxied: false } },
+    { name: 'none', raw: ['Host', 'a', 'Accept', '*/*'], expected: { probe: undefined, proxied: undefined } },
     {
       name: 'probe, any case',
       raw: ['X-Zeroscale-Probe', ' queue '],
-      expected: { probe: 'queue', proxied: false },
+      expected: { probe: 'queue', proxied: undefined },
     },
     {
       name: 'proxied mark',
       raw: ['x-zeroscale-proxied', '1'],
-      expected: { probe: undefined, proxied: true },
+      expected: { probe: undefined, proxied: '1' },
     },
     {
-      name: 'proxied with another value is not',
-      raw: ['x-zeroscale-proxied', 'yes'],
-      expected: { probe: undefined, proxied: false },
+      name: 'proxied value is passed on, trimmed, to be checked against the token',
+      raw: ['x-zeroscale-proxied', ' s3cret '],
+      expected: { probe: undefined, proxied: 's3cret' },
     },
     {
       name: 'look-alike of the same length',
       raw: ['x-zeroscale-probf', 'queue'],
-      expected: { probe: undefined, proxied: false },
+      expected: { probe: undefined, proxied: undefined },
     },
   ];
   for (const c of cases) {
     it(c.name, () => {
       // The scratch object is reused: results of an earlier scan must not leak into the next.
-      const scratch: InternalMarks = { probe: 'stale', proxied: true };
+      const scratch: InternalMarks = { probe: 'stale', proxied: 'stale' };
       expect(scanInternalHeaders(c.raw, scratch)).toEqual(c.expected);
     });
   }
