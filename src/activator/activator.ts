@@ -34,7 +34,14 @@ import {
   type Sample,
   ServiceRequestMetrics,
 } from '../http/request-metrics.ts';
-import { closeServer, createServer, declaredLength, destroyConnections, listen } from '../http/server.ts';
+import {
+  closeServer,
+  createServer,
+  declaredLength,
+  destroyConnections,
+  listen,
+  registerConnectionMetrics,
+} from '../http/server.ts';
 import { parseTraceparent } from '../http/traceparent.ts';
 import { UpgradeForwarder, writeRawErrorAnswer } from '../http/upgrade.ts';
 import { type Logger, silentLogger } from '../telemetry/log.ts';
@@ -235,6 +242,7 @@ class Activator implements ActivatorHandle {
         clientError: (kind) => this.#unrouted.reject(kind),
       },
     );
+    registerConnectionMetrics(this.#registry, 'zeroscale_activator', this.#server);
     this.#admin = new AdminServer(this.#registry, () => !this.#draining);
     this.#reporter = new StatReporter({
       activator: options.name,

@@ -7,6 +7,9 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Registry } from 'prom-client';
+import { registerCollected } from './request-metrics.ts';
+import { readUpgradeClient } from './upgrade.ts';
 
 export interface ServerLimits {
   /** Largest request head (request line + headers); beyond it 431. Node's default is 16 KiB. */
@@ -104,6 +107,7 @@ export function createServer(limits: ServerLimits, handlers: ServerHandlers): ht
         writeRaw(socket, problem);
         return;
       }
+      readUpgradeClient(socket);
       upgrade(req, socket, head);
     });
   }
@@ -360,6 +364,29 @@ interface Tracked {
 // Module-level so that a held connection costs no closure of its own.
 function forgetSocket(this: Socket & Tracked): void {
   this[kSockets]?.delete(this);
+}
+
+/** Client connections open now on a server made by `createServer`, upgraded ones included. */
+export function openConnections(server: http.Server): number {
+  return openSockets.get(server)?.size ?? 0;
+}
+
+/** `<prefix>_open_connections` and `…_limit`: how close the server is to its connection bound. */
+export function registerConnectionMetrics(registry: Registry, prefix: string, server: http.Server): void {
+  registerCollected(
+    registry,
+    `${prefix}_open_connections`,
+    'Client connections open now, upgraded ones included.',
+    'gauge',
+    () => [{ value: openConnections(server), labels: {} }],
+  );
+  registerCollected(
+    registry,
+    `${prefix}_open_connections_limit`,
+    'Most client connections open at once; more are closed at accept (reason too-many-connections).',
+    'gauge',
+    () => [{ value: server.maxConnections, labels: {} }],
+  );
 }
 
 /** Cuts every connection of a server made by `createServer`, upgraded ones included. */

@@ -75,8 +75,9 @@ const DEFAULT_DRAIN_SECONDS = 5;
 export const DEFAULT_RESPONSE_START_TIMEOUT_SECONDS = 60;
 export const DEFAULT_IDLE_TIMEOUT_SECONDS = 60;
 export const DEFAULT_BODY_TIMEOUT_SECONDS = 60;
-// A waiting request reads up to 64 KiB of its body (one TCP window); all of them up to 16 MiB.
-export const DEFAULT_HELD_BODY_BYTES_PER_REQUEST = 64 * 1024;
+// A waiting request reads up to 1 MiB of its body (so its client leaving is seen); all of them
+// up to 16 MiB.
+export const DEFAULT_HELD_BODY_BYTES_PER_REQUEST = 1024 * 1024;
 export const DEFAULT_HELD_BODY_BYTES_LIMIT = 16 * 1024 * 1024;
 
 export const queueProxyDefaults = {

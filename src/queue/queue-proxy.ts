@@ -35,6 +35,7 @@ import {
   createServer,
   destroyConnections,
   listen,
+  registerConnectionMetrics,
 } from '../http/server.ts';
 import { parseTraceparent } from '../http/traceparent.ts';
 import { UpgradeForwarder, writeRawErrorAnswer } from '../http/upgrade.ts';
@@ -209,6 +210,7 @@ class QueueProxy implements QueueProxyHandle {
       upgrade: (req, socket, head) => this.#onUpgrade(req, socket, head),
       clientError: (kind) => this.#metrics.reject(kind),
     });
+    registerConnectionMetrics(this.#registry, 'zeroscale_queue', this.#server);
     this.#admin = new AdminEndpoints({
       pod: options.pod,
       stats: this.#stats,
