@@ -34,6 +34,10 @@ export type ClientErrorKind =
   | 'connection-error'
   /** No Host header (an HTTP/1.0 request; Node refuses HTTP/1.1 ones itself), or an empty one. */
   | 'missing-host'
+  /** More than one Host header, or one that is not a host[:port] (RFC 9112 §3.2: 400). */
+  | 'bad-host'
+  /** A Transfer-Encoding other than chunked (RFC 9112 §6.1: the length cannot be known: 400). */
+  | 'bad-transfer-encoding'
   /** A request target that is neither origin-form (`/path`), absolute-form (`http://h/p`) nor `*`. */
   | 'bad-target'
   /** More pipelined requests waiting on one connection than `maxPipelinedRequests`. */
@@ -240,10 +244,26 @@ export function normaliseRequest(req: IncomingMessage): ClientErrorKind | undefi
     req.url = target.path;
     setHost(raw, target.authority);
   }
-  const host = headerIndex(raw, 'host');
-  if (host < 0 || raw[host + 1]!.trim() === '') return 'missing-host';
+  let hosts = 0;
+  let host = '';
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') {
+      hosts++;
+      host = raw[i + 1]!;
+    } else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
+      // Node takes codings it does not decode for a body of unknown length; the upstream might
+      // frame it otherwise. Only chunked (which the proxy itself re-frames) goes on.
+      if (raw[i + 1]!.trim().toLowerCase() !== 'chunked') return 'bad-transfer-encoding';
+    }
+  }
+  if (hosts === 0 || host.trim() === '') return 'missing-host';
+  if (hosts > 1 || !HOST_VALUE.test(host)) return 'bad-host';
   return undefined;
 }
+
+// uri-host [ ":" port ]: reg-name, IPv4 or a bracketed IPv6 literal.
+const HOST_VALUE = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=%]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 const ABSOLUTE_TARGET = /^https?:\/\/([^/?#\s@]+)([^#\s]*)$/i;
 
@@ -309,6 +329,12 @@ const CLIENT_ERROR_ANSWERS: { readonly [K in ClientErrorKind]: ClientErrorAnswer
   'headers-too-large': { status: 431, code: 'HEADERS_TOO_LARGE', body: 'request headers too large\n' },
   'headers-timeout': { status: 408, code: 'HEADERS_TIMEOUT', body: 'request headers not received in time\n' },
   'missing-host': { status: 400, code: 'MISSING_HOST', body: 'request has no Host header\n' },
+  'bad-host': { status: 400, code: 'BAD_HOST', body: 'request has more than one Host, or an invalid one\n' },
+  'bad-transfer-encoding': {
+    status: 400,
+    code: 'BAD_TRANSFER_ENCODING',
+    body: 'only the chunked transfer coding is accepted\n',
+  },
   'bad-target': { status: 400, code: 'BAD_TARGET', body: 'request target is not a path or an http URL\n' },
   'pipeline-flood': {
     status: 503,

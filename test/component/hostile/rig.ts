@@ -166,6 +166,7 @@ export const RAW_RESPONSES: Record<string, string> = {
   '/bare-lf': 'HTTP/1.1 200 OK\nx-a: 1\ncontent-length: 2\n\nok',
   '/bad-chunk': 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nok\r\n0\r\n\r\n',
   '/switching': 'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n',
+  '/head-then-stall': 'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial',
   '/huge-head': `HTTP/1.1 200 OK\r\nx-big: ${'a'.repeat(100 * 1024)}\r\ncontent-length: 2\r\n\r\nok`,
 };
 
