@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestQueueProxy } from '../proxy-harness.ts';
 import {
   COLD,
+  DIRECT,
   errorCode,
   GOOD,
   type HostileRig,
@@ -275,6 +276,33 @@ for (const t of targets) {
     });
   });
 }
+
+describe('the activator in front of a pod that resets after reading the request', () => {
+  it('sends a POST or PATCH once (502), and only an idempotent GET again', async () => {
+    const port = rig.activator.activator.port;
+    const count = (): number => rig.nodeApp.seen.filter((s) => s.url === '/reset-after-body').length;
+    for (const [method, body] of [
+      ['POST', ''],
+      ['PATCH', 'x=1'],
+    ] as const) {
+      rig.nodeApp.resetCounts();
+      const r = await raw(
+        port,
+        `${method} /reset-after-body HTTP/1.1\r\nHost: ${DIRECT}\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+        hasResponses(1),
+      );
+      expect(statuses(r.data), method).toEqual([502]);
+      expect(errorCode(r.data), method).toBe('UPSTREAM_RESET');
+      expect(count(), method).toBe(1);
+    }
+    rig.nodeApp.resetCounts();
+    const get = await raw(port, `GET /reset-after-body HTTP/1.1\r\nHost: ${DIRECT}\r\n\r\n`, hasResponses(1));
+    expect(statuses(get.data)).toEqual([502]);
+    // maxAttempts (3): a GET may be sent again, never more often than that.
+    expect(count()).toBe(3);
+    await rig.settled();
+  });
+});
 
 describe('waiters whose client leaves with an unread body', () => {
   it('the activator drops a held request at once, not at its deadline', async () => {

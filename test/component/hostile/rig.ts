@@ -26,6 +26,8 @@ export { LOOPBACK, metricValue, request, scrape, TEST_INTERNAL_TOKEN as TEST_TOK
 export const GOOD = 'good.default.example.com';
 export const RAW = 'raw.default.example.com';
 export const COLD = 'cold.default.example.com';
+/** Routed straight to the Node app, as if it were a pod's queue-proxy (it answers the probe). */
+export const DIRECT = 'direct.default.example.com';
 
 const service = (name: string, containerConcurrency: number): ActivatorService => ({
   namespace: 'default',
@@ -70,6 +72,10 @@ export class NodeApp {
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
+    if (req.headers['x-zeroscale-probe'] === 'queue') {
+      res.end('queue');
+      return;
+    }
     this.seen.push(req);
     this.inProgress++;
     this.maxInProgress = Math.max(this.maxInProgress, this.inProgress);
@@ -215,19 +221,24 @@ export async function startHostileRig(): Promise<HostileRig> {
     readinessProbe: tcpProbe(rawApp.port),
   });
   await Promise.all([goodPod.whenReady(), rawPod.whenReady()]);
-  const activator = await startActivatorRig([service('good', 0), service('raw', 2), service('cold', 0)], {
-    maxBodyBytes: MAX_BODY_BYTES,
-    bodyTimeoutMs: BODY_TIMEOUT_MS,
-    responseStartTimeoutMs: RESPONSE_START_TIMEOUT_MS * 2,
-    idleTimeoutMs: 4_000,
-    limits: { headersTimeoutMs: HEADERS_TIMEOUT_MS },
-  });
+  const activator = await startActivatorRig(
+    [service('good', 0), service('raw', 2), service('cold', 0), service('direct', 0)],
+    {
+      maxBodyBytes: MAX_BODY_BYTES,
+      bodyTimeoutMs: BODY_TIMEOUT_MS,
+      responseStartTimeoutMs: RESPONSE_START_TIMEOUT_MS * 2,
+      idleTimeoutMs: 4_000,
+      limits: { headersTimeoutMs: HEADERS_TIMEOUT_MS },
+    },
+  );
   activator.endpoints.set('default', 'good', [{ ip: LOOPBACK, port: goodPod.httpPort, ready: true }]);
   activator.endpoints.set('default', 'raw', [{ ip: LOOPBACK, port: rawPod.httpPort, ready: true }]);
+  activator.endpoints.set('default', 'direct', [{ ip: LOOPBACK, port: nodeApp.port, ready: true }]);
   await waitFor('both services healthy in the activator', () => {
     const good = activator.activator.service('default', 'good');
     const raw = activator.activator.service('default', 'raw');
-    return good?.healthyPods === 1 && raw?.healthyPods === 1;
+    const direct = activator.activator.service('default', 'direct');
+    return good?.healthyPods === 1 && raw?.healthyPods === 1 && direct?.healthyPods === 1;
   });
 
   const busy = async (port: number, prefix: string): Promise<string | undefined> => {
@@ -256,7 +267,7 @@ export async function startHostileRig(): Promise<HostileRig> {
         'no request in flight or held, no client connection left',
         async () => {
           const problems: string[] = [];
-          for (const name of ['good', 'raw', 'cold']) {
+          for (const name of ['good', 'raw', 'cold', 'direct']) {
             const s = activator.activator.service('default', name);
             if (s !== undefined && (s.active > 0 || s.queued > 0))
               problems.push(`${name} active=${s.active}`);
