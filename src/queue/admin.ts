@@ -5,8 +5,8 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { QUEUE_PROXY_DRAIN_PATH } from '../api/queue-proxy.ts';
 import { type PodStats, QUEUE_STATS_PATH } from '../autoscaler/protocol.ts';
+import type { RequestStats, StatsReport } from '../dataplane/stats.ts';
 import { closeServer, listen } from '../http/server.ts';
-import type { RequestStats, StatsReport } from './stats.ts';
 
 export interface AdminOptions {
   readonly pod: string;

@@ -9,9 +9,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Span } from '@opentelemetry/api';
 import { collectDefaultMetrics, type Registry } from 'prom-client';
-import { Breaker, breakerError } from '../activator/breaker.ts';
 import { QUEUE_PROXY_READINESS_PATH } from '../api/queue-proxy.ts';
 import { type Clock, systemClock } from '../clock.ts';
+import { Breaker, breakerError } from '../dataplane/breaker.ts';
+import { RequestStats } from '../dataplane/stats.ts';
 import { isZeroscaleError, type ZeroscaleError } from '../errors.ts';
 import { failureAnswer, type ProxyFailure, writeErrorAnswer } from '../http/failures.ts';
 import {
@@ -46,7 +47,6 @@ import type { RequestSpans } from '../telemetry/request-spans.ts';
 import { AdminEndpoints } from './admin.ts';
 import type { QueueProxyOptions } from './options.ts';
 import { ReadinessProber } from './readiness.ts';
-import { RequestStats } from './stats.ts';
 
 export interface QueueProxyDeps {
   readonly clock?: Clock;

@@ -3,17 +3,17 @@
 
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { Breaker } from '../../src/activator/breaker.ts';
 import { DeadlineList, HeldSignal } from '../../src/activator/held.ts';
 import { buildReport } from '../../src/activator/reporter.ts';
 import type { ServiceState } from '../../src/activator/service-state.ts';
 import { ManualClock } from '../../src/clock.ts';
+import { Breaker } from '../../src/dataplane/breaker.ts';
+import { RequestStats } from '../../src/dataplane/stats.ts';
 import { ZeroscaleError } from '../../src/errors.ts';
 import { classifyUpstreamError, failureAnswer, proxyFailure } from '../../src/http/failures.ts';
 import { type InternalMarks, InternalToken, scanInternalHeaders } from '../../src/http/internal-headers.ts';
 import { registerRequestMetrics, ServiceRequestMetrics } from '../../src/http/request-metrics.ts';
 import { clientErrorKind } from '../../src/http/server.ts';
-import { RequestStats } from '../../src/queue/stats.ts';
 
 const err = (code: string): Error & { code: string } => Object.assign(new Error(code), { code });
 
