@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import type { Span } from '@opentelemetry/api';
 import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { type Clock, systemClock } from '../clock.ts';
+import { HeldSignal, unwatchClient, watchClient } from '../dataplane/held.ts';
 import { ZeroscaleError } from '../errors.ts';
 import { type ErrorAnswer, failureAnswer, type ProxyFailure, writeErrorAnswer } from '../http/failures.ts';
 import {
@@ -50,7 +51,6 @@ import type { RequestSpans } from '../telemetry/request-spans.ts';
 import { AdminServer } from './admin.ts';
 import type { PodSlot } from './balancer.ts';
 import { type ColdStart, type ColdStartEnded, ColdStartMetrics, coldStartPhases } from './cold-start.ts';
-import { HeldSignal } from './held.ts';
 import { buildHostTable, type HostTable } from './hosts.ts';
 import type { ActivatorOptions } from './options.ts';
 import { StatReporter } from './reporter.ts';
@@ -156,23 +156,13 @@ class ActivatorRequest extends HeldSignal {
     this.startedAt = performance.now();
   }
 
-  get client(): (ServerResponse | Duplex) & Held {
+  get client(): ServerResponse | Duplex {
     return (this.res ?? this.socket)!;
   }
 
   get clientGone(): boolean {
     return this.client.destroyed;
   }
-}
-
-const kHeld = Symbol('zeroscale.held');
-interface Held {
-  [kHeld]?: ActivatorRequest | undefined;
-}
-
-/** 'close' of a held request's client: out of the queue at once (module-level: no closure per request). */
-function onHeldClientClose(this: Held): void {
-  this[kHeld]?.abort();
 }
 
 const SHUTTING_DOWN = (): ZeroscaleError =>
@@ -449,9 +439,7 @@ class Activator implements ActivatorHandle {
       r.deadline = r.startedAt + svc.timeoutMs;
       svc.deadlines.add(r);
     }
-    const client = r.client;
-    client[kHeld] = r;
-    client.once('close', onHeldClientClose);
+    watchClient(r.client, r);
     // Reading a little of the body keeps the client's leaving visible while it waits.
     if (r.res !== undefined) holdBody(r.req, this.#heldBodies);
     svc.breaker.acquire(r.asSignal()).then(
@@ -475,9 +463,7 @@ class Activator implements ActivatorHandle {
   #unhold(r: ActivatorRequest): void {
     this.#queued--;
     r.service.deadlines.remove(r);
-    const client = r.client;
-    client[kHeld] = undefined;
-    client.removeListener('close', onHeldClientClose);
+    unwatchClient(r.client);
   }
 
   #dispatch(r: ActivatorRequest): void {

@@ -4,6 +4,7 @@
 
 import type { Clock } from '../clock.ts';
 import { Breaker } from '../dataplane/breaker.ts';
+import { DeadlineList } from '../dataplane/held.ts';
 import { RequestStats } from '../dataplane/stats.ts';
 import { ZeroscaleError } from '../errors.ts';
 import { ServiceRequestMetrics } from '../http/request-metrics.ts';
@@ -12,7 +13,6 @@ import { Upstream } from '../http/upstream.ts';
 import { type Logger, LogThrottle } from '../telemetry/log.ts';
 import { Balancer } from './balancer.ts';
 import { type ColdStartMetrics, ColdStartTracker } from './cold-start.ts';
-import { DeadlineList } from './held.ts';
 import { serviceKey } from './hosts.ts';
 import { probeQueueProxy } from './pod-probe.ts';
 import type { ActivatorService, PodEndpoint, PodLifecycleEvent, Unsubscribe } from './sources.ts';

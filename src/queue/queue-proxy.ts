@@ -12,6 +12,7 @@ import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { QUEUE_PROXY_READINESS_PATH } from '../api/queue-proxy.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import { Breaker, breakerError } from '../dataplane/breaker.ts';
+import { DeadlineList, HeldSignal, unwatchClient, watchClient } from '../dataplane/held.ts';
 import { RequestStats } from '../dataplane/stats.ts';
 import { isZeroscaleError, type ZeroscaleError } from '../errors.ts';
 import { failureAnswer, type ProxyFailure, writeErrorAnswer } from '../http/failures.ts';
@@ -88,8 +89,9 @@ export async function startQueueProxy(
   return proxy;
 }
 
-// Waiting for a slot needs an AbortSignal (client gone or deadline): made only on this path.
-class QueueRequest {
+// While it waits for a slot a request is its own abort signal and deadline-list node (see
+// dataplane/held.ts): waiting costs no AbortController, timer or closure of its own.
+class QueueRequest extends HeldSignal {
   readonly req: IncomingMessage;
   readonly res: ServerResponse | undefined;
   /** For an upgrade: the raw client socket and the bytes after its head. */
@@ -112,6 +114,7 @@ class QueueRequest {
     headers: string[],
     span: Span | undefined,
   ) {
+    super();
     this.req = req;
     this.res = res;
     this.socket = socket;
@@ -143,6 +146,10 @@ class QueueProxy implements QueueProxyHandle {
   readonly #marks: InternalMarks = { probe: undefined, proxied: undefined };
   readonly #token: InternalToken;
   readonly #heldBodies: HeldBodyBudget;
+  /** Requests waiting for a slot, in deadline order (all share timeoutMs): one timer for all. */
+  readonly #deadlines = new DeadlineList(() =>
+    breakerError('DEADLINE_EXCEEDED', 'request timeout while waiting for a free slot'),
+  );
   readonly #edgePolicy: HeaderPolicy = {
     trustForwarded: false,
     stripInternal: true,
@@ -316,36 +323,31 @@ class QueueProxy implements QueueProxyHandle {
     // Reading a little of the body keeps the client's leaving visible while it waits.
     if (r.res !== undefined) holdBody(r.req, this.#heldBodies);
     if (r.span !== undefined) r.waitSpan = this.#spans!.startWait(r.span, 'queue_wait');
-    const controller = new AbortController();
     const timeoutMs = this.#options.timeoutMs;
-    const timer =
-      timeoutMs > 0
-        ? setTimeout(
-            () =>
-              controller.abort(
-                breakerError('DEADLINE_EXCEEDED', 'request timeout while waiting for a free slot'),
-              ),
-            timeoutMs,
-          )
-        : undefined;
-    const gone = (r.res ?? r.socket)!;
-    const onGone = (): void => controller.abort();
-    gone.once('close', onGone);
-    breaker.acquire(controller.signal).then(
+    if (timeoutMs > 0) {
+      r.deadline = r.startedAt + timeoutMs;
+      this.#deadlines.add(r);
+    }
+    const client = (r.res ?? r.socket)!;
+    watchClient(client, r);
+    breaker.acquire(r.asSignal()).then(
       () => {
-        if (timer !== undefined) clearTimeout(timer);
-        gone.removeListener('close', onGone);
+        this.#unwait(r, client);
         r.holdsSlot = true;
         if (r.waitSpan !== undefined) this.#spans!.end(r.waitSpan);
         r.waitSpan = undefined;
         this.#dispatch(r);
       },
       (err: ZeroscaleError) => {
-        if (timer !== undefined) clearTimeout(timer);
-        gone.removeListener('close', onGone);
+        this.#unwait(r, client);
         this.#rejected(r, err);
       },
     );
+  }
+
+  #unwait(r: QueueRequest, client: ServerResponse | Duplex): void {
+    this.#deadlines.remove(r);
+    unwatchClient(client);
   }
 
   #dispatch(r: QueueRequest): void {
@@ -524,6 +526,7 @@ class QueueProxy implements QueueProxyHandle {
     this.#closed = true;
     this.#prober.stop();
     this.#breaker?.rejectWaiting(breakerError('QUEUE_FULL', 'queue-proxy is shutting down'));
+    this.#deadlines.clear();
     await this.#admin.close();
     this.#upstream.destroy();
     destroyConnections(this.#server);

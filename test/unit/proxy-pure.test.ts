@@ -3,11 +3,11 @@
 
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { DeadlineList, HeldSignal } from '../../src/activator/held.ts';
 import { buildReport } from '../../src/activator/reporter.ts';
 import type { ServiceState } from '../../src/activator/service-state.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { Breaker } from '../../src/dataplane/breaker.ts';
+import { DeadlineList, HeldSignal } from '../../src/dataplane/held.ts';
 import { RequestStats } from '../../src/dataplane/stats.ts';
 import { ZeroscaleError } from '../../src/errors.ts';
 import { classifyUpstreamError, failureAnswer, proxyFailure } from '../../src/http/failures.ts';
