@@ -48,7 +48,7 @@ import { UpgradeForwarder, writeRawErrorAnswer } from '../http/upgrade.ts';
 import { type Logger, silentLogger } from '../telemetry/log.ts';
 import { createRegistry } from '../telemetry/metrics.ts';
 import type { RequestSpans } from '../telemetry/request-spans.ts';
-import { AdminServer } from './admin.ts';
+import { AdminServer } from '../telemetry/server.ts';
 import type { PodSlot } from './balancer.ts';
 import { type ColdStart, type ColdStartEnded, ColdStartMetrics, coldStartPhases } from './cold-start.ts';
 import { buildHostTable, type HostTable } from './hosts.ts';
@@ -233,7 +233,12 @@ class Activator implements ActivatorHandle {
       },
     );
     registerConnectionMetrics(this.#registry, 'zeroscale_activator', this.#server);
-    this.#admin = new AdminServer(this.#registry, () => !this.#draining);
+    // Both probes fail while draining, so endpoints drop the activator before it stops.
+    this.#admin = new AdminServer({
+      registry: this.#registry,
+      ready: () => !this.#draining,
+      healthy: () => !this.#draining,
+    });
     this.#reporter = new StatReporter({
       activator: options.name,
       intervalMs: options.reportIntervalMs,

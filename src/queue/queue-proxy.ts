@@ -223,6 +223,7 @@ class QueueProxy implements QueueProxyHandle {
       stats: this.#stats,
       intervalMs: options.statsIntervalMs,
       registry: this.#registry,
+      ready: () => this.ready,
     });
   }
 
