@@ -51,15 +51,26 @@ function runApp(port: number, delayMs: number): void {
     .listen(port, LOOPBACK);
 }
 
+/** The headers both bench cores send upstream: the rewriting the real proxies do. */
+async function headerRewriter(): Promise<(req: http.IncomingMessage) => string[]> {
+  const { buildUpstreamRequestHeaders } = await import('../src/http/headers.ts');
+  const { randomUUID } = await import('node:crypto');
+  const policy = { trustForwarded: true, stripInternal: true, newRequestId: randomUUID };
+  return (req) =>
+    buildUpstreamRequestHeaders(
+      req.rawHeaders,
+      { remoteAddress: req.socket.remoteAddress, protocol: 'http' },
+      policy,
+    ).headers;
+}
+
 /** The forwarding core alone (src/http/proxy.ts), for the comparison with http-proxy. */
 async function runCore(port: number, upstreamPort: number): Promise<void> {
   const { Forwarder } = await import('../src/http/proxy.ts');
   const { Upstream } = await import('../src/http/upstream.ts');
-  const { buildUpstreamRequestHeaders } = await import('../src/http/headers.ts');
   const { failureAnswer, writeErrorAnswer } = await import('../src/http/failures.ts');
-  const { randomUUID } = await import('node:crypto');
+  const rewrite = await headerRewriter();
   const upstream = new Upstream({ host: LOOPBACK, port: upstreamPort, maxFreeSockets: 1000 });
-  const policy = { trustForwarded: true, stripInternal: true, newRequestId: randomUUID };
   const forwarder = new Forwarder<http.ServerResponse>({
     forwardEnded(res, failure) {
       if (failure !== undefined && !failure.responseStarted) writeErrorAnswer(res, failureAnswer(failure));
@@ -67,12 +78,7 @@ async function runCore(port: number, upstreamPort: number): Promise<void> {
   });
   http
     .createServer((req, res) => {
-      const { headers } = buildUpstreamRequestHeaders(
-        req.rawHeaders,
-        { remoteAddress: req.socket.remoteAddress, protocol: 'http' },
-        policy,
-      );
-      forwarder.forward(req, res, headers, upstream, res, 0);
+      forwarder.forward(req, res, rewrite(req), upstream, res, 0);
     })
     .listen(port, LOOPBACK);
 }
@@ -83,21 +89,16 @@ async function runCore(port: number, upstreamPort: number): Promise<void> {
  */
 async function runUndici(port: number, upstreamPort: number): Promise<void> {
   const { Pool } = await import('undici');
-  const { buildUpstreamRequestHeaders, HOP_BY_HOP_HEADERS } = await import('../src/http/headers.ts');
-  const { randomUUID } = await import('node:crypto');
+  const { HOP_BY_HOP_HEADERS } = await import('../src/http/headers.ts');
+  const rewrite = await headerRewriter();
   const pool = new Pool(`http://${LOOPBACK}:${upstreamPort}`, {
     connections: 1000,
     pipelining: 1,
     keepAliveTimeout: 30_000,
   });
-  const policy = { trustForwarded: true, stripInternal: true, newRequestId: randomUUID };
   http
     .createServer((req, res) => {
-      const { headers } = buildUpstreamRequestHeaders(
-        req.rawHeaders,
-        { remoteAddress: req.socket.remoteAddress, protocol: 'http' },
-        policy,
-      );
+      const headers = rewrite(req);
       const hasBody =
         req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
       let controller: { abort(err: Error): void; pause(): void; resume(): void } | undefined;

@@ -5,29 +5,30 @@
 
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { startTestQueueProxy } from '../proxy-harness.ts';
 import {
   errorCode,
+  expectHealthy,
   GOOD,
   type HostileRig,
   hasResponses,
+  hostileTargets,
   metricValue,
   RAW,
   RawClient,
   raw,
   request,
   scrape,
-  startHostileRig,
   statuses,
+  type Target,
+  useHostileRig,
   waitFor,
 } from './rig.ts';
 
+const suite = useHostileRig();
+const crashes = suite.crashes;
 let rig: HostileRig;
-const crashes: unknown[] = [];
-const onCrash = (err: unknown): void => {
-  crashes.push(err);
-};
 let baseline: { sockets: number; timers: number; heap: number };
 
 v8.setFlagsFromString('--expose-gc');
@@ -42,44 +43,17 @@ function resources(): { sockets: number; timers: number } {
 }
 
 beforeAll(async () => {
-  process.on('uncaughtException', onCrash);
-  rig = await startHostileRig();
+  rig = suite.rig();
   // Warm the pools (activator → pods, pods → apps) so that they are part of the baseline.
   for (const host of [GOOD, RAW]) await request(rig.activator.activator.port, { host, path: '/ok' });
   await request(rig.goodPod.httpPort, { path: '/ok' });
   gc();
   baseline = { ...resources(), heap: process.memoryUsage().heapUsed };
 });
-afterAll(async () => {
-  await rig?.close();
-  process.removeListener('uncaughtException', onCrash);
-});
 
-interface Target {
-  readonly name: string;
-  good(): { port: number; host: string };
-  raw(): { port: number; host: string };
-}
+const targets = hostileTargets(() => rig);
 
-const targets: readonly Target[] = [
-  {
-    name: 'queue-proxy',
-    good: () => ({ port: rig.goodPod.httpPort, host: GOOD }),
-    raw: () => ({ port: rig.rawPod.httpPort, host: RAW }),
-  },
-  {
-    name: 'activator',
-    good: () => ({ port: rig.activator.activator.port, host: GOOD }),
-    raw: () => ({ port: rig.activator.activator.port, host: RAW }),
-  },
-];
-
-async function healthy(t: Target): Promise<void> {
-  expect(crashes).toEqual([]);
-  const { port, host } = t.good();
-  expect((await request(port, { host, path: '/echo' })).status).toBe(200);
-  await rig.settled();
-}
+const healthy = (t: Target): Promise<void> => expectHealthy(rig, t, crashes);
 
 for (const t of targets) {
   describe(`${t.name} refuses malformed and hostile requests`, () => {

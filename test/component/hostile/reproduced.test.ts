@@ -1,71 +1,43 @@
 // The attacks of issue 11 that broke the data plane, each against the queue-proxy alone and
 // through the activator: what the client gets, and that everything returns to its baseline.
 
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestQueueProxy } from '../proxy-harness.ts';
 import {
   COLD,
   DIRECT,
   errorCode,
+  expectHealthy,
   GOOD,
   type HostileRig,
   hasResponses,
+  hostileTargets,
   LOOPBACK,
   metricValue,
-  RAW,
   RawClient,
   raw,
   request,
+  resetAfterBody,
   scrape,
-  startHostileRig,
   statuses,
+  type Target,
   TEST_TOKEN,
+  useHostileRig,
   waitFor,
 } from './rig.ts';
 
+const suite = useHostileRig();
+const crashes = suite.crashes;
 let rig: HostileRig;
-const crashes: unknown[] = [];
-const onCrash = (err: unknown): void => {
-  crashes.push(err);
-};
 
-beforeAll(async () => {
-  process.on('uncaughtException', onCrash);
-  rig = await startHostileRig();
-});
-afterAll(async () => {
-  await rig?.close();
-  process.removeListener('uncaughtException', onCrash);
+beforeAll(() => {
+  rig = suite.rig();
 });
 beforeEach(() => rig.nodeApp.resetCounts());
 
-interface Target {
-  readonly name: string;
-  /** Port and Host for the Node app, and for the raw app. */
-  good(): { port: number; host: string };
-  raw(): { port: number; host: string };
-}
+const targets = hostileTargets(() => rig);
 
-const targets: readonly Target[] = [
-  {
-    name: 'queue-proxy',
-    good: () => ({ port: rig.goodPod.httpPort, host: GOOD }),
-    raw: () => ({ port: rig.rawPod.httpPort, host: RAW }),
-  },
-  {
-    name: 'activator',
-    good: () => ({ port: rig.activator.activator.port, host: GOOD }),
-    raw: () => ({ port: rig.activator.activator.port, host: RAW }),
-  },
-];
-
-/** After each case: nothing crashed, both still serve, and every count is back to baseline. */
-async function healthy(t: Target): Promise<void> {
-  expect(crashes).toEqual([]);
-  const { port, host } = t.good();
-  expect((await request(port, { host, path: '/echo' })).status).toBe(200);
-  await rig.settled();
-}
+const healthy = (t: Target): Promise<void> => expectHealthy(rig, t, crashes);
 
 const get = (path: string, host: string, extra = ''): string =>
   `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n${extra}\r\n`;
@@ -128,11 +100,7 @@ for (const t of targets) {
         ['PATCH', 'x=1'],
       ] as const) {
         rig.nodeApp.resetCounts();
-        const r = await raw(
-          port,
-          `${method} /reset-after-body HTTP/1.1\r\nHost: ${host}\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
-          hasResponses(1),
-        );
+        const r = await resetAfterBody(port, host, method, body);
         expect(statuses(r.data), method).toEqual([502]);
         expect(rig.nodeApp.seen.filter((s) => s.url === '/reset-after-body').length, method).toBe(1);
       }
@@ -286,11 +254,7 @@ describe('the activator in front of a pod that resets after reading the request'
       ['PATCH', 'x=1'],
     ] as const) {
       rig.nodeApp.resetCounts();
-      const r = await raw(
-        port,
-        `${method} /reset-after-body HTTP/1.1\r\nHost: ${DIRECT}\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
-        hasResponses(1),
-      );
+      const r = await resetAfterBody(port, DIRECT, method, body);
       expect(statuses(r.data), method).toEqual([502]);
       expect(errorCode(r.data), method).toBe('UPSTREAM_RESET');
       expect(count(), method).toBe(1);

@@ -5,6 +5,7 @@
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { ActivatorService } from '../../../src/activator/sources.ts';
 import type { ReadinessProbeSpec } from '../../../src/queue/probe-spec.ts';
 import type { QueueProxyHandle } from '../../../src/queue/queue-proxy.ts';
@@ -429,4 +430,65 @@ function completeBodies(data: string): number {
     count++;
     at = head + 4 + length;
   }
+}
+
+/** Where a case sends its bytes: a queue-proxy alone, or the activator in front of one. */
+export interface Target {
+  readonly name: 'queue-proxy' | 'activator';
+  /** Port and Host for the Node app, and for the raw app. */
+  good(): { port: number; host: string };
+  raw(): { port: number; host: string };
+}
+
+export function hostileTargets(rig: () => HostileRig): readonly Target[] {
+  return [
+    {
+      name: 'queue-proxy',
+      good: () => ({ port: rig().goodPod.httpPort, host: GOOD }),
+      raw: () => ({ port: rig().rawPod.httpPort, host: RAW }),
+    },
+    {
+      name: 'activator',
+      good: () => ({ port: rig().activator.activator.port, host: GOOD }),
+      raw: () => ({ port: rig().activator.activator.port, host: RAW }),
+    },
+  ];
+}
+
+/** After a case: nothing crashed, the target still serves, and every count is back to zero. */
+export async function expectHealthy(rig: HostileRig, t: Target, crashes: readonly unknown[]): Promise<void> {
+  expect(crashes).toEqual([]);
+  const { port, host } = t.good();
+  expect((await request(port, { host, path: '/echo' })).status).toBe(200);
+  await rig.settled();
+}
+
+/** Sends `method /reset-after-body` with `body` on a fresh connection and reads one response. */
+export function resetAfterBody(port: number, host: string, method: string, body: string): Promise<RawResult> {
+  return raw(
+    port,
+    `${method} /reset-after-body HTTP/1.1\r\nHost: ${host}\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    hasResponses(1),
+  );
+}
+
+/**
+ * One rig per test file: started before its tests, closed after, with every uncaught exception
+ * of the process recorded (an unhandled 'error' event is how one client used to kill the proxy).
+ */
+export function useHostileRig(): { readonly rig: () => HostileRig; readonly crashes: unknown[] } {
+  let rig: HostileRig | undefined;
+  const crashes: unknown[] = [];
+  const onCrash = (err: unknown): void => {
+    crashes.push(err);
+  };
+  beforeAll(async () => {
+    process.on('uncaughtException', onCrash);
+    rig = await startHostileRig();
+  });
+  afterAll(async () => {
+    await rig?.close();
+    process.removeListener('uncaughtException', onCrash);
+  });
+  return { rig: () => rig!, crashes };
 }
