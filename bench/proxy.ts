@@ -65,7 +65,7 @@ async function headerRewriter(): Promise<(req: http.IncomingMessage) => string[]
 }
 
 /** The forwarding core alone (src/http/proxy.ts), for the comparison with http-proxy. */
-async function runCore(port: number, upstreamPort: number): Promise<void> {
+export async function runCore(port: number, upstreamPort: number): Promise<http.Server> {
   const { Forwarder } = await import('../src/http/proxy.ts');
   const { Upstream } = await import('../src/http/upstream.ts');
   const { failureAnswer, writeErrorAnswer } = await import('../src/http/failures.ts');
@@ -76,7 +76,7 @@ async function runCore(port: number, upstreamPort: number): Promise<void> {
       if (failure !== undefined && !failure.responseStarted) writeErrorAnswer(res, failureAnswer(failure));
     },
   });
-  http
+  return http
     .createServer((req, res) => {
       forwarder.forward(req, res, rewrite(req), upstream, res, 0);
     })
@@ -87,7 +87,7 @@ async function runCore(port: number, upstreamPort: number): Promise<void> {
  * undici's Pool through its dispatch API (streaming both ways, backpressure by the controller),
  * with the same header rewriting as the core: the candidate to replace src/http/upstream.ts.
  */
-async function runUndici(port: number, upstreamPort: number): Promise<void> {
+export async function runUndici(port: number, upstreamPort: number): Promise<http.Server> {
   const { Pool } = await import('undici');
   const { HOP_BY_HOP_HEADERS } = await import('../src/http/headers.ts');
   const rewrite = await headerRewriter();
@@ -96,7 +96,7 @@ async function runUndici(port: number, upstreamPort: number): Promise<void> {
     pipelining: 1,
     keepAliveTimeout: 30_000,
   });
-  http
+  return http
     .createServer((req, res) => {
       const headers = rewrite(req);
       const hasBody =
