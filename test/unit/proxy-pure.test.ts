@@ -11,6 +11,7 @@ import { DeadlineList, HeldSignal } from '../../src/dataplane/held.ts';
 import { RequestStats } from '../../src/dataplane/stats.ts';
 import { ZeroscaleError } from '../../src/errors.ts';
 import { classifyUpstreamError, failureAnswer, proxyFailure } from '../../src/http/failures.ts';
+import { HeldBodyBudget } from '../../src/http/held-body.ts';
 import { type InternalMarks, InternalToken, scanInternalHeaders } from '../../src/http/internal-headers.ts';
 import { registerRequestMetrics, ServiceRequestMetrics } from '../../src/http/request-metrics.ts';
 import { clientErrorKind } from '../../src/http/server.ts';
@@ -305,5 +306,19 @@ describe('buildReport', () => {
     });
     clock.advance(1000);
     expect(buildReport('act-1', 1000, [busy, idle])).toBeUndefined();
+  });
+});
+
+describe('HeldBodyBudget', () => {
+  it('takes bytes within both the per-request and the process bound, and gives them back', () => {
+    const budget = new HeldBodyBudget({ limitBytes: 100, perRequestBytes: 60 });
+    expect(budget.take(50, 0)).toBe(true);
+    expect(budget.take(20, 50)).toBe(false); // over the request's 60
+    expect(budget.take(40, 0)).toBe(true); // another request: 90 of 100
+    expect(budget.take(20, 0)).toBe(false); // over the process's 100
+    expect(budget.usedBytes).toBe(90);
+    budget.give(50);
+    expect(budget.take(20, 0)).toBe(true);
+    expect(budget.usedBytes).toBe(60);
   });
 });
