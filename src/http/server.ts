@@ -8,7 +8,19 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
+import {
+  answerClientError,
+  CLIENT_ERROR_ANSWERS,
+  type ClientErrorKind,
+  clientErrorKind,
+  writeRaw,
+} from './client-errors.ts';
 import { registerCollected } from './request-metrics.ts';
+import { declaredLength, normaliseRequest } from './request-target.ts';
+
+export { type ClientErrorKind, clientErrorKind } from './client-errors.ts';
+export { absoluteTarget, declaredLength, normaliseRequest } from './request-target.ts';
+
 import { readUpgradeClient } from './upgrade.ts';
 
 export interface ServerLimits {
@@ -25,27 +37,6 @@ export interface ServerLimits {
   /** Largest declared body; `Expect: 100-continue` with a larger Content-Length gets 413, no 100. */
   readonly maxBodyBytes?: number;
 }
-
-/** Why a connection was answered before any request reached the handler. */
-export type ClientErrorKind =
-  | 'bad-request'
-  | 'headers-too-large'
-  | 'headers-timeout'
-  | 'connection-error'
-  /** No Host header (an HTTP/1.0 request; Node refuses HTTP/1.1 ones itself), or an empty one. */
-  | 'missing-host'
-  /** More than one Host header, or one that is not a host[:port] (RFC 9112 §3.2: 400). */
-  | 'bad-host'
-  /** A Transfer-Encoding other than chunked (RFC 9112 §6.1: the length cannot be known: 400). */
-  | 'bad-transfer-encoding'
-  /** A request target that is neither origin-form (`/path`), absolute-form (`http://h/p`) nor `*`. */
-  | 'bad-target'
-  /** More pipelined requests waiting on one connection than `maxPipelinedRequests`. */
-  | 'pipeline-flood'
-  /** `Expect: 100-continue` with a declared body over `maxBodyBytes`. */
-  | 'expect-too-large'
-  /** A connection beyond `maxConnections`. */
-  | 'too-many-connections';
 
 export interface ServerHandlers {
   request(req: IncomingMessage, res: ServerResponse): void;
@@ -227,154 +218,6 @@ class ConnectionGate {
       this.#serve(turn, req, nextRes, expectContinue);
       return;
     }
-  }
-}
-
-/**
- * Puts the request target in origin form and makes sure there is a Host, as a proxy must
- * (RFC 9112 §3.2): an absolute-form target's authority replaces the Host header. Returns the
- * reason to refuse the request, if any. Only rawHeaders (what the proxies read) are rewritten.
- */
-export function normaliseRequest(req: IncomingMessage): ClientErrorKind | undefined {
-  const url = req.url ?? '';
-  const raw = req.rawHeaders;
-  if (url.charCodeAt(0) !== 47 /* / */ && url !== '*') {
-    const target = absoluteTarget(url);
-    if (target === undefined) return 'bad-target';
-    req.url = target.path;
-    setHost(raw, target.authority);
-  }
-  let hosts = 0;
-  let host = '';
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 4 && name.toLowerCase() === 'host') {
-      hosts++;
-      host = raw[i + 1]!;
-    } else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
-      // Node takes codings it does not decode for a body of unknown length; the upstream might
-      // frame it otherwise. Only chunked (which the proxy itself re-frames) goes on.
-      if (raw[i + 1]!.trim().toLowerCase() !== 'chunked') return 'bad-transfer-encoding';
-    }
-  }
-  if (hosts === 0 || host.trim() === '') return 'missing-host';
-  if (hosts > 1 || !HOST_VALUE.test(host)) return 'bad-host';
-  return undefined;
-}
-
-// uri-host [ ":" port ]: reg-name, IPv4 or a bracketed IPv6 literal.
-const HOST_VALUE = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=%]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
-
-const ABSOLUTE_TARGET = /^https?:\/\/([^/?#\s@]+)([^#\s]*)$/i;
-
-/** `http://host:port/path?q` → authority and origin-form path; undefined when not of that form. */
-export function absoluteTarget(url: string): { authority: string; path: string } | undefined {
-  const m = ABSOLUTE_TARGET.exec(url);
-  if (m === null) return undefined;
-  const rest = m[2]!;
-  const path = rest === '' ? '/' : rest.charCodeAt(0) === 63 /* ? */ ? `/${rest}` : rest;
-  if (path.charCodeAt(0) !== 47) return undefined;
-  return { authority: m[1]!, path };
-}
-
-function headerIndex(raw: readonly string[], lowerName: string): number {
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return i;
-  }
-  return -1;
-}
-
-/** Replaces every Host header by one with `value` (first position kept). */
-function setHost(raw: string[], value: string): void {
-  const first = headerIndex(raw, 'host');
-  if (first < 0) {
-    raw.push('Host', value);
-    return;
-  }
-  raw[first + 1] = value;
-  for (let i = raw.length - 2; i > first; i -= 2) {
-    if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') raw.splice(i, 2);
-  }
-}
-
-/** Content-Length as declared, or 0 (no header, or chunked). */
-export function declaredLength(raw: readonly string[]): number {
-  const i = headerIndex(raw, 'content-length');
-  return i < 0 ? 0 : Number(raw[i + 1]);
-}
-
-export function clientErrorKind(err: { code?: string }): ClientErrorKind {
-  switch (err.code) {
-    case 'HPE_HEADER_OVERFLOW':
-      return 'headers-too-large';
-    case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return 'headers-timeout';
-    case 'ECONNRESET':
-    case 'EPIPE':
-      return 'connection-error';
-    default:
-      return 'bad-request';
-  }
-}
-
-interface ClientErrorAnswer {
-  readonly status: number;
-  readonly code: string;
-  readonly body: string;
-}
-
-const CLIENT_ERROR_ANSWERS: { readonly [K in ClientErrorKind]: ClientErrorAnswer | undefined } = {
-  'bad-request': { status: 400, code: 'BAD_REQUEST', body: 'malformed request\n' },
-  'headers-too-large': { status: 431, code: 'HEADERS_TOO_LARGE', body: 'request headers too large\n' },
-  'headers-timeout': { status: 408, code: 'HEADERS_TIMEOUT', body: 'request headers not received in time\n' },
-  'missing-host': { status: 400, code: 'MISSING_HOST', body: 'request has no Host header\n' },
-  'bad-host': { status: 400, code: 'BAD_HOST', body: 'request has more than one Host, or an invalid one\n' },
-  'bad-transfer-encoding': {
-    status: 400,
-    code: 'BAD_TRANSFER_ENCODING',
-    body: 'only the chunked transfer coding is accepted\n',
-  },
-  'bad-target': { status: 400, code: 'BAD_TARGET', body: 'request target is not a path or an http URL\n' },
-  'pipeline-flood': {
-    status: 503,
-    code: 'PIPELINE_FLOOD',
-    body: 'too many pipelined requests on one connection\n',
-  },
-  'expect-too-large': { status: 413, code: 'BODY_TOO_LARGE', body: 'request body too large\n' },
-  'connection-error': undefined,
-  'too-many-connections': undefined,
-};
-
-const CLIENT_ERROR_RESPONSES: { readonly [K in ClientErrorKind]: string | undefined } = Object.fromEntries(
-  Object.entries(CLIENT_ERROR_ANSWERS).map(([kind, a]) => [
-    kind,
-    a === undefined ? undefined : rawResponse(a),
-  ]),
-) as { readonly [K in ClientErrorKind]: string | undefined };
-
-function rawResponse(a: ClientErrorAnswer): string {
-  return (
-    `HTTP/1.1 ${a.status} ${http.STATUS_CODES[a.status]}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
-    `content-length: ${Buffer.byteLength(a.body)}\r\nx-zeroscale-error: ${a.code}\r\nconnection: close\r\n\r\n${a.body}`
-  );
-}
-
-/** Answers a refused upgrade request on its raw socket and closes it. */
-function writeRaw(socket: Duplex, kind: ClientErrorKind): void {
-  const answer = CLIENT_ERROR_RESPONSES[kind];
-  if (answer !== undefined && socket.writable) socket.end(answer);
-  else socket.destroy();
-}
-
-function answerClientError(kind: ClientErrorKind, socket: Socket): void {
-  const answer = CLIENT_ERROR_RESPONSES[kind];
-  // Node's own rule: write only if no response of this connection has begun.
-  const inProgress = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-  if (answer !== undefined && socket.writable && (inProgress === undefined || !inProgress.headersSent)) {
-    socket.end(answer);
-  } else {
-    socket.destroy();
   }
 }
 
