@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { type Clock, systemClock } from '../clock.ts';
+import { waitForQuiet } from '../dataplane/drain.ts';
 import { unwatchClient, watchClient } from '../dataplane/held.ts';
 import { ZeroscaleError } from '../errors.ts';
 import { type ErrorAnswer, failureAnswer, type ProxyFailure, writeErrorAnswer } from '../http/failures.ts';
@@ -608,11 +609,12 @@ class Activator implements ActivatorHandle {
   }
 
   async #drainAndClose(): Promise<void> {
-    for (;;) {
-      const quietFor = this.#clock.now() - this.#lastArrival;
-      if (quietFor >= this.#options.drainMs || this.#closed) break;
-      await sleep(this.#options.drainMs - quietFor);
-    }
+    await waitForQuiet({
+      clock: this.#clock,
+      lastArrival: () => this.#lastArrival,
+      quietMs: this.#options.drainMs,
+      stopped: () => this.#closed,
+    });
     const closed = closeServer(this.#server);
     if (this.#active > 0) {
       await new Promise<void>((resolve) => {
@@ -647,8 +649,4 @@ class Activator implements ActivatorHandle {
     destroyConnections(this.#server);
     await this.#admin.close();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -12,6 +12,7 @@ import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { QUEUE_PROXY_READINESS_PATH } from '../api/queue-proxy.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import { Breaker, breakerError } from '../dataplane/breaker.ts';
+import { waitForQuiet } from '../dataplane/drain.ts';
 import { DeadlineList, HeldSignal, unwatchClient, watchClient } from '../dataplane/held.ts';
 import { RequestStats } from '../dataplane/stats.ts';
 import { isZeroscaleError, type ZeroscaleError } from '../errors.ts';
@@ -500,14 +501,12 @@ class QueueProxy implements QueueProxyHandle {
   }
 
   async #drainAndClose(): Promise<void> {
-    const quietMs = this.#options.drainMs;
-    // The drain ends once no request arrived for the quiet period: by then the endpoint removal
-    // has reached the clients, and whatever still comes is refused by the closed port.
-    for (;;) {
-      const quietFor = this.#clock.now() - this.#lastArrival;
-      if (quietFor >= quietMs || this.#closed) break;
-      await sleep(quietMs - quietFor);
-    }
+    await waitForQuiet({
+      clock: this.#clock,
+      lastArrival: () => this.#lastArrival,
+      quietMs: this.#options.drainMs,
+      stopped: () => this.#closed,
+    });
     await closeServer(this.#server);
     this.#log.info('drained');
     this.#admin.drained();
@@ -532,8 +531,4 @@ class QueueProxy implements QueueProxyHandle {
     this.#upstream.destroy();
     destroyConnections(this.#server);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
