@@ -171,7 +171,8 @@ class ConnectionGate {
 
   #serve(turn: ConnectionTurn, req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
     turn.active = res;
-    res.once('close', onTurnClose);
+    // on, not once: once wraps the listener in a closure per request.
+    res.on('close', onTurnClose);
     const problem = normaliseRequest(req) ?? (expectContinue ? this.#checkContinue(req) : undefined);
     if (problem !== undefined) {
       this.#refuse(res, problem);
