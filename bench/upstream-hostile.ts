@@ -5,7 +5,7 @@
 
 import type http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import { RAW_RESPONSES, RawApp } from '../test/component/hostile/rig.ts';
+import { RAW_RESPONSES, RawApp } from '../test/component/hostile/apps.ts';
 import { runCore, runUndici } from './proxy.ts';
 import { writeResult } from './stats.ts';
 

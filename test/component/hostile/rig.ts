@@ -1,7 +1,7 @@
 // The hostile-input rig: a real activator and two real queue-proxies in-process, in front of
 // misbehaving apps, and a raw node:net client. Each case checks what the client got, and then
-// `settled()` waits (with a deadline) until every counter of in-flight work, every client
-// connection and every timer is back where it was before the case.
+// `settled()` waits (with a deadline) until every counter of in-flight, queued and held work and
+// every client connection is back to zero (protocol.test.ts also checks sockets, timers, heap).
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
@@ -20,7 +20,9 @@ import {
   TEST_INTERNAL_TOKEN,
   waitFor,
 } from '../proxy-harness.ts';
+import { RawApp } from './apps.ts';
 
+export { RAW_RESPONSES, RawApp } from './apps.ts';
 export { LOOPBACK, metricValue, request, scrape, TEST_INTERNAL_TOKEN as TEST_TOKEN, waitFor };
 
 /** Hosts the activator routes: `good` → the Node app's pod, `raw` → the raw app's, `cold` → none. */
@@ -123,59 +125,6 @@ export class NodeApp {
     }
   }
 }
-
-/**
- * An app that writes raw bytes: the response for a path is taken from `RAW_RESPONSES`, an unknown
- * path stalls (never answers). It reads and ignores request bodies.
- */
-export class RawApp {
-  readonly server: net.Server;
-  port = 0;
-  requests = 0;
-  constructor() {
-    this.server = net.createServer((socket) => {
-      socket.on('error', () => {});
-      let buffered = '';
-      socket.setEncoding('latin1');
-      socket.on('data', (chunk: string) => {
-        buffered += chunk;
-        for (;;) {
-          const end = buffered.indexOf('\r\n\r\n');
-          if (end < 0) return;
-          const head = buffered.slice(0, end);
-          buffered = buffered.slice(end + 4);
-          this.requests++;
-          const path = head.split(' ')[1] ?? '/';
-          const answer = RAW_RESPONSES[path];
-          if (answer !== undefined) socket.write(answer);
-        }
-      });
-    });
-  }
-
-  async listen(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, LOOPBACK, resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-}
-
-/** Malformed or hostile responses by path (the raw app's script). */
-export const RAW_RESPONSES: Record<string, string> = {
-  '/ok': 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok',
-  '/bad-reason': 'HTTP/1.1 200 O\x01K\r\ncontent-length: 2\r\n\r\nok',
-  '/bad-header-value': 'HTTP/1.1 200 OK\r\nx-bad: a\x00b\r\ncontent-length: 2\r\n\r\nok',
-  '/bad-header-name': 'HTTP/1.1 200 OK\r\nx bad: a\r\ncontent-length: 2\r\n\r\nok',
-  '/garbage': 'SPDY/9 what\r\n\r\n',
-  '/cl-and-te':
-    'HTTP/1.1 200 OK\r\ncontent-length: 2\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n',
-  '/two-cl': 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nok',
-  '/obs-fold': 'HTTP/1.1 200 OK\r\nx-a: 1\r\n folded\r\ncontent-length: 2\r\n\r\nok',
-  '/bare-lf': 'HTTP/1.1 200 OK\nx-a: 1\ncontent-length: 2\n\nok',
-  '/bad-chunk': 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nok\r\n0\r\n\r\n',
-  '/switching': 'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n',
-  '/head-then-stall': 'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial',
-  '/huge-head': `HTTP/1.1 200 OK\r\nx-big: ${'a'.repeat(100 * 1024)}\r\ncontent-length: 2\r\n\r\nok`,
-};
 
 export interface HostileRig {
   readonly nodeApp: NodeApp;
