@@ -51,28 +51,87 @@ function runApp(port: number, delayMs: number): void {
     .listen(port, LOOPBACK);
 }
 
+/** The headers both bench cores send upstream: the rewriting the real proxies do. */
+async function headerRewriter(): Promise<(req: http.IncomingMessage) => string[]> {
+  const { buildUpstreamRequestHeaders } = await import('../src/http/headers.ts');
+  const { randomUUID } = await import('node:crypto');
+  const policy = { trustForwarded: true, stripInternal: true, newRequestId: randomUUID };
+  return (req) =>
+    buildUpstreamRequestHeaders(
+      req.rawHeaders,
+      { remoteAddress: req.socket.remoteAddress, protocol: 'http' },
+      policy,
+    ).headers;
+}
+
 /** The forwarding core alone (src/http/proxy.ts), for the comparison with http-proxy. */
-async function runCore(port: number, upstreamPort: number): Promise<void> {
+export async function runCore(port: number, upstreamPort: number): Promise<http.Server> {
   const { Forwarder } = await import('../src/http/proxy.ts');
   const { Upstream } = await import('../src/http/upstream.ts');
-  const { buildUpstreamRequestHeaders } = await import('../src/http/headers.ts');
   const { failureAnswer, writeErrorAnswer } = await import('../src/http/failures.ts');
-  const { randomUUID } = await import('node:crypto');
+  const rewrite = await headerRewriter();
   const upstream = new Upstream({ host: LOOPBACK, port: upstreamPort, maxFreeSockets: 1000 });
-  const policy = { trustForwarded: true, stripInternal: true, newRequestId: randomUUID };
   const forwarder = new Forwarder<http.ServerResponse>({
     forwardEnded(res, failure) {
       if (failure !== undefined && !failure.responseStarted) writeErrorAnswer(res, failureAnswer(failure));
     },
   });
-  http
+  return http
     .createServer((req, res) => {
-      const { headers } = buildUpstreamRequestHeaders(
-        req.rawHeaders,
-        { remoteAddress: req.socket.remoteAddress, protocol: 'http' },
-        policy,
-      );
-      forwarder.forward(req, res, headers, upstream, res, 0);
+      forwarder.forward(req, res, rewrite(req), upstream, res, 0);
+    })
+    .listen(port, LOOPBACK);
+}
+
+/**
+ * undici's Pool through its dispatch API (streaming both ways, backpressure by the controller),
+ * with the same header rewriting as the core: the candidate to replace src/http/upstream.ts.
+ */
+export async function runUndici(port: number, upstreamPort: number): Promise<http.Server> {
+  const { Pool } = await import('undici');
+  const { HOP_BY_HOP_HEADERS } = await import('../src/http/headers.ts');
+  const rewrite = await headerRewriter();
+  const pool = new Pool(`http://${LOOPBACK}:${upstreamPort}`, {
+    connections: 1000,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+  });
+  return http
+    .createServer((req, res) => {
+      const headers = rewrite(req);
+      const hasBody =
+        req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+      let controller: { abort(err: Error): void; pause(): void; resume(): void } | undefined;
+      res.once('close', () => {
+        if (!res.writableFinished) controller?.abort(new Error('client closed the connection'));
+      });
+      pool.dispatch({ method: req.method as 'GET', path: req.url!, headers, body: hasBody ? req : null }, {
+        onRequestStart(c: typeof controller) {
+          controller = c;
+        },
+        onResponseStart(_c: unknown, status: number, upstreamHeaders: Record<string, string | string[]>) {
+          for (const name of Object.keys(upstreamHeaders)) {
+            if (HOP_BY_HOP_HEADERS.has(name)) delete upstreamHeaders[name];
+          }
+          res.writeHead(status, upstreamHeaders);
+        },
+        onResponseData(c: NonNullable<typeof controller>, chunk: Buffer) {
+          if (!res.write(chunk)) {
+            c.pause();
+            res.once('drain', () => c.resume());
+          }
+        },
+        onResponseEnd() {
+          res.end();
+        },
+        onResponseError(_c: unknown, _err: Error) {
+          if (res.headersSent) res.destroy();
+          else {
+            res.statusCode = 502;
+            res.end();
+          }
+        },
+      } as never);
     })
     .listen(port, LOOPBACK);
 }
@@ -119,6 +178,16 @@ function runFlood(port: number, host: string, count: number): void {
   };
   // Waves of 200: a listen backlog overflowed by SYNs costs seconds of retransmits.
   for (let i = 0; i < 200; i++) open();
+}
+
+/** undici's version when it can be loaded (a devDependency), else undefined. */
+function undiciInstalled(): string | undefined {
+  try {
+    const pkg = path.join(here, '..', 'node_modules', 'undici', 'package.json');
+    return (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { version: string }).version;
+  } catch {
+    return undefined;
+  }
 }
 
 // ---- measurement helpers ----------------------------------------------------------------------
@@ -335,6 +404,7 @@ async function run(nginxPath: string, dir: string): Promise<void> {
     nginxFast: await freePort(),
     nginxSlow: await freePort(),
     core: await freePort(),
+    undici: await freePort(),
     httpProxy: await freePort(),
   };
   role('app', ports.fast, 0);
@@ -391,6 +461,8 @@ async function run(nginxPath: string, dir: string): Promise<void> {
     path.join(dir, 'error.log'),
   ]);
   const core = role('core', ports.core, ports.fast);
+  const undiciVersion = undiciInstalled();
+  const undici = undiciVersion === undefined ? undefined : role('undici', ports.undici, ports.fast);
   let httpProxy: ChildProcess | undefined;
   try {
     await import('http-proxy');
@@ -399,7 +471,14 @@ async function run(nginxPath: string, dir: string): Promise<void> {
     process.stdout.write('bench proxy: http-proxy not installed; leaving it out\n');
   }
 
-  for (const port of [ports.fast, ports.slow, ports.core, ports.nginxFast, ports.nginxSlow]) {
+  for (const port of [
+    ports.fast,
+    ports.slow,
+    ports.core,
+    ports.nginxFast,
+    ports.nginxSlow,
+    ...(undici === undefined ? [] : [ports.undici]),
+  ]) {
     await waitUntil(`port ${port}`, async () => (await get(port, '/')).status === 200);
   }
   await waitUntil(
@@ -452,6 +531,16 @@ async function run(nginxPath: string, dir: string): Promise<void> {
     },
     { name: 'nginx', handler: 'fast', port: ports.nginxFast, pid: nginxWorker() },
     { name: 'forwarding core alone', handler: 'fast', port: ports.core, pid: core.pid },
+    ...(undici === undefined
+      ? []
+      : [
+          {
+            name: `undici ${undiciVersion} Pool`,
+            handler: 'fast' as const,
+            port: ports.undici,
+            pid: undici.pid,
+          },
+        ]),
     ...(httpProxy === undefined
       ? []
       : [{ name: 'http-proxy 1.18.1', handler: 'fast' as const, port: ports.httpProxy, pid: httpProxy.pid }]),
@@ -631,6 +720,7 @@ function report(
   const added = paced.activator.p99Ms - paced.queueProxy.p99Ms;
   const coreRow = find('forwarding core alone', 'fast');
   const httpProxyRow = rows.find((r) => r.name.startsWith('http-proxy'));
+  const undiciRow = rows.find((r) => r.name.startsWith('undici'));
   const held = memory.activator.holdingMb - memory.activator.idleMb;
   const bare = memory.bareNode.holdingMb - memory.bareNode.idleMb;
   const goal = (ok: boolean): string => (ok ? 'met' : '**not met**');
@@ -653,7 +743,12 @@ function report(
     httpProxyRow === undefined
       ? 'http-proxy was not installed, so the comparison was skipped.'
       : `Forwarding core vs http-proxy 1.18.1 on the same app: ${f0(coreRow.rps)} vs ${f0(httpProxyRow.rps)} req/s (${f2(coreRow.rps / httpProxyRow.rps)}×), ` +
-          `p99 ${f2(coreRow.p99Ms)} vs ${f2(httpProxyRow.p99Ms)} ms; the faster, src/http/proxy.ts, is the one in use.`,
+          `p99 ${f2(coreRow.p99Ms)} vs ${f2(httpProxyRow.p99Ms)} ms.`,
+    '',
+    undiciRow === undefined
+      ? 'undici was not installed, so the comparison was skipped.'
+      : `Forwarding core vs ${undiciRow.name} (dispatch API, same header rewriting) on the same app: ${f0(coreRow.rps)} vs ${f0(undiciRow.rps)} req/s (${f2(coreRow.rps / undiciRow.rps)}×), ` +
+          `p99 ${f2(coreRow.p99Ms)} vs ${f2(undiciRow.p99Ms)} ms, CPU ${coreRow.cpuUsPerRequest === undefined ? '—' : f0(coreRow.cpuUsPerRequest)} vs ${undiciRow.cpuUsPerRequest === undefined ? '—' : f0(undiciRow.cpuUsPerRequest)} µs/req.`,
   );
   writeResult(
     'proxy',
@@ -676,6 +771,9 @@ if (import.meta.main) {
       break;
     case 'http-proxy':
       await runHttpProxy(n(0), n(1));
+      break;
+    case 'undici':
+      await runUndici(n(0), n(1));
       break;
     case 'hold':
       runHold(n(0));

@@ -8,47 +8,44 @@ import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Span } from '@opentelemetry/api';
 import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { type Clock, systemClock } from '../clock.ts';
+import { waitForQuiet } from '../dataplane/drain.ts';
+import { unwatchClient, watchClient } from '../dataplane/held.ts';
 import { ZeroscaleError } from '../errors.ts';
 import { type ErrorAnswer, failureAnswer, type ProxyFailure, writeErrorAnswer } from '../http/failures.ts';
-import {
-  buildUpstreamRequestHeaders,
-  firstValue,
-  type HeaderPolicy,
-  REQUEST_ID_HEADER,
-} from '../http/headers.ts';
+import { buildUpstreamRequestHeaders, type HeaderPolicy } from '../http/headers.ts';
+import { dropHeldBody, HeldBodyBudget, holdBody } from '../http/held-body.ts';
 import {
   type InternalMarks,
+  InternalToken,
   PROBE_ACTIVATOR,
   PROXIED_HEADER,
-  PROXIED_VALUE,
   scanInternalHeaders,
 } from '../http/internal-headers.ts';
 import { Forwarder, hasUnreadBody } from '../http/proxy.ts';
+import { ServiceRequestMetrics } from '../http/request-metrics.ts';
 import {
-  registerCollected,
-  registerRequestMetrics,
-  type Sample,
-  ServiceRequestMetrics,
-} from '../http/request-metrics.ts';
-import { closeServer, createServer, destroyConnections, listen } from '../http/server.ts';
-import { parseTraceparent } from '../http/traceparent.ts';
+  closeServer,
+  createServer,
+  declaredLength,
+  destroyConnections,
+  listen,
+  registerConnectionMetrics,
+} from '../http/server.ts';
 import { UpgradeForwarder, writeRawErrorAnswer } from '../http/upgrade.ts';
 import { type Logger, silentLogger } from '../telemetry/log.ts';
 import { createRegistry } from '../telemetry/metrics.ts';
 import type { RequestSpans } from '../telemetry/request-spans.ts';
-import { AdminServer } from './admin.ts';
-import type { PodSlot } from './balancer.ts';
+import { AdminServer } from '../telemetry/server.ts';
+import { registerActivatorMetrics } from './activator-metrics.ts';
+import { ServiceCatalogue } from './catalogue.ts';
 import { type ColdStart, type ColdStartEnded, ColdStartMetrics, coldStartPhases } from './cold-start.ts';
-import { HeldSignal } from './held.ts';
-import { buildHostTable, type HostTable } from './hosts.ts';
 import type { ActivatorOptions } from './options.ts';
 import { StatReporter } from './reporter.ts';
+import { ActivatorRequest, requestIds } from './request.ts';
 import { type ActivatorRejection, type PodTarget, ServiceState } from './service-state.ts';
 import type {
-  ActivatorService,
   AutoscalerClient,
   EndpointsSource,
   PodLifecycleSource,
@@ -109,64 +106,6 @@ export async function startActivator(
   return activator;
 }
 
-/**
- * One client request while the activator has it. While it waits for capacity it is its own
- * abort signal and deadline-list node (see held.ts): holding costs no extra objects.
- */
-class ActivatorRequest extends HeldSignal {
-  readonly service: ServiceState;
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse | undefined;
-  readonly socket: Duplex | undefined;
-  readonly head: Buffer | undefined;
-  /** Built when first forwarded, not while held: 10,000 held requests need no header copies. */
-  headers: string[] | undefined = undefined;
-  readonly startedAt: number;
-  pod: PodTarget | undefined = undefined;
-  slot: PodSlot | undefined = undefined;
-  attempts = 0;
-  holdsSlot = false;
-  /** The cold start it waited through, if it found the service without a ready pod. */
-  coldStart: ColdStart | undefined = undefined;
-  /** With tracing: the request's span, and the child for the time it waits (cold_start or queue_wait). */
-  span: Span | undefined = undefined;
-  waitSpan: Span | undefined = undefined;
-
-  constructor(
-    service: ServiceState,
-    req: IncomingMessage,
-    res: ServerResponse | undefined,
-    socket: Duplex | undefined,
-    head: Buffer | undefined,
-  ) {
-    super();
-    this.service = service;
-    this.req = req;
-    this.res = res;
-    this.socket = socket;
-    this.head = head;
-    this.startedAt = performance.now();
-  }
-
-  get client(): (ServerResponse | Duplex) & Held {
-    return (this.res ?? this.socket)!;
-  }
-
-  get clientGone(): boolean {
-    return this.client.destroyed;
-  }
-}
-
-const kHeld = Symbol('zeroscale.held');
-interface Held {
-  [kHeld]?: ActivatorRequest | undefined;
-}
-
-/** 'close' of a held request's client: out of the queue at once (module-level: no closure per request). */
-function onHeldClientClose(this: Held): void {
-  this[kHeld]?.abort();
-}
-
 const SHUTTING_DOWN = (): ZeroscaleError =>
   new ZeroscaleError('SHUTTING_DOWN', 'activator is shutting down', { httpStatus: 503 });
 
@@ -176,9 +115,7 @@ class Activator implements ActivatorHandle {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #registry: Registry;
-  readonly #services = new Map<string, ServiceState>();
-  #hosts: HostTable = buildHostTable([]);
-  #hostProblems = '';
+  readonly #catalogue: ServiceCatalogue;
   readonly #forwarder: Forwarder<ActivatorRequest>;
   readonly #upgrades: UpgradeForwarder<ActivatorRequest>;
   readonly #server: http.Server;
@@ -186,7 +123,9 @@ class Activator implements ActivatorHandle {
   readonly #reporter: StatReporter;
   readonly #coldStartMetrics: ColdStartMetrics;
   readonly #spans: RequestSpans | undefined;
-  readonly #marks: InternalMarks = { probe: undefined, proxied: false };
+  readonly #marks: InternalMarks = { probe: undefined, proxied: undefined };
+  readonly #token: InternalToken;
+  readonly #heldBodies: HeldBodyBudget;
   // Behind an ingress, X-Forwarded-* name the real client: appended to, as nginx and Go's
   // ReverseProxy do. Internal headers from clients are dropped.
   readonly #policy: HeaderPolicy = { trustForwarded: true, stripInternal: true, newRequestId: randomUUID };
@@ -211,27 +150,58 @@ class Activator implements ActivatorHandle {
     this.#registry = deps.registry ?? createRegistry('activator');
     if (deps.registry === undefined) collectDefaultMetrics({ register: this.#registry });
     this.#coldStartMetrics = new ColdStartMetrics(this.#registry, deps.onColdStart);
+    this.#catalogue = new ServiceCatalogue({
+      options,
+      endpoints: deps.endpoints,
+      podLifecycle: deps.podLifecycle,
+      clock: this.#clock,
+      log: this.#log,
+      coldStartMetrics: this.#coldStartMetrics,
+    });
     this.#spans = deps.spans;
+    this.#token = new InternalToken(options.internalToken);
+    this.#heldBodies = new HeldBodyBudget({
+      limitBytes: options.heldBodyBytesLimit,
+      perRequestBytes: options.heldBodyBytesPerRequest,
+    });
     this.#forwarder = new Forwarder<ActivatorRequest>(this, {
       responseStartTimeoutMs: options.responseStartTimeoutMs,
       idleTimeoutMs: options.idleTimeoutMs,
       maxBodyBytes: options.maxBodyBytes,
+      bodyTimeoutMs: options.bodyTimeoutMs,
     });
     this.#upgrades = new UpgradeForwarder<ActivatorRequest>(this);
-    this.#server = createServer(options.limits, {
-      request: (req, res) => this.#onRequest(req, res),
-      upgrade: (req, socket, head) => this.#onUpgrade(req, socket, head),
-      clientError: (kind) => this.#unrouted.reject(kind),
+    this.#server = createServer(
+      { maxBodyBytes: options.maxBodyBytes, ...options.limits },
+      {
+        request: (req, res) => this.#onRequest(req, res),
+        upgrade: (req, socket, head) => this.#onUpgrade(req, socket, head),
+        clientError: (kind) => this.#unrouted.reject(kind),
+      },
+    );
+    registerConnectionMetrics(this.#registry, 'zeroscale_activator', this.#server);
+    // Both probes fail while draining, so endpoints drop the activator before it stops.
+    this.#admin = new AdminServer({
+      registry: this.#registry,
+      ready: () => !this.#draining,
+      healthy: () => !this.#draining,
     });
-    this.#admin = new AdminServer(this.#registry, () => !this.#draining);
     this.#reporter = new StatReporter({
       activator: options.name,
       intervalMs: options.reportIntervalMs,
-      services: () => this.#services.values(),
+      services: () => this.#catalogue.services.values(),
       client: deps.autoscaler,
       onError: (err) => this.#autoscalerFailed('report', err),
     });
-    this.#registerMetrics();
+    registerActivatorMetrics({
+      registry: this.#registry,
+      options,
+      heldBodies: this.#heldBodies,
+      unrouted: this.#unrouted,
+      services: () => this.#catalogue.services.values(),
+      queued: () => this.#queued,
+      autoscalerErrors: () => this.autoscalerErrors,
+    });
   }
 
   get port(): number {
@@ -248,7 +218,7 @@ class Activator implements ActivatorHandle {
   }
 
   service(namespace: string, name: string): ServiceSnapshot | undefined {
-    const svc = this.#services.get(`${namespace}/${name}`);
+    const svc = this.#catalogue.get(namespace, name);
     if (svc === undefined) return undefined;
     return {
       healthyPods: svc.healthyPods,
@@ -259,71 +229,13 @@ class Activator implements ActivatorHandle {
   }
 
   async listen(): Promise<void> {
-    this.#unsubscribe = this.#deps.catalog.subscribe((services) => this.#onServices(services));
+    this.#unsubscribe = this.#deps.catalog.subscribe((services) => {
+      if (!this.#closed) this.#catalogue.update(services);
+    });
     await this.#admin.listen(this.#options.metricsPort, this.#options.host);
     this.#port = await listen(this.#server, this.#options.port, this.#options.host);
     this.#reporter.start();
     this.#log.info({ port: this.#port, metricsPort: this.metricsPort }, 'activator started');
-  }
-
-  // ---- services and routing --------------------------------------------------------------
-
-  #onServices(services: readonly ActivatorService[]): void {
-    if (this.#closed) return;
-    this.#hosts = buildHostTable(services, { clusterDomain: this.#options.clusterDomain });
-    const problems = JSON.stringify(this.#hosts.problems);
-    if (problems !== this.#hostProblems && this.#hosts.problems.length > 0) {
-      this.#log.warn({ problems: this.#hosts.problems }, 'some service hosts could not be routed');
-    }
-    this.#hostProblems = problems;
-    const seen = new Set<string>();
-    for (const spec of services) {
-      const key = `${spec.namespace}/${spec.name}`;
-      seen.add(key);
-      const existing = this.#services.get(key);
-      if (existing !== undefined) {
-        existing.updateSpec(spec);
-        continue;
-      }
-      const svc = new ServiceState(spec, {
-        queueDepth: this.#options.queueDepth,
-        probeIntervalMs: this.#options.probeIntervalMs,
-        probeTimeoutMs: this.#options.probeTimeoutMs,
-        maxFreeSocketsPerPod: this.#options.maxFreeSocketsPerPod,
-        maxSocketsPerPod: this.#options.maxSocketsPerPod,
-        clock: this.#clock,
-        logger: this.#log,
-        coldStartMetrics: this.#coldStartMetrics,
-      });
-      this.#services.set(key, svc);
-      svc.unsubscribe = this.#deps.endpoints.subscribe(spec.namespace, spec.name, (pods) =>
-        svc.setEndpoints(pods),
-      );
-      svc.unsubscribeLifecycle = this.#deps.podLifecycle?.subscribe(spec.namespace, spec.name, (event) =>
-        svc.podLifecycle(event),
-      );
-    }
-    for (const [key, svc] of this.#services) {
-      if (seen.has(key)) continue;
-      this.#services.delete(key);
-      svc.close();
-    }
-  }
-
-  #route(req: IncomingMessage, answer: (a: ErrorAnswer) => void): ServiceState | undefined {
-    const host = hostOf(req.rawHeaders);
-    const key = host === undefined ? undefined : this.#hosts.lookup(host);
-    const svc = key === undefined ? undefined : this.#services.get(key);
-    if (svc === undefined) {
-      this.#unrouted.reject('unknown-host');
-      answer({
-        status: 404,
-        code: 'UNKNOWN_HOST',
-        message:
-          host === undefined ? 'request has no Host header' : `no service for host "${host.slice(0, 256)}"`,
-      });
-    }
-    return svc;
   }
 
   // ---- requests ----------------------------------------------------------------------------
@@ -334,9 +246,13 @@ class Activator implements ActivatorHandle {
       this.#answerProbe(res, probe);
       return;
     }
-    const svc = this.#route(req, (a) => writeErrorAnswer(res, a, { close: hasUnreadBody(req) }));
-    if (svc === undefined) return;
-    if (declaredLength(req) > this.#options.maxBodyBytes) {
+    const svc = this.#catalogue.route(req);
+    if (!(svc instanceof ServiceState)) {
+      this.#unrouted.reject('unknown-host');
+      writeErrorAnswer(res, svc, { close: hasUnreadBody(req) });
+      return;
+    }
+    if (declaredLength(req.rawHeaders) > this.#options.maxBodyBytes) {
       svc.metrics.reject('body-too-large');
       writeErrorAnswer(
         res,
@@ -357,8 +273,12 @@ class Activator implements ActivatorHandle {
   }
 
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const svc = this.#route(req, (a) => writeRawErrorAnswer(socket, a));
-    if (svc === undefined) return;
+    const svc = this.#catalogue.route(req);
+    if (!(svc instanceof ServiceState)) {
+      this.#unrouted.reject('unknown-host');
+      writeRawErrorAnswer(socket, svc);
+      return;
+    }
     if (this.#draining) this.#lastArrival = this.#clock.now();
     this.#begin(new ActivatorRequest(svc, req, undefined, socket, head));
   }
@@ -374,7 +294,9 @@ class Activator implements ActivatorHandle {
     );
     span?.setAttribute('zeroscale.request_id', built.requestId);
     const headers = built.headers;
-    headers.push(PROXIED_HEADER, PROXIED_VALUE);
+    // The token proves to the queue-proxy that the activator counted this request already.
+    const token = this.#token.value;
+    if (token !== undefined) headers.push(PROXIED_HEADER, token);
     return headers;
   }
 
@@ -427,9 +349,9 @@ class Activator implements ActivatorHandle {
       r.deadline = r.startedAt + svc.timeoutMs;
       svc.deadlines.add(r);
     }
-    const client = r.client;
-    client[kHeld] = r;
-    client.once('close', onHeldClientClose);
+    watchClient(r.client, r);
+    // Reading a little of the body keeps the client's leaving visible while it waits.
+    if (r.res !== undefined) holdBody(r.req, this.#heldBodies);
     svc.breaker.acquire(r.asSignal()).then(
       () => {
         this.#unhold(r);
@@ -451,9 +373,7 @@ class Activator implements ActivatorHandle {
   #unhold(r: ActivatorRequest): void {
     this.#queued--;
     r.service.deadlines.remove(r);
-    const client = r.client;
-    client[kHeld] = undefined;
-    client.removeListener('close', onHeldClientClose);
+    unwatchClient(r.client);
   }
 
   #dispatch(r: ActivatorRequest): void {
@@ -488,7 +408,7 @@ class Activator implements ActivatorHandle {
     const now = performance.now();
     const svc = r.service;
     if (svc.coldStarts.current === coldStart) {
-      const ids = this.#idsOf(r);
+      const ids = requestIds(r);
       svc.coldStarts.served(coldStart, now, {
         requestId: ids.requestId,
         traceId: ids.traceId,
@@ -543,7 +463,7 @@ class Activator implements ActivatorHandle {
     const svc = r.service;
     const suppressed = svc.failureLog.take(performance.now());
     if (suppressed === undefined) return;
-    const ids = this.#idsOf(r);
+    const ids = requestIds(r);
     svc.log.warn(
       {
         requestId: ids.requestId,
@@ -557,19 +477,6 @@ class Activator implements ActivatorHandle {
       },
       `request failed: ${failure.reason}`,
     );
-  }
-
-  /** The request id sent upstream (or the client's) and the trace id, for log lines. */
-  #idsOf(r: ActivatorRequest): { requestId: string | undefined; traceId: string | undefined } {
-    const raw = r.req.rawHeaders;
-    const requestId = firstValue(r.headers ?? raw, REQUEST_ID_HEADER);
-    let traceId = r.span?.spanContext().traceId;
-    if (traceId === undefined) {
-      const header = firstValue(raw, 'traceparent');
-      const parsed = header === undefined ? undefined : parseTraceparent(header);
-      if (parsed?.valid === true) traceId = parsed.context.traceId;
-    }
-    return { requestId, traceId };
   }
 
   /** Ends the cold_start span of `r` with the phases it waited through as events. */
@@ -614,6 +521,7 @@ class Activator implements ActivatorHandle {
     failure?: string,
   ): void {
     const svc = r.service;
+    dropHeldBody(r.req);
     if (answer !== undefined) {
       const retryAfter = answer.status === 503 ? this.#options.retryAfterSeconds : undefined;
       if (r.res !== undefined) {
@@ -689,74 +597,6 @@ class Activator implements ActivatorHandle {
     res.end(PROBE_ACTIVATOR);
   }
 
-  // ---- metrics -----------------------------------------------------------------------------
-
-  #registerMetrics(): void {
-    const registry = this.#registry;
-    registerRequestMetrics(registry, 'zeroscale_activator', () => [
-      this.#unrouted,
-      ...[...this.#services.values()].map((s) => s.metrics),
-    ]);
-    const perService = (value: (s: ServiceState) => number) => (): Sample[] =>
-      [...this.#services.values()].map((s) => ({ value: value(s), labels: s.metrics.labels }));
-    registerCollected(
-      registry,
-      'zeroscale_activator_retries_total',
-      'Requests sent again after a pod could not be reached.',
-      'counter',
-      perService((s) => s.retries),
-    );
-    registerCollected(
-      registry,
-      'zeroscale_activator_pokes_total',
-      'Scale-from-zero pokes sent to the autoscaler.',
-      'counter',
-      perService((s) => s.pokes),
-    );
-    registerCollected(
-      registry,
-      'zeroscale_activator_healthy_pods',
-      'Pods that passed the activator probe and get requests.',
-      'gauge',
-      perService((s) => s.healthyPods),
-    );
-    registerCollected(
-      registry,
-      'zeroscale_activator_pods',
-      'Pods known from the endpoints, healthy or being probed.',
-      'gauge',
-      perService((s) => s.pods.size),
-    );
-    registerCollected(
-      registry,
-      'zeroscale_activator_queued_requests_total_all',
-      'Requests waiting for capacity, all services.',
-      'gauge',
-      () => [{ value: this.#queued, labels: {} }],
-    );
-    registerCollected(
-      registry,
-      'zeroscale_activator_service_queued_requests_limit',
-      'Most requests the activator holds waiting for one service; more get 503 (reason queue-full).',
-      'gauge',
-      () => [{ value: this.#options.queueDepth, labels: {} }],
-    );
-    registerCollected(
-      registry,
-      'zeroscale_activator_queued_requests_limit',
-      'Most requests the activator holds waiting, all services.',
-      'gauge',
-      () => [{ value: this.#options.maxQueued, labels: {} }],
-    );
-    registerCollected(
-      registry,
-      'zeroscale_activator_autoscaler_errors_total',
-      'Failed reports and pokes to the autoscaler.',
-      'counter',
-      () => [{ value: this.autoscalerErrors, labels: {} }],
-    );
-  }
-
   // ---- shutdown ----------------------------------------------------------------------------
 
   drain(): Promise<void> {
@@ -769,11 +609,12 @@ class Activator implements ActivatorHandle {
   }
 
   async #drainAndClose(): Promise<void> {
-    for (;;) {
-      const quietFor = this.#clock.now() - this.#lastArrival;
-      if (quietFor >= this.#options.drainMs || this.#closed) break;
-      await sleep(this.#options.drainMs - quietFor);
-    }
+    await waitForQuiet({
+      clock: this.#clock,
+      lastArrival: () => this.#lastArrival,
+      quietMs: this.#options.drainMs,
+      stopped: () => this.#closed,
+    });
     const closed = closeServer(this.#server);
     if (this.#active > 0) {
       await new Promise<void>((resolve) => {
@@ -801,34 +642,11 @@ class Activator implements ActivatorHandle {
     this.#closed = true;
     this.#reporter.stop();
     this.#unsubscribe?.();
-    for (const svc of this.#services.values()) {
+    for (const svc of this.#catalogue.services.values()) {
       svc.breaker.rejectWaiting(SHUTTING_DOWN());
       svc.close();
     }
     destroyConnections(this.#server);
     await this.#admin.close();
   }
-}
-
-/** The Host header, from rawHeaders (reading `req.headers` would build the whole object). */
-function hostOf(raw: readonly string[]): string | undefined {
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 4 && name.toLowerCase() === 'host') return raw[i + 1];
-  }
-  return undefined;
-}
-
-/** Content-Length as declared, or 0 (chunked bodies are counted while they stream). */
-function declaredLength(req: IncomingMessage): number {
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 14 && name.toLowerCase() === 'content-length') return Number(raw[i + 1]);
-  }
-  return 0;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -25,8 +25,17 @@ export interface ActivatorOptions {
   /** Tries per request when connecting to a pod fails before anything was sent. */
   readonly maxAttempts: number;
   readonly reportIntervalMs: number;
+  /** From forwarding a request until the pod starts answering; 0 = none. */
   readonly responseStartTimeoutMs: number;
+  /** No byte either way with the pod for this long; 0 = none. */
   readonly idleTimeoutMs: number;
+  /** No byte of a request body for this long while it is forwarded: 408; 0 = none. */
+  readonly bodyTimeoutMs: number;
+  /** Sent to queue-proxies to prove a request came from an activator (see InternalToken). */
+  readonly internalToken: string | undefined;
+  /** Body bytes read per held request, and by all of them, so that a client's leaving is seen. */
+  readonly heldBodyBytesPerRequest: number;
+  readonly heldBodyBytesLimit: number;
   /** Quiet period after SIGTERM: serving goes on until no request arrived for this long. */
   readonly drainMs: number;
   /** After the drain, how long held and in-flight requests may take before they are cut. */
@@ -58,6 +67,10 @@ export const ACTIVATOR_ENV = {
   headersTimeoutMs: 'ACTIVATOR_HEADERS_TIMEOUT_MS',
   drainSeconds: 'ACTIVATOR_DRAIN_SECONDS',
   shutdownGraceSeconds: 'ACTIVATOR_SHUTDOWN_GRACE_SECONDS',
+  responseStartTimeoutSeconds: 'ACTIVATOR_RESPONSE_START_TIMEOUT_SECONDS',
+  idleTimeoutSeconds: 'ACTIVATOR_IDLE_TIMEOUT_SECONDS',
+  bodyTimeoutSeconds: 'ACTIVATOR_BODY_TIMEOUT_SECONDS',
+  internalToken: 'ZEROSCALE_INTERNAL_TOKEN',
 } as const;
 
 export const activatorDefaults = {
@@ -73,8 +86,14 @@ export const activatorDefaults = {
   probeTimeoutMs: 300,
   maxAttempts: 3,
   reportIntervalMs: 1_000,
-  responseStartTimeoutMs: 0,
-  idleTimeoutMs: 0,
+  // As nginx's proxy_read_timeout and client_body_timeout: a minute of silence is a stall.
+  responseStartTimeoutMs: 60_000,
+  idleTimeoutMs: 60_000,
+  bodyTimeoutMs: 60_000,
+  // Up to 1 MiB of each held request's body is read (so its client leaving is seen), 64 MiB in
+  // all: 10,000 held requests without bodies cost nothing here.
+  heldBodyBytesPerRequest: 1024 * 1024,
+  heldBodyBytesLimit: 64 * 1024 * 1024,
   drainMs: 5_000,
   shutdownGraceMs: 30_000,
   retryAfterSeconds: 1,
@@ -87,7 +106,7 @@ export const activatorDefaults = {
 
 /** Options with defaults for what is not given (tests pass the few they care about). */
 export function activatorOptions(partial: Partial<ActivatorOptions> = {}): ActivatorOptions {
-  return { name: os.hostname(), limits: {}, ...activatorDefaults, ...partial };
+  return { name: os.hostname(), limits: {}, internalToken: undefined, ...activatorDefaults, ...partial };
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -112,6 +131,11 @@ export function parseActivatorEnv(env: Env, hostname: string = os.hostname()): A
     maxBodyBytes: maxBody === 0 ? Number.POSITIVE_INFINITY : maxBody,
     drainMs: seconds(env, E.drainSeconds, d.drainMs / 1000) * 1000,
     shutdownGraceMs: seconds(env, E.shutdownGraceSeconds, d.shutdownGraceMs / 1000) * 1000,
+    responseStartTimeoutMs:
+      seconds(env, E.responseStartTimeoutSeconds, d.responseStartTimeoutMs / 1000) * 1000,
+    idleTimeoutMs: seconds(env, E.idleTimeoutSeconds, d.idleTimeoutMs / 1000) * 1000,
+    bodyTimeoutMs: seconds(env, E.bodyTimeoutSeconds, d.bodyTimeoutMs / 1000) * 1000,
+    internalToken: env[E.internalToken]?.trim() || undefined,
     limits,
   });
 }

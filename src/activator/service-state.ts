@@ -3,16 +3,16 @@
 // while there is no capacity, and its cold starts. Pod changes recompute capacity; requests never do.
 
 import type { Clock } from '../clock.ts';
+import { Breaker } from '../dataplane/breaker.ts';
+import { DeadlineList } from '../dataplane/held.ts';
+import { RequestStats } from '../dataplane/stats.ts';
 import { ZeroscaleError } from '../errors.ts';
 import { ServiceRequestMetrics } from '../http/request-metrics.ts';
 import type { ClientErrorKind } from '../http/server.ts';
 import { Upstream } from '../http/upstream.ts';
-import { RequestStats } from '../queue/stats.ts';
 import { type Logger, LogThrottle } from '../telemetry/log.ts';
 import { Balancer } from './balancer.ts';
-import { Breaker } from './breaker.ts';
 import { type ColdStartMetrics, ColdStartTracker } from './cold-start.ts';
-import { DeadlineList } from './held.ts';
 import { serviceKey } from './hosts.ts';
 import { probeQueueProxy } from './pod-probe.ts';
 import type { ActivatorService, PodEndpoint, PodLifecycleEvent, Unsubscribe } from './sources.ts';

@@ -1,7 +1,7 @@
 // The catalogue of ways a forwarded request can fail, with the status a client gets for each and
 // whether the request may be sent again to another upstream.
 
-import type { ServerResponse } from 'node:http';
+import { type ServerResponse, STATUS_CODES } from 'node:http';
 import { ERROR_CODE_HEADER } from './internal-headers.ts';
 
 export type ProxyFailureCode =
@@ -23,6 +23,8 @@ export type ProxyFailureCode =
   | 'IDLE_TIMEOUT'
   /** The request body grew past the configured limit. */
   | 'BODY_TOO_LARGE'
+  /** The client sent no byte of its body for the body timeout. */
+  | 'CLIENT_BODY_TIMEOUT'
   /** The client went away; nothing can be sent to it. */
   | 'CLIENT_ABORTED';
 
@@ -30,11 +32,13 @@ export interface ProxyFailure {
   readonly code: ProxyFailureCode;
   /** Status to answer with when the response has not started (499 = client gone, never sent). */
   readonly status: number;
-  /** One line for the response body and the logs. */
+  /** One line for the logs; it may name the upstream's address, so clients get `failureAnswer`. */
   readonly reason: string;
   /**
-   * True when the upstream cannot have acted on the request: it never connected, or the
-   * connection was reset before any byte of the request body was sent and before any response.
+   * True when sending the request again cannot make the upstream act on it twice: it never
+   * connected (nothing reached the wire), or the method is idempotent and no byte of the body
+   * was sent (so the request can be sent whole again). A POST or PATCH whose head went out is
+   * never replayed, as in Go's transport and nginx's proxy_next_upstream.
    */
   readonly retryable: boolean;
   /** True once status and headers went to the client: the failure can only cut the connection. */
@@ -52,8 +56,44 @@ const STATUS: { readonly [C in ProxyFailureCode]: number } = {
   RESPONSE_START_TIMEOUT: 504,
   IDLE_TIMEOUT: 504,
   BODY_TOO_LARGE: 413,
+  CLIENT_BODY_TIMEOUT: 408,
   CLIENT_ABORTED: 499,
 };
+
+// What a client is told: never the upstream's address (a pod IP:port is nobody's business outside).
+const PUBLIC_MESSAGES: { readonly [C in ProxyFailureCode]: string } = {
+  UPSTREAM_CONNECT_FAILED: 'upstream unreachable',
+  UPSTREAM_RESET: 'upstream closed the connection before responding',
+  UPSTREAM_PROTOCOL_ERROR: 'upstream sent an invalid response',
+  UPSTREAM_ERROR: 'error talking to upstream',
+  UPSTREAM_RESPONSE_ABORTED: 'upstream closed the connection in the middle of the response',
+  REQUEST_TIMEOUT: 'request timeout: the request took longer than allowed',
+  RESPONSE_START_TIMEOUT: 'upstream did not start its response in time',
+  IDLE_TIMEOUT: 'upstream sent nothing for too long',
+  BODY_TOO_LARGE: 'request body too large',
+  CLIENT_BODY_TIMEOUT: 'request body not received in time',
+  CLIENT_ABORTED: 'client closed the connection',
+};
+
+/** Methods a server must tolerate receiving twice (RFC 9110 §9.2.2). */
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
+  'GET',
+  'HEAD',
+  'OPTIONS',
+  'TRACE',
+  'PUT',
+  'DELETE',
+]);
+
+/** How far an attempt got when its upstream connection failed. */
+export interface AttemptProgress {
+  /** The socket completed its TCP handshake (so the request head may have reached the upstream). */
+  readonly connected: boolean;
+  /** Bytes of the client's body written upstream so far. */
+  readonly bodyBytesSent: number;
+  /** The request's method is idempotent. */
+  readonly idempotent: boolean;
+}
 
 export function proxyFailure(
   code: ProxyFailureCode,
@@ -83,16 +123,13 @@ const CONNECT_ERRORS: ReadonlySet<string> = new Set([
 ]);
 const RESET_ERRORS: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
-/**
- * Classifies an error of the upstream request. `connected`: the socket completed its handshake;
- * `bodyBytesSent`: bytes of the client's body written upstream so far.
- */
+/** Classifies an error of the upstream request, given how far the attempt got. */
 export function classifyUpstreamError(
   err: Error & { code?: string },
   upstream: string,
-  connected: boolean,
-  bodyBytesSent: number,
+  progress: AttemptProgress,
 ): ProxyFailure {
+  const { connected, bodyBytesSent, idempotent } = progress;
   const code = err.code ?? '';
   if (!connected && (CONNECT_ERRORS.has(code) || RESET_ERRORS.has(code))) {
     return proxyFailure('UPSTREAM_CONNECT_FAILED', `could not connect to upstream ${upstream} (${code})`, {
@@ -105,7 +142,7 @@ export function classifyUpstreamError(
     return proxyFailure(
       'UPSTREAM_RESET',
       `upstream ${upstream} closed the connection before responding, ${sent} (${code})`,
-      { retryable: bodyBytesSent === 0, cause: err },
+      { retryable: idempotent && bodyBytesSent === 0, cause: err },
     );
   }
   if (code.startsWith('HPE_') || code === 'UPSTREAM_PROTOCOL_ERROR') {
@@ -162,12 +199,18 @@ export function writeErrorAnswer(
   ];
   if (options.retryAfterSeconds !== undefined) headers.push('retry-after', String(options.retryAfterSeconds));
   if (options.close === true) headers.push('connection', 'close');
-  res.writeHead(answer.status, headers);
+  try {
+    // The reason phrase is given: a bad one an upstream sent may still sit in res.statusMessage.
+    res.writeHead(answer.status, STATUS_CODES[answer.status] ?? '', headers);
+  } catch {
+    res.destroy();
+    return false;
+  }
   res.end(body);
   return true;
 }
 
-/** The answer for a proxy failure: `502 upstream … (ECONNREFUSED)`. */
+/** The answer for a proxy failure: `502 upstream unreachable`, with the code in a header. */
 export function failureAnswer(failure: ProxyFailure): ErrorAnswer {
-  return { status: failure.status, code: failure.code, message: failure.reason };
+  return { status: failure.status, code: failure.code, message: PUBLIC_MESSAGES[failure.code] };
 }

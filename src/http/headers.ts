@@ -144,6 +144,10 @@ export function buildUpstreamRequestHeaders(
     if (isConnectionNamed(tokens, lower)) continue;
     if (policy.stripInternal && lower.startsWith(INTERNAL_HEADER_PREFIX)) continue;
     switch (lower) {
+      // The proxy's own server answered it (100 or 413) before reading the body: the app gets
+      // the body as it comes, without waiting on an expectation of its own.
+      case 'expect':
+        break;
       // Only the first Host goes on, so the app cannot route by a different one than we did.
       case 'host':
         if (host === undefined) {

@@ -2,6 +2,7 @@
 // queue-proxy, and the mark on requests the activator forwarded. All start with
 // INTERNAL_HEADER_PREFIX, so the header rewriting strips any a client sends.
 
+import { timingSafeEqual } from 'node:crypto';
 import { INTERNAL_HEADER_PREFIX } from './headers.ts';
 
 /**
@@ -12,9 +13,36 @@ export const PROBE_HEADER = `${INTERNAL_HEADER_PREFIX}probe`;
 export const PROBE_QUEUE = 'queue';
 export const PROBE_ACTIVATOR = 'activator';
 
-/** Set by the activator on what it forwards; the queue-proxy counts such requests as proxied. */
+/**
+ * Set by the activator on what it forwards, with the install's internal token as its value; the
+ * queue-proxy trusts it (counts the request as proxied, keeps X-Forwarded-*) only when the value
+ * is that token. Any client can send the header; only the activator knows the token.
+ */
 export const PROXIED_HEADER = `${INTERNAL_HEADER_PREFIX}proxied`;
-export const PROXIED_VALUE = '1';
+
+/**
+ * The per-install secret the activator proves itself with (env ZEROSCALE_INTERNAL_TOKEN, the
+ * same on activators and queue-proxies). Without one, nothing is trusted: the safe default.
+ */
+export class InternalToken {
+  readonly #token: Buffer | undefined;
+  /** The header value the activator sends; undefined when no token is configured. */
+  readonly value: string | undefined;
+
+  constructor(token: string | undefined) {
+    const t = token?.trim();
+    this.value = t === undefined || t === '' ? undefined : t;
+    this.#token = this.value === undefined ? undefined : Buffer.from(this.value);
+  }
+
+  /** Whether `value` (from a request) is the token; constant time in the token's bytes. */
+  matches(value: string | undefined): boolean {
+    const token = this.#token;
+    if (token === undefined || value === undefined) return false;
+    const given = Buffer.from(value);
+    return given.length === token.length && timingSafeEqual(given, token);
+  }
+}
 
 /** On error responses zeroscale writes itself: the stable error code (tests and clients match it). */
 export const ERROR_CODE_HEADER = `${INTERNAL_HEADER_PREFIX}error`;
@@ -23,7 +51,8 @@ export const ERROR_CODE_HEADER = `${INTERNAL_HEADER_PREFIX}error`;
 export interface InternalMarks {
   /** Value of the probe header, or undefined. */
   probe: string | undefined;
-  proxied: boolean;
+  /** Value of the proxied header, or undefined: to check with `InternalToken.matches`. */
+  proxied: string | undefined;
 }
 
 /**
@@ -32,7 +61,7 @@ export interface InternalMarks {
  */
 export function scanInternalHeaders(raw: readonly string[], out: InternalMarks): InternalMarks {
   out.probe = undefined;
-  out.proxied = false;
+  out.proxied = undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const len = name.length;
@@ -44,7 +73,7 @@ export function scanInternalHeaders(raw: readonly string[], out: InternalMarks):
     }
     const lower = name.toLowerCase();
     if (lower === PROBE_HEADER) out.probe = raw[i + 1]!.trim();
-    else if (lower === PROXIED_HEADER) out.proxied = raw[i + 1]!.trim() === PROXIED_VALUE;
+    else if (lower === PROXIED_HEADER) out.proxied = raw[i + 1]!.trim();
   }
   return out;
 }

@@ -8,7 +8,12 @@
 // the emitter, so no closure is made per request.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { classifyUpstreamError, type ProxyFailure, proxyFailure } from './failures.ts';
+import { classifyUpstreamError, IDEMPOTENT_METHODS, type ProxyFailure, proxyFailure } from './failures.ts';
+import { type BodyFraming, bodyFraming, CHUNKED_BODY, EMPTY_BODY, NO_BODY } from './framing.ts';
+import { takeHeldChunks } from './held-body.ts';
+
+export { hasUnreadBody } from './framing.ts';
+
 import { dropHopByHop } from './headers.ts';
 import type { ResponseHead } from './response-parser.ts';
 import type { ConnectionUser, Upstream, UpstreamConnection } from './upstream.ts';
@@ -32,20 +37,10 @@ export interface ForwarderOptions {
   readonly idleTimeoutMs?: number;
   /** Largest request body forwarded; beyond it 413 (or a cut connection if answering began). */
   readonly maxBodyBytes?: number;
+  /** No byte of the client's body for this long while it is being forwarded: 408; 0 = no limit. */
+  readonly bodyTimeoutMs?: number;
 }
 
-/** How the client's request body is framed; decides how the upstream request is framed. */
-type BodyFraming = 0 | 1 | 2 | 3;
-/** Neither Content-Length nor Transfer-Encoding: no body. */
-const NO_BODY: BodyFraming = 0;
-/** Content-Length: 0. */
-const EMPTY_BODY: BodyFraming = 1;
-const LENGTH_BODY: BodyFraming = 2;
-const CHUNKED_BODY: BodyFraming = 3;
-
-// Methods a server must tolerate receiving twice (RFC 9110 §9.2.2): only these are sent again on
-// a fresh connection when a kept-alive one turns out to have been closed by the upstream.
-const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 // Methods for which an absent body is announced as Content-Length: 0, as Node's client does.
 const METHODS_WITH_IMPLICIT_BODY: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH']);
 const CHUNK_END = Buffer.from('\r\n');
@@ -61,12 +56,14 @@ export class Forwarder<C> {
   readonly responseStartTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly maxBodyBytes: number;
+  readonly bodyTimeoutMs: number;
 
   constructor(handler: ForwardHandler<C>, options: ForwarderOptions = {}) {
     this.handler = handler;
     this.responseStartTimeoutMs = options.responseStartTimeoutMs ?? 0;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 0;
     this.maxBodyBytes = options.maxBodyBytes ?? Number.POSITIVE_INFINITY;
+    this.bodyTimeoutMs = options.bodyTimeoutMs ?? 0;
   }
 
   /**
@@ -103,6 +100,8 @@ class Exchange implements ConnectionUser {
   bodyBytesSent = 0;
   /** The whole request, body included, was written upstream. */
   requestSent = false;
+  /** The client's socket timeout is set to the body timeout (cleared when the body ends). */
+  bodyTimerSet = false;
   responseStarted = false;
   ended = false;
   /** A kept-alive connection that the upstream had closed was replaced once already. */
@@ -197,7 +196,7 @@ class Exchange implements ConnectionUser {
       conn.responseBytes === 0 &&
       this.bodyBytesSent === 0 &&
       !this.staleRetried &&
-      IDEMPOTENT.has(this.req.method!)
+      IDEMPOTENT_METHODS.has(this.req.method!)
     ) {
       // The classic keep-alive race: the upstream closed an idle connection as we reused it.
       // Nothing reached it, so the same request goes once more on a new connection.
@@ -211,7 +210,11 @@ class Exchange implements ConnectionUser {
       return;
     }
     this.fail(
-      classifyUpstreamError(err, this.upstream.address, conn?.connected ?? false, this.bodyBytesSent),
+      classifyUpstreamError(err, this.upstream.address, {
+        connected: conn?.connected ?? false,
+        bodyBytesSent: this.bodyBytesSent,
+        idempotent: IDEMPOTENT_METHODS.has(this.req.method!),
+      }),
     );
   }
 
@@ -222,6 +225,10 @@ class Exchange implements ConnectionUser {
       this.startTimer = undefined;
     }
     const res = this.res;
+    // An answer before the client's whole body arrived (a 413, a redirect): the rest of that body
+    // will not be forwarded, so the connection cannot carry another request; it closes after this
+    // response, and what still comes of the body is read and dropped meanwhile (see onResponseEnd).
+    if (!this.requestSent && !this.req.complete) res.shouldKeepAlive = false;
     try {
       res.writeHead(head.status, head.statusMessage, dropHopByHop(head.headers));
     } catch (err) {
@@ -249,7 +256,12 @@ class Exchange implements ConnectionUser {
     this.conn = undefined;
     // The connection can carry another request only once this one was sent whole; an answer
     // before the end of the body (a 413, say) leaves the rest of the body unsendable.
-    if (!this.requestSent) this.detachClientBody();
+    if (!this.requestSent) {
+      this.detachClientBody();
+      // Read and drop the rest, so the client is not stuck writing into a full window while
+      // the response (Connection: close) goes out; the server closes the connection after it.
+      if (!this.req.readableEnded) this.req.resume();
+    }
     this.upstream.release(conn, this.requestSent);
     this.res.end();
   }
@@ -261,13 +273,51 @@ class Exchange implements ConnectionUser {
     if (this.bodyFlowing || this.ended || this.framing <= EMPTY_BODY) return;
     this.bodyFlowing = true;
     const req = this.req;
+    // What was read while the request waited for capacity goes first (see held-body.ts).
+    const held = takeHeldChunks(req);
+    if (held !== undefined) {
+      for (const chunk of held) {
+        if (!this.acceptBody(chunk)) return;
+      }
+    }
     if (req.readableEnded) {
       this.endBody();
       return;
     }
     req.on('data', onClientData);
     req.on('end', onClientEnd);
+    const bodyTimeoutMs = this.forwarder.bodyTimeoutMs;
+    if (bodyTimeoutMs > 0 && !req.complete) {
+      // The socket's own timer (reset by every byte either way): no timer object per request.
+      // Node emits 'timeout' on the request while its body is incomplete.
+      this.bodyTimerSet = true;
+      req.on('timeout', onClientBodyTimeout);
+      req.socket.setTimeout(bodyTimeoutMs);
+    }
     req.resume();
+  }
+
+  /** Counts a body chunk against the limit and writes it; false when the exchange failed. */
+  acceptBody(chunk: Buffer): boolean {
+    this.bodyBytesSent += chunk.length;
+    if (this.bodyBytesSent > this.forwarder.maxBodyBytes) {
+      this.fail(
+        proxyFailure('BODY_TOO_LARGE', `request body larger than ${this.forwarder.maxBodyBytes} bytes`, {
+          responseStarted: this.responseStarted,
+        }),
+      );
+      return false;
+    }
+    this.writeBody(chunk);
+    return true;
+  }
+
+  clearBodyTimer(): void {
+    if (!this.bodyTimerSet) return;
+    this.bodyTimerSet = false;
+    this.req.removeListener('timeout', onClientBodyTimeout);
+    // Node sets the keep-alive timeout again once the response is finished.
+    this.req.socket?.setTimeout(0);
   }
 
   writeBody(chunk: Buffer): void {
@@ -287,6 +337,7 @@ class Exchange implements ConnectionUser {
   }
 
   endBody(): void {
+    this.clearBodyTimer();
     if (this.framing === CHUNKED_BODY) this.conn?.socket.write(LAST_CHUNK);
     this.requestSent = true;
   }
@@ -326,6 +377,7 @@ class Exchange implements ConnectionUser {
   detachClientBody(): void {
     if (!this.bodyFlowing) return;
     this.bodyFlowing = false;
+    this.clearBodyTimer();
     const req = this.req;
     req.removeListener('data', onClientData);
     req.removeListener('end', onClientEnd);
@@ -344,43 +396,24 @@ function requestHead(method: string, path: string, headers: readonly string[], f
   return `${head}\r\n`;
 }
 
-/**
- * How the body of a message is framed, from its rawHeaders: Transfer-Encoding wins over
- * Content-Length (RFC 9112 §6.3); Node's parser has already refused messages with both.
- */
-function bodyFraming(raw: readonly string[]): BodyFraming {
-  let framing: BodyFraming = NO_BODY;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') return CHUNKED_BODY;
-    if (name.length === 14 && name.toLowerCase() === 'content-length') {
-      framing = raw[i + 1]!.trim() === '0' ? EMPTY_BODY : LENGTH_BODY;
-    }
-  }
-  return framing;
-}
-
-/**
- * True when the request announced a body that has not all arrived: an answer written now should
- * close the connection, or the server would read and discard a body of unknown size to reuse it.
- */
-export function hasUnreadBody(req: IncomingMessage): boolean {
-  return !req.complete && bodyFraming(req.rawHeaders) >= LENGTH_BODY;
-}
-
 function onClientData(this: IncomingMessage & Tagged, chunk: Buffer): void {
   const exchange = this[kExchange];
   if (exchange === undefined || exchange.conn === undefined) return;
-  exchange.bodyBytesSent += chunk.length;
-  if (exchange.bodyBytesSent > exchange.forwarder.maxBodyBytes) {
-    exchange.fail(
-      proxyFailure('BODY_TOO_LARGE', `request body larger than ${exchange.forwarder.maxBodyBytes} bytes`, {
+  exchange.acceptBody(chunk);
+}
+
+function onClientBodyTimeout(this: IncomingMessage & Tagged): void {
+  const exchange = this[kExchange];
+  if (exchange === undefined || exchange.ended) return;
+  exchange.fail(
+    proxyFailure(
+      'CLIENT_BODY_TIMEOUT',
+      `no byte of the request body for ${exchange.forwarder.bodyTimeoutMs} ms`,
+      {
         responseStarted: exchange.responseStarted,
-      }),
-    );
-    return;
-  }
-  exchange.writeBody(chunk);
+      },
+    ),
+  );
 }
 
 function onClientEnd(this: IncomingMessage & Tagged): void {

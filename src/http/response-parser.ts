@@ -53,7 +53,9 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const DIGITS = /^\d{1,15}$/;
 const HEX = /^[0-9A-Fa-f]{1,12}$/;
-const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: ([^\r\n]*))?$/;
+// reason-phrase = *( HTAB / SP / VCHAR / obs-text ) (RFC 9112 §4): a control byte in it would
+// make Node's writeHead throw after the slot was taken, so it is refused here like any bad byte.
+const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
 
 export class ResponseParser {
   readonly #maxHeadBytes: number;
@@ -174,6 +176,9 @@ export class ResponseParser {
     const end = buf.indexOf(CRLFCRLF, searchFrom);
     if (end < 0) {
       if (buf.length - from > this.#maxHeadBytes) throw new ResponseParseError('response head too large');
+      // A head with bare LFs never ends in CRLFCRLF: refused now rather than waited on.
+      if (hasBareLf(buf, Math.max(from, searchFrom)))
+        throw new ResponseParseError('bare LF in response head');
       this.#pending = from === 0 && buf !== data ? buf : Buffer.from(buf.subarray(from));
       return data.length;
     }
@@ -337,6 +342,13 @@ export function parseHead(text: string, headRequest: boolean): ResponseHead | un
     keepAlive = false;
   }
   return { status, statusMessage, headers, framing, contentLength: length, keepAlive, keepAliveTimeoutMs };
+}
+
+function hasBareLf(buf: Buffer, from: number): boolean {
+  for (let i = buf.indexOf(10, from); i >= 0; i = buf.indexOf(10, i + 1)) {
+    if (i === 0 || buf[i - 1] !== 13) return true;
+  }
+  return false;
 }
 
 function keepAliveTimeout(value: string): number | undefined {

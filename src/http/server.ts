@@ -1,9 +1,27 @@
 // The client-facing HTTP server of the queue-proxy and the activator: Node's http server with the
-// limits that give bad input a clear answer (400, 431, 408) and a count, and a listen helper.
+// limits that give bad input a clear answer (400, 431, 408, 413) and a count, and a listen helper.
+// It owns every client socket from accept on: the one 'error' listener that keeps a reset from
+// crashing the process, one request at a time per connection (pipelining never fans out), the
+// request target in origin form with a Host, and Expect: 100-continue answered after the size check.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Registry } from 'prom-client';
+import {
+  answerClientError,
+  CLIENT_ERROR_ANSWERS,
+  type ClientErrorKind,
+  clientErrorKind,
+  writeRaw,
+} from './client-errors.ts';
+import { registerCollected } from './request-metrics.ts';
+import { declaredLength, normaliseRequest } from './request-target.ts';
+
+export { type ClientErrorKind, clientErrorKind } from './client-errors.ts';
+export { absoluteTarget, declaredLength, normaliseRequest } from './request-target.ts';
+
+import { readUpgradeClient } from './upgrade.ts';
 
 export interface ServerLimits {
   /** Largest request head (request line + headers); beyond it 431. Node's default is 16 KiB. */
@@ -12,10 +30,13 @@ export interface ServerLimits {
   readonly headersTimeoutMs?: number;
   /** How long an idle keep-alive connection from a client stays open. */
   readonly keepAliveTimeoutMs?: number;
+  /** Requests parsed on one connection and waiting behind the one being served; more get 503. */
+  readonly maxPipelinedRequests?: number;
+  /** Client connections open at once; more are closed at accept (a bound on file descriptors). */
+  readonly maxConnections?: number;
+  /** Largest declared body; `Expect: 100-continue` with a larger Content-Length gets 413, no 100. */
+  readonly maxBodyBytes?: number;
 }
-
-/** Why a connection was answered before any request reached the handler. */
-export type ClientErrorKind = 'bad-request' | 'headers-too-large' | 'headers-timeout' | 'connection-error';
 
 export interface ServerHandlers {
   request(req: IncomingMessage, res: ServerResponse): void;
@@ -30,6 +51,12 @@ export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 // Longer than the idle timeouts of common load balancers and clients (60 s), so the proxy is not
 // the side that closes a connection a client is about to reuse.
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 65_000;
+// Browsers do not pipeline and tools that do use depths of 16 or so; 128 waiting requests of one
+// connection are ~300 KB of Node objects, and one read of 64 KB can hold ~1,600 tiny requests.
+export const DEFAULT_MAX_PIPELINED_REQUESTS = 128;
+// Below the usual container fd limit (1,048,576) and above the 10,000 held requests the activator
+// is sized for, with room for pod and admin connections.
+export const DEFAULT_MAX_CONNECTIONS = 16_384;
 
 export function createServer(limits: ServerLimits, handlers: ServerHandlers): http.Server {
   const headersTimeout = limits.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
@@ -44,16 +71,41 @@ export function createServer(limits: ServerLimits, handlers: ServerHandlers): ht
     connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(headersTimeout / 10))),
     noDelay: true,
   });
+  server.maxConnections = limits.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const onClientError = handlers.clientError;
+  server.on('drop', () => onClientError?.('too-many-connections'));
   const sockets = new Set<Socket>();
   openSockets.set(server, sockets);
+  const gate = new ConnectionGate(
+    handlers,
+    limits.maxPipelinedRequests ?? DEFAULT_MAX_PIPELINED_REQUESTS,
+    limits.maxBodyBytes ?? Number.POSITIVE_INFINITY,
+  );
   server.on('connection', (socket: Socket & Tracked) => {
     sockets.add(socket);
     socket[kSockets] = sockets;
+    // The one listener that outlives Node's own: Node removes its socket error handler when it
+    // hands a socket to 'upgrade', and a reset there (before the 101) would otherwise be an
+    // unhandled 'error' that ends the process. What the error means is seen through 'close'.
+    socket.on('error', ignoreSocketError);
     socket.once('close', forgetSocket);
   });
-  server.on('request', handlers.request);
-  if (handlers.upgrade !== undefined) server.on('upgrade', handlers.upgrade);
-  const onClientError = handlers.clientError;
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => gate.request(req, res));
+  // Node sends 100 Continue itself unless this listener exists: the size check comes first.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => gate.request(req, res, true));
+  if (handlers.upgrade !== undefined) {
+    const upgrade = handlers.upgrade;
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const problem = normaliseRequest(req);
+      if (problem !== undefined) {
+        onClientError?.(problem);
+        writeRaw(socket, problem);
+        return;
+      }
+      readUpgradeClient(socket);
+      upgrade(req, socket, head);
+    });
+  }
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
     const kind = clientErrorKind(err);
     onClientError?.(kind);
@@ -62,53 +114,111 @@ export function createServer(limits: ServerLimits, handlers: ServerHandlers): ht
   return server;
 }
 
-export function clientErrorKind(err: { code?: string }): ClientErrorKind {
-  switch (err.code) {
-    case 'HPE_HEADER_OVERFLOW':
-      return 'headers-too-large';
-    case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return 'headers-timeout';
-    case 'ECONNRESET':
-    case 'EPIPE':
-      return 'connection-error';
-    default:
-      return 'bad-request';
+function ignoreSocketError(): void {}
+
+// Module-level: a closure per request would be garbage on the hot path.
+function onTurnClose(this: ServerResponse): void {
+  const socket = this.req.socket as Socket & Gated;
+  const turn = socket[kGate];
+  turn?.gate.turnEnded(socket, turn, this);
+}
+
+const kGate = Symbol('zeroscale.gate');
+/** Per connection: the response being served and the pipelined requests behind it. */
+interface ConnectionTurn {
+  readonly gate: ConnectionGate;
+  active: ServerResponse | undefined;
+  readonly waiting: [IncomingMessage, ServerResponse, boolean][];
+}
+interface Gated {
+  [kGate]?: ConnectionTurn;
+}
+
+/**
+ * Hands requests to the handler one connection at a time. Node parses pipelined requests and
+ * emits them all at once (writing their responses in order); a proxy that forwarded them as they
+ * came would turn one client connection into as many concurrent upstream requests.
+ */
+class ConnectionGate {
+  readonly #handlers: ServerHandlers;
+  readonly #maxPipelined: number;
+  readonly #maxBodyBytes: number;
+
+  constructor(handlers: ServerHandlers, maxPipelined: number, maxBodyBytes: number) {
+    this.#handlers = handlers;
+    this.#maxPipelined = maxPipelined;
+    this.#maxBodyBytes = maxBodyBytes;
   }
-}
 
-const CLIENT_ERROR_RESPONSES: { readonly [K in ClientErrorKind]: string | undefined } = {
-  'bad-request': response(400, 'Bad Request', 'BAD_REQUEST', 'malformed request'),
-  'headers-too-large': response(
-    431,
-    'Request Header Fields Too Large',
-    'HEADERS_TOO_LARGE',
-    'request headers too large',
-  ),
-  'headers-timeout': response(
-    408,
-    'Request Timeout',
-    'HEADERS_TIMEOUT',
-    'request headers not received in time',
-  ),
-  'connection-error': undefined,
-};
+  request(req: IncomingMessage, res: ServerResponse, expectContinue = false): void {
+    const socket = req.socket as Socket & Gated;
+    let turn = socket[kGate];
+    if (turn === undefined) {
+      turn = { gate: this, active: undefined, waiting: [] };
+      socket[kGate] = turn;
+    }
+    if (turn.active !== undefined) {
+      if (turn.waiting.length >= this.#maxPipelined) {
+        // Answered in its turn by Node (responses go out in order), and the connection closes.
+        this.#refuse(res, 'pipeline-flood');
+        return;
+      }
+      turn.waiting.push([req, res, expectContinue]);
+      return;
+    }
+    this.#serve(turn, req, res, expectContinue);
+  }
 
-function response(status: number, text: string, code: string, message: string): string {
-  const body = `${message}\n`;
-  return (
-    `HTTP/1.1 ${status} ${text}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
-    `content-length: ${Buffer.byteLength(body)}\r\nx-zeroscale-error: ${code}\r\nconnection: close\r\n\r\n${body}`
-  );
-}
+  #serve(turn: ConnectionTurn, req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
+    turn.active = res;
+    // on, not once: once wraps the listener in a closure per request.
+    res.on('close', onTurnClose);
+    const problem = normaliseRequest(req) ?? (expectContinue ? this.#checkContinue(req) : undefined);
+    if (problem !== undefined) {
+      this.#refuse(res, problem);
+      return;
+    }
+    if (expectContinue) res.writeContinue();
+    this.#handlers.request(req, res);
+  }
 
-function answerClientError(kind: ClientErrorKind, socket: Socket): void {
-  const answer = CLIENT_ERROR_RESPONSES[kind];
-  // Node's own rule: write only if no response of this connection has begun.
-  const inProgress = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-  if (answer !== undefined && socket.writable && (inProgress === undefined || !inProgress.headersSent)) {
-    socket.end(answer);
-  } else {
-    socket.destroy();
+  #checkContinue(req: IncomingMessage): ClientErrorKind | undefined {
+    const length = declaredLength(req.rawHeaders);
+    return length > this.#maxBodyBytes ? 'expect-too-large' : undefined;
+  }
+
+  #refuse(res: ServerResponse, kind: ClientErrorKind): void {
+    this.#handlers.clientError?.(kind);
+    const answer = CLIENT_ERROR_ANSWERS[kind];
+    if (answer === undefined || res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.writeHead(answer.status, [
+      'content-type',
+      'text/plain; charset=utf-8',
+      'content-length',
+      String(Buffer.byteLength(answer.body)),
+      'x-zeroscale-error',
+      answer.code,
+      'connection',
+      'close',
+    ]);
+    res.end(answer.body);
+  }
+
+  turnEnded(socket: Socket & Gated, turn: ConnectionTurn, res: ServerResponse): void {
+    if (turn.active !== res) return;
+    turn.active = undefined;
+    for (;;) {
+      const next = turn.waiting.shift();
+      if (next === undefined) return;
+      const [req, nextRes, expectContinue] = next;
+      // The client left while this one waited: Node has already ended it.
+      if (nextRes.destroyed || socket.destroyed) continue;
+      this.#serve(turn, req, nextRes, expectContinue);
+      return;
+    }
   }
 }
 
@@ -124,6 +234,29 @@ interface Tracked {
 // Module-level so that a held connection costs no closure of its own.
 function forgetSocket(this: Socket & Tracked): void {
   this[kSockets]?.delete(this);
+}
+
+/** Client connections open now on a server made by `createServer`, upgraded ones included. */
+export function openConnections(server: http.Server): number {
+  return openSockets.get(server)?.size ?? 0;
+}
+
+/** `<prefix>_open_connections` and `…_limit`: how close the server is to its connection bound. */
+export function registerConnectionMetrics(registry: Registry, prefix: string, server: http.Server): void {
+  registerCollected(
+    registry,
+    `${prefix}_open_connections`,
+    'Client connections open now, upgraded ones included.',
+    'gauge',
+    () => [{ value: openConnections(server), labels: {} }],
+  );
+  registerCollected(
+    registry,
+    `${prefix}_open_connections_limit`,
+    'Most client connections open at once; more are closed at accept (reason too-many-connections).',
+    'gauge',
+    () => [{ value: server.maxConnections, labels: {} }],
+  );
 }
 
 /** Cuts every connection of a server made by `createServer`, upgraded ones included. */

@@ -10,6 +10,58 @@ import { ERROR_CODE_HEADER } from './internal-headers.ts';
 import type { ForwardHandler } from './proxy.ts';
 import type { Upstream } from './upstream.ts';
 
+// Bytes a client may send after its upgrade request and before the 101 (a WebSocket client may
+// send its first frames at once); beyond, reading pauses until the upstream answers.
+const MAX_EARLY_BYTES = 64 * 1024;
+const kEarly = Symbol('zeroscale.earlyBytes');
+interface EarlyBytes {
+  chunks: Buffer[];
+  bytes: number;
+}
+interface WithEarly {
+  [kEarly]?: EarlyBytes | undefined;
+}
+
+function onEarlyData(this: Duplex & WithEarly, chunk: Buffer): void {
+  const early = this[kEarly];
+  if (early === undefined) return;
+  early.chunks.push(chunk);
+  early.bytes += chunk.length;
+  if (early.bytes > MAX_EARLY_BYTES) this.pause();
+}
+
+// HTTP servers allow half-open sockets: a client's FIN alone would not close the socket, and a
+// pending upgrade (and its upstream request) would stay. Before the 101 a FIN means "gone".
+function onEarlyEnd(this: Duplex): void {
+  this.destroy();
+}
+
+/**
+ * Starts reading an upgrade request's socket at once. Node hands it over unread, and an unread
+ * socket never shows that its client left (neither FIN nor reset is seen): a held or pending
+ * upgrade would stay, and its upstream request with it. What arrives is kept for the upstream.
+ */
+export function readUpgradeClient(socket: Duplex): void {
+  const s = socket as Duplex & WithEarly;
+  if (s[kEarly] !== undefined) return;
+  s[kEarly] = { chunks: [], bytes: 0 };
+  s.on('data', onEarlyData);
+  s.once('end', onEarlyEnd);
+  s.resume();
+}
+
+/** Stops the early reading and returns what it read (once). */
+function takeEarlyBytes(socket: Duplex): Buffer[] {
+  const s = socket as Duplex & WithEarly;
+  const early = s[kEarly];
+  if (early === undefined) return [];
+  s[kEarly] = undefined;
+  s.removeListener('data', onEarlyData);
+  s.removeListener('end', onEarlyEnd);
+  s.pause();
+  return early.chunks;
+}
+
 export class UpgradeForwarder<C> {
   readonly #handler: ForwardHandler<C>;
 
@@ -45,7 +97,10 @@ export class UpgradeForwarder<C> {
       handler.forwardEnded(context, failure);
     };
     const proxyReq = http.request({
-      agent: upstream.agent,
+      // Never a pooled connection: a declined upgrade (a plain response to a request that may
+      // announce a body it never sends) would leave a kept-alive connection expecting that body,
+      // and the next client's request would become it. One connection per upgrade, closed after.
+      agent: false,
       host: upstream.host,
       port: upstream.port,
       method: req.method,
@@ -72,7 +127,8 @@ export class UpgradeForwarder<C> {
     });
     proxyReq.on('error', (err) => {
       if (ended || answered) return;
-      end(classifyUpstreamError(err, upstream.address, connected, 0));
+      // Not idempotent: once the upgrade request went out, only the app knows what it did.
+      end(classifyUpstreamError(err, upstream.address, { connected, bodyBytesSent: 0, idempotent: false }));
     });
     proxyReq.on('upgrade', (proxyRes: IncomingMessage, upstreamSocket: Duplex, upstreamHead: Buffer) => {
       if (ended) {
@@ -87,6 +143,7 @@ export class UpgradeForwarder<C> {
       handler.responseStarted?.(context);
       if (upstreamHead.length > 0) socket.write(upstreamHead);
       if (head.length > 0) upstreamSocket.write(head);
+      for (const chunk of takeEarlyBytes(socket)) upstreamSocket.write(chunk);
       splice(socket, upstreamSocket, () => end(undefined));
     });
     proxyReq.on('response', (proxyRes: IncomingMessage) => {
@@ -96,9 +153,16 @@ export class UpgradeForwarder<C> {
       }
       // The upstream declined the upgrade: relay its answer, delimited by closing the connection.
       answered = true;
+      takeEarlyBytes(socket);
+      // Read and drop what else the client sends, so that its close stays visible.
+      socket.resume();
       if (timer !== undefined) clearTimeout(timer);
       socket.removeListener('close', onClientClose);
-      socket.on('close', () => end(undefined));
+      socket.on('close', () => {
+        // The declined answer's connection is ours alone: it goes with the client's.
+        proxyReq.destroy();
+        end(undefined);
+      });
       const rawHeaders = dropHopByHop(proxyRes.rawHeaders);
       rawHeaders.push('connection', 'close');
       socket.write(responseHead(proxyRes.statusCode!, proxyRes.statusMessage, rawHeaders));

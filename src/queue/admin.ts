@@ -1,18 +1,21 @@
-// The queue-proxy's metrics port: /stats for the autoscaler (the last whole interval of
-// RequestStats), /metrics for Prometheus, /wait-for-drain for the user container's preStop hook.
+// The queue-proxy's metrics port, on the shared admin server: /stats for the autoscaler (the last
+// whole interval of RequestStats), /metrics, /healthz, /readyz, and /wait-for-drain for the user
+// container's preStop hook.
 
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { QUEUE_PROXY_DRAIN_PATH } from '../api/queue-proxy.ts';
 import { type PodStats, QUEUE_STATS_PATH } from '../autoscaler/protocol.ts';
-import { closeServer, listen } from '../http/server.ts';
-import type { RequestStats, StatsReport } from './stats.ts';
+import type { RequestStats, StatsReport } from '../dataplane/stats.ts';
+import { AdminServer, plain } from '../telemetry/server.ts';
 
 export interface AdminOptions {
   readonly pod: string;
   readonly stats: RequestStats;
   readonly intervalMs: number;
   readonly registry: Registry;
+  /** /readyz: the user container is ready and the queue-proxy is not draining (/healthz stays 200). */
+  readonly ready: () => boolean;
 }
 
 /** PodStats from one interval's report. */
@@ -29,8 +32,7 @@ export function toPodStats(pod: string, report: StatsReport): PodStats {
 
 export class AdminEndpoints {
   readonly #options: AdminOptions;
-  readonly #server: http.Server;
-  #port = 0;
+  readonly #server: AdminServer;
   #timer: NodeJS.Timeout | undefined = undefined;
   // Until the first interval closes there is no whole interval: an empty one, so the scraper sees
   // a pod with no load rather than an error.
@@ -48,13 +50,20 @@ export class AdminEndpoints {
       requestsPerSecond: 0,
       proxiedRequestsPerSecond: 0,
     };
-    this.#server = http.createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, (req, res) =>
-      this.#onRequest(req, res),
-    );
+    this.#server = new AdminServer({
+      registry: options.registry,
+      ready: options.ready,
+      routes: {
+        [QUEUE_STATS_PATH]: (_req, res) => json(res, this.#last),
+        [QUEUE_PROXY_DRAIN_PATH]: (req, res) => this.#waitForDrain(req, res),
+      },
+      // Answered preStop hooks get a moment to read their answer; then every connection is cut.
+      closeGraceMs: 1_000,
+    });
   }
 
   get port(): number {
-    return this.#port;
+    return this.#server.port;
   }
 
   /** The last whole interval. */
@@ -71,7 +80,7 @@ export class AdminEndpoints {
   }
 
   async listen(port: number, host: string): Promise<void> {
-    this.#port = await listen(this.#server, port, host);
+    await this.#server.listen(port, host);
   }
 
   /** Answers every /wait-for-drain caller, now and later. */
@@ -86,46 +95,19 @@ export class AdminEndpoints {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     for (const res of this.#drainWaiters) res.destroy();
     this.#drainWaiters = [];
-    // Answered preStop hooks get a moment to read their answer; then every connection is cut.
-    const closed = closeServer(this.#server);
-    const force = setTimeout(() => this.#server.closeAllConnections(), 1_000);
-    await closed;
-    clearTimeout(force);
+    await this.#server.close();
   }
 
-  #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const path = pathOf(req.url ?? '/');
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      plain(res, 405, 'only GET\n');
+  #waitForDrain(_req: IncomingMessage, res: ServerResponse): void {
+    if (this.#drained) {
+      answerDrained(res);
       return;
     }
-    switch (path) {
-      case QUEUE_STATS_PATH:
-        json(res, this.#last);
-        return;
-      case '/metrics':
-        this.#options.registry.metrics().then(
-          (text) => {
-            res.writeHead(200, ['content-type', this.#options.registry.contentType]);
-            res.end(text);
-          },
-          (err: Error) => plain(res, 500, `${err.message}\n`),
-        );
-        return;
-      case QUEUE_PROXY_DRAIN_PATH:
-        if (this.#drained) {
-          answerDrained(res);
-        } else {
-          this.#drainWaiters.push(res);
-          res.once('close', () => {
-            const i = this.#drainWaiters.indexOf(res);
-            if (i >= 0) this.#drainWaiters.splice(i, 1);
-          });
-        }
-        return;
-      default:
-        plain(res, 404, `no such endpoint ${path}\n`);
-    }
+    this.#drainWaiters.push(res);
+    res.once('close', () => {
+      const i = this.#drainWaiters.indexOf(res);
+      if (i >= 0) this.#drainWaiters.splice(i, 1);
+    });
   }
 }
 
@@ -144,19 +126,4 @@ function json(res: ServerResponse, value: unknown): void {
     'no-store',
   ]);
   res.end(body);
-}
-
-function plain(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, [
-    'content-type',
-    'text/plain; charset=utf-8',
-    'content-length',
-    String(Buffer.byteLength(body)),
-  ]);
-  res.end(body);
-}
-
-function pathOf(url: string): string {
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
 }

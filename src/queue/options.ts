@@ -21,6 +21,10 @@ export const QUEUE_PROXY_EXTRA_ENV = {
   queueDepth: 'QUEUE_DEPTH',
   /** Address to listen on. */
   listenHost: 'QUEUE_LISTEN_HOST',
+  /** Seconds without a byte of a request body being forwarded before it is cut with 408; 0 = off. */
+  bodyTimeoutSeconds: 'REQUEST_BODY_TIMEOUT_SECONDS',
+  /** The install's internal token: a request carrying it in x-zeroscale-proxied came from an activator. */
+  internalToken: 'ZEROSCALE_INTERNAL_TOKEN',
 } as const;
 
 export interface QueueProxyOptions {
@@ -36,8 +40,17 @@ export interface QueueProxyOptions {
   readonly queueDepth: number;
   /** Whole-request deadline (queueing included); 0 = none. */
   readonly timeoutMs: number;
+  /** From forwarding a request until the container starts answering; 0 = none. */
   readonly responseStartTimeoutMs: number;
+  /** No byte either way with the container for this long; 0 = none. */
   readonly idleTimeoutMs: number;
+  /** No byte of a request body for this long while it is forwarded; 0 = none. */
+  readonly bodyTimeoutMs: number;
+  /** Proves a request came from an activator (see InternalToken); undefined = trust none. */
+  readonly internalToken: string | undefined;
+  /** Body bytes read per waiting request, and by all of them, so a client's leaving is seen. */
+  readonly heldBodyBytesPerRequest: number;
+  readonly heldBodyBytesLimit: number;
   readonly listenHost: string;
   /** 0 picks a free port (tests). */
   readonly httpPort: number;
@@ -56,6 +69,16 @@ export interface QueueProxyOptions {
 const QUEUE_DEPTH_PER_SLOT = 10;
 const DEFAULT_TIMEOUT_SECONDS = 300;
 const DEFAULT_DRAIN_SECONDS = 5;
+// nginx's proxy_read_timeout and client_body_timeout: an app silent for a minute (no status line,
+// or no byte of a streamed response) is stalled, and so is a client that sends no body byte for
+// as long. A longer wait is asked for explicitly (0 = none).
+export const DEFAULT_RESPONSE_START_TIMEOUT_SECONDS = 60;
+export const DEFAULT_IDLE_TIMEOUT_SECONDS = 60;
+export const DEFAULT_BODY_TIMEOUT_SECONDS = 60;
+// A waiting request reads up to 1 MiB of its body (so its client leaving is seen); all of them
+// up to 16 MiB.
+export const DEFAULT_HELD_BODY_BYTES_PER_REQUEST = 1024 * 1024;
+export const DEFAULT_HELD_BODY_BYTES_LIMIT = 16 * 1024 * 1024;
 
 export const queueProxyDefaults = {
   userHost: '127.0.0.1',
@@ -88,8 +111,13 @@ export function parseQueueProxyEnv(env: Env): QueueProxyOptions {
     containerConcurrency,
     queueDepth: integer(env, X.queueDepth, QUEUE_DEPTH_PER_SLOT * containerConcurrency, 0),
     timeoutMs: seconds(env, E.timeoutSeconds, DEFAULT_TIMEOUT_SECONDS) * 1000,
-    responseStartTimeoutMs: seconds(env, X.responseStartTimeoutSeconds, 0) * 1000,
-    idleTimeoutMs: seconds(env, X.idleTimeoutSeconds, 0) * 1000,
+    responseStartTimeoutMs:
+      seconds(env, X.responseStartTimeoutSeconds, DEFAULT_RESPONSE_START_TIMEOUT_SECONDS) * 1000,
+    idleTimeoutMs: seconds(env, X.idleTimeoutSeconds, DEFAULT_IDLE_TIMEOUT_SECONDS) * 1000,
+    bodyTimeoutMs: seconds(env, X.bodyTimeoutSeconds, DEFAULT_BODY_TIMEOUT_SECONDS) * 1000,
+    internalToken: env[X.internalToken]?.trim() || undefined,
+    heldBodyBytesPerRequest: DEFAULT_HELD_BODY_BYTES_PER_REQUEST,
+    heldBodyBytesLimit: DEFAULT_HELD_BODY_BYTES_LIMIT,
     listenHost: env[X.listenHost] || queueProxyDefaults.listenHost,
     httpPort: port(env, E.httpPort, QUEUE_PROXY_HTTP_PORT),
     metricsPort: port(env, E.metricsPort, QUEUE_PROXY_METRICS_PORT),

@@ -9,9 +9,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Span } from '@opentelemetry/api';
 import { collectDefaultMetrics, type Registry } from 'prom-client';
-import { Breaker, breakerError } from '../activator/breaker.ts';
 import { QUEUE_PROXY_READINESS_PATH } from '../api/queue-proxy.ts';
 import { type Clock, systemClock } from '../clock.ts';
+import { Breaker, breakerError } from '../dataplane/breaker.ts';
+import { waitForQuiet } from '../dataplane/drain.ts';
+import { DeadlineList, HeldSignal, unwatchClient, watchClient } from '../dataplane/held.ts';
+import { RequestStats } from '../dataplane/stats.ts';
 import { isZeroscaleError, type ZeroscaleError } from '../errors.ts';
 import { failureAnswer, type ProxyFailure, writeErrorAnswer } from '../http/failures.ts';
 import {
@@ -20,7 +23,13 @@ import {
   type HeaderPolicy,
   REQUEST_ID_HEADER,
 } from '../http/headers.ts';
-import { type InternalMarks, PROBE_QUEUE, scanInternalHeaders } from '../http/internal-headers.ts';
+import { dropHeldBody, HeldBodyBudget, holdBody, registerHeldBodyMetrics } from '../http/held-body.ts';
+import {
+  type InternalMarks,
+  InternalToken,
+  PROBE_QUEUE,
+  scanInternalHeaders,
+} from '../http/internal-headers.ts';
 import { Forwarder, hasUnreadBody } from '../http/proxy.ts';
 import { registerCollected, registerRequestMetrics, ServiceRequestMetrics } from '../http/request-metrics.ts';
 import {
@@ -29,6 +38,7 @@ import {
   createServer,
   destroyConnections,
   listen,
+  registerConnectionMetrics,
 } from '../http/server.ts';
 import { parseTraceparent } from '../http/traceparent.ts';
 import { UpgradeForwarder, writeRawErrorAnswer } from '../http/upgrade.ts';
@@ -39,7 +49,6 @@ import type { RequestSpans } from '../telemetry/request-spans.ts';
 import { AdminEndpoints } from './admin.ts';
 import type { QueueProxyOptions } from './options.ts';
 import { ReadinessProber } from './readiness.ts';
-import { RequestStats } from './stats.ts';
 
 export interface QueueProxyDeps {
   readonly clock?: Clock;
@@ -81,8 +90,9 @@ export async function startQueueProxy(
   return proxy;
 }
 
-// Waiting for a slot needs an AbortSignal (client gone or deadline): made only on this path.
-class QueueRequest {
+// While it waits for a slot a request is its own abort signal and deadline-list node (see
+// dataplane/held.ts): waiting costs no AbortController, timer or closure of its own.
+class QueueRequest extends HeldSignal {
   readonly req: IncomingMessage;
   readonly res: ServerResponse | undefined;
   /** For an upgrade: the raw client socket and the bytes after its head. */
@@ -105,6 +115,7 @@ class QueueRequest {
     headers: string[],
     span: Span | undefined,
   ) {
+    super();
     this.req = req;
     this.res = res;
     this.socket = socket;
@@ -133,7 +144,13 @@ class QueueProxy implements QueueProxyHandle {
   readonly #spans: RequestSpans | undefined;
   /** Failed requests are logged at most once a second (a failing container under load). */
   readonly #failureLog = new LogThrottle(1_000);
-  readonly #marks: InternalMarks = { probe: undefined, proxied: false };
+  readonly #marks: InternalMarks = { probe: undefined, proxied: undefined };
+  readonly #token: InternalToken;
+  readonly #heldBodies: HeldBodyBudget;
+  /** Requests waiting for a slot, in deadline order (all share timeoutMs): one timer for all. */
+  readonly #deadlines = new DeadlineList(() =>
+    breakerError('DEADLINE_EXCEEDED', 'request timeout while waiting for a free slot'),
+  );
   readonly #edgePolicy: HeaderPolicy = {
     trustForwarded: false,
     stripInternal: true,
@@ -184,9 +201,16 @@ class QueueProxy implements QueueProxyHandle {
       onChange: (ready) =>
         this.#log.info({ ready }, `user container became ${ready ? 'ready' : 'not ready'}`),
     });
+    this.#token = new InternalToken(options.internalToken);
+    this.#heldBodies = new HeldBodyBudget({
+      limitBytes: options.heldBodyBytesLimit,
+      perRequestBytes: options.heldBodyBytesPerRequest,
+    });
+    registerHeldBodyMetrics(this.#registry, 'zeroscale_queue', this.#heldBodies);
     this.#forwarder = new Forwarder<QueueRequest>(this, {
       responseStartTimeoutMs: options.responseStartTimeoutMs,
       idleTimeoutMs: options.idleTimeoutMs,
+      bodyTimeoutMs: options.bodyTimeoutMs,
     });
     this.#upgrades = new UpgradeForwarder<QueueRequest>(this);
     this.#server = createServer(options.limits, {
@@ -194,11 +218,13 @@ class QueueProxy implements QueueProxyHandle {
       upgrade: (req, socket, head) => this.#onUpgrade(req, socket, head),
       clientError: (kind) => this.#metrics.reject(kind),
     });
+    registerConnectionMetrics(this.#registry, 'zeroscale_queue', this.#server);
     this.#admin = new AdminEndpoints({
       pod: options.pod,
       stats: this.#stats,
       intervalMs: options.statsIntervalMs,
       registry: this.#registry,
+      ready: () => this.ready,
     });
   }
 
@@ -246,7 +272,8 @@ class QueueProxy implements QueueProxyHandle {
       this.#answerReadiness(res, undefined);
       return;
     }
-    const proxied = marks.proxied;
+    // Trust is the token's, not the header's: any client can send x-zeroscale-proxied.
+    const proxied = this.#token.matches(marks.proxied);
     const span = this.#startSpan(req);
     const headers = this.#headersFor(req, proxied, span);
     if (this.#draining) {
@@ -257,7 +284,7 @@ class QueueProxy implements QueueProxyHandle {
   }
 
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const proxied = scanInternalHeaders(req.rawHeaders, this.#marks).proxied;
+    const proxied = this.#token.matches(scanInternalHeaders(req.rawHeaders, this.#marks).proxied);
     if (this.#draining) this.#lastArrival = this.#clock.now();
     const span = this.#startSpan(req);
     this.#begin(
@@ -295,37 +322,34 @@ class QueueProxy implements QueueProxyHandle {
   }
 
   #wait(r: QueueRequest, breaker: Breaker): void {
+    // Reading a little of the body keeps the client's leaving visible while it waits.
+    if (r.res !== undefined) holdBody(r.req, this.#heldBodies);
     if (r.span !== undefined) r.waitSpan = this.#spans!.startWait(r.span, 'queue_wait');
-    const controller = new AbortController();
     const timeoutMs = this.#options.timeoutMs;
-    const timer =
-      timeoutMs > 0
-        ? setTimeout(
-            () =>
-              controller.abort(
-                breakerError('DEADLINE_EXCEEDED', 'request timeout while waiting for a free slot'),
-              ),
-            timeoutMs,
-          )
-        : undefined;
-    const gone = (r.res ?? r.socket)!;
-    const onGone = (): void => controller.abort();
-    gone.once('close', onGone);
-    breaker.acquire(controller.signal).then(
+    if (timeoutMs > 0) {
+      r.deadline = r.startedAt + timeoutMs;
+      this.#deadlines.add(r);
+    }
+    const client = (r.res ?? r.socket)!;
+    watchClient(client, r);
+    breaker.acquire(r.asSignal()).then(
       () => {
-        if (timer !== undefined) clearTimeout(timer);
-        gone.removeListener('close', onGone);
+        this.#unwait(r, client);
         r.holdsSlot = true;
         if (r.waitSpan !== undefined) this.#spans!.end(r.waitSpan);
         r.waitSpan = undefined;
         this.#dispatch(r);
       },
       (err: ZeroscaleError) => {
-        if (timer !== undefined) clearTimeout(timer);
-        gone.removeListener('close', onGone);
+        this.#unwait(r, client);
         this.#rejected(r, err);
       },
     );
+  }
+
+  #unwait(r: QueueRequest, client: ServerResponse | Duplex): void {
+    this.#deadlines.remove(r);
+    unwatchClient(client);
   }
 
   #dispatch(r: QueueRequest): void {
@@ -408,6 +432,7 @@ class QueueProxy implements QueueProxyHandle {
   }
 
   #end(r: QueueRequest, status: number, error: string | undefined): void {
+    dropHeldBody(r.req);
     if (r.holdsSlot) {
       r.holdsSlot = false;
       this.#breaker!.release();
@@ -476,14 +501,12 @@ class QueueProxy implements QueueProxyHandle {
   }
 
   async #drainAndClose(): Promise<void> {
-    const quietMs = this.#options.drainMs;
-    // The drain ends once no request arrived for the quiet period: by then the endpoint removal
-    // has reached the clients, and whatever still comes is refused by the closed port.
-    for (;;) {
-      const quietFor = this.#clock.now() - this.#lastArrival;
-      if (quietFor >= quietMs || this.#closed) break;
-      await sleep(quietMs - quietFor);
-    }
+    await waitForQuiet({
+      clock: this.#clock,
+      lastArrival: () => this.#lastArrival,
+      quietMs: this.#options.drainMs,
+      stopped: () => this.#closed,
+    });
     await closeServer(this.#server);
     this.#log.info('drained');
     this.#admin.drained();
@@ -503,12 +526,9 @@ class QueueProxy implements QueueProxyHandle {
     this.#closed = true;
     this.#prober.stop();
     this.#breaker?.rejectWaiting(breakerError('QUEUE_FULL', 'queue-proxy is shutting down'));
+    this.#deadlines.clear();
     await this.#admin.close();
     this.#upstream.destroy();
     destroyConnections(this.#server);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

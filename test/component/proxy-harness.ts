@@ -15,6 +15,8 @@ import { parseQueueProxyEnv, type QueueProxyOptions } from '../../src/queue/opti
 import { type QueueProxyDeps, type QueueProxyHandle, startQueueProxy } from '../../src/queue/queue-proxy.ts';
 
 export const LOOPBACK = '127.0.0.1';
+/** The install's internal token of every test activator and queue-proxy. */
+export const TEST_INTERNAL_TOKEN = 'test-internal-token';
 
 /** Polls `check` until it is truthy; fails after `timeoutMs` saying what it waited for. */
 export async function waitFor<T>(
@@ -186,6 +188,7 @@ export function queueProxyOptions(
       QUEUE_SERVING_PORT: '0',
       QUEUE_METRICS_PORT: '0',
       QUEUE_LISTEN_HOST: LOOPBACK,
+      ZEROSCALE_INTERNAL_TOKEN: TEST_INTERNAL_TOKEN,
     }),
     ...overrides,
   };
@@ -226,7 +229,14 @@ export async function startActivatorRig(
   const endpoints = new MemoryEndpointsSource();
   const autoscaler = new RecordingAutoscalerClient();
   const activator = await startActivator(
-    activatorOptions({ name: 'activator-test', host: LOOPBACK, port: 0, metricsPort: 0, ...overrides }),
+    activatorOptions({
+      name: 'activator-test',
+      host: LOOPBACK,
+      port: 0,
+      metricsPort: 0,
+      internalToken: TEST_INTERNAL_TOKEN,
+      ...overrides,
+    }),
     { catalog, endpoints, autoscaler, ...deps },
   );
   return { activator, catalog, endpoints, autoscaler, close: () => activator.close() };

@@ -18,6 +18,26 @@ describe('parseActivatorEnv', () => {
         maxBodyBytes: 100 * 1024 * 1024,
         drainMs: 5_000,
         shutdownGraceMs: 30_000,
+        // A stalled pod or a dripping client is cut after a minute, as nginx does.
+        responseStartTimeoutMs: 60_000,
+        idleTimeoutMs: 60_000,
+        bodyTimeoutMs: 60_000,
+        internalToken: undefined,
+      },
+    },
+    {
+      name: 'timeouts and the internal token',
+      env: {
+        ACTIVATOR_RESPONSE_START_TIMEOUT_SECONDS: '0',
+        ACTIVATOR_IDLE_TIMEOUT_SECONDS: '120',
+        ACTIVATOR_BODY_TIMEOUT_SECONDS: '2.5',
+        ZEROSCALE_INTERNAL_TOKEN: ' s3cret ',
+      },
+      expected: {
+        responseStartTimeoutMs: 0,
+        idleTimeoutMs: 120_000,
+        bodyTimeoutMs: 2_500,
+        internalToken: 's3cret',
       },
     },
     {

@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { Breaker, type BreakerOptions } from '../../src/activator/breaker.ts';
+import { Breaker, type BreakerOptions } from '../../src/dataplane/breaker.ts';
 import { isZeroscaleError, ZeroscaleError } from '../../src/errors.ts';
 
 // A scenario is a list of steps against one breaker; each request is named so the table can say

@@ -3,17 +3,18 @@
 
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { Breaker } from '../../src/activator/breaker.ts';
-import { DeadlineList, HeldSignal } from '../../src/activator/held.ts';
 import { buildReport } from '../../src/activator/reporter.ts';
 import type { ServiceState } from '../../src/activator/service-state.ts';
 import { ManualClock } from '../../src/clock.ts';
+import { Breaker } from '../../src/dataplane/breaker.ts';
+import { DeadlineList, HeldSignal } from '../../src/dataplane/held.ts';
+import { RequestStats } from '../../src/dataplane/stats.ts';
 import { ZeroscaleError } from '../../src/errors.ts';
-import { classifyUpstreamError, proxyFailure } from '../../src/http/failures.ts';
-import { type InternalMarks, scanInternalHeaders } from '../../src/http/internal-headers.ts';
+import { classifyUpstreamError, failureAnswer, proxyFailure } from '../../src/http/failures.ts';
+import { HeldBodyBudget } from '../../src/http/held-body.ts';
+import { type InternalMarks, InternalToken, scanInternalHeaders } from '../../src/http/internal-headers.ts';
 import { registerRequestMetrics, ServiceRequestMetrics } from '../../src/http/request-metrics.ts';
 import { clientErrorKind } from '../../src/http/server.ts';
-import { RequestStats } from '../../src/queue/stats.ts';
 
 const err = (code: string): Error & { code: string } => Object.assign(new Error(code), { code });
 
@@ -23,6 +24,7 @@ describe('classifyUpstreamError', () => {
     code: string;
     connected: boolean;
     bodyBytes: number;
+    idempotent?: boolean;
     expected: { code: string; status: number; retryable: boolean };
   }[] = [
     {
@@ -61,6 +63,22 @@ describe('classifyUpstreamError', () => {
       expected: { code: 'UPSTREAM_RESET', status: 502, retryable: true },
     },
     {
+      name: 'POST reset after its head went out: never again (the app may have acted on it)',
+      code: 'ECONNRESET',
+      connected: true,
+      bodyBytes: 0,
+      idempotent: false,
+      expected: { code: 'UPSTREAM_RESET', status: 502, retryable: false },
+    },
+    {
+      name: 'POST refused while connecting: nothing reached the wire, sent again',
+      code: 'ECONNREFUSED',
+      connected: false,
+      bodyBytes: 0,
+      idempotent: false,
+      expected: { code: 'UPSTREAM_CONNECT_FAILED', status: 502, retryable: true },
+    },
+    {
       name: 'reset after body bytes: never again',
       code: 'ECONNRESET',
       connected: true,
@@ -84,10 +102,16 @@ describe('classifyUpstreamError', () => {
   ];
   for (const c of cases) {
     it(c.name, () => {
-      const failure = classifyUpstreamError(err(c.code), '10.0.0.1:8012', c.connected, c.bodyBytes);
+      const failure = classifyUpstreamError(err(c.code), '10.0.0.1:8012', {
+        connected: c.connected,
+        bodyBytesSent: c.bodyBytes,
+        idempotent: c.idempotent ?? true,
+      });
       expect(failure).toMatchObject({ ...c.expected, responseStarted: false });
       expect(failure.reason).toContain('10.0.0.1:8012');
       expect(failure.reason).toContain(c.code);
+      // The client's answer never names the pod.
+      expect(failureAnswer(failure).message).not.toContain('10.0.0.1');
     });
   }
 
@@ -114,34 +138,51 @@ describe('clientErrorKind', () => {
   }
 });
 
+describe('InternalToken', () => {
+  it('matches only the configured token, and nothing when none is configured', () => {
+    const token = new InternalToken('s3cret-token');
+    expect(token.value).toBe('s3cret-token');
+    expect(token.matches('s3cret-token')).toBe(true);
+    expect(token.matches('s3cret-tokem')).toBe(false);
+    expect(token.matches('1')).toBe(false);
+    expect(token.matches(undefined)).toBe(false);
+    for (const none of [undefined, '', '   ']) {
+      const off = new InternalToken(none);
+      expect(off.value).toBeUndefined();
+      expect(off.matches('1')).toBe(false);
+      expect(off.matches('')).toBe(false);
+    }
+  });
+});
+
 describe('scanInternalHeaders', () => {
   const cases: readonly { name: string; raw: string[]; expected: InternalMarks }[] = [
-    { name: 'none', raw: ['Host', 'a', 'Accept', '*/*'], expected: { probe: undefined, proxied: false } },
+    { name: 'none', raw: ['Host', 'a', 'Accept', '*/*'], expected: { probe: undefined, proxied: undefined } },
     {
       name: 'probe, any case',
       raw: ['X-Zeroscale-Probe', ' queue '],
-      expected: { probe: 'queue', proxied: false },
+      expected: { probe: 'queue', proxied: undefined },
     },
     {
       name: 'proxied mark',
       raw: ['x-zeroscale-proxied', '1'],
-      expected: { probe: undefined, proxied: true },
+      expected: { probe: undefined, proxied: '1' },
     },
     {
-      name: 'proxied with another value is not',
-      raw: ['x-zeroscale-proxied', 'yes'],
-      expected: { probe: undefined, proxied: false },
+      name: 'proxied value is passed on, trimmed, to be checked against the token',
+      raw: ['x-zeroscale-proxied', ' s3cret '],
+      expected: { probe: undefined, proxied: 's3cret' },
     },
     {
       name: 'look-alike of the same length',
       raw: ['x-zeroscale-probf', 'queue'],
-      expected: { probe: undefined, proxied: false },
+      expected: { probe: undefined, proxied: undefined },
     },
   ];
   for (const c of cases) {
     it(c.name, () => {
       // The scratch object is reused: results of an earlier scan must not leak into the next.
-      const scratch: InternalMarks = { probe: 'stale', proxied: true };
+      const scratch: InternalMarks = { probe: 'stale', proxied: 'stale' };
       expect(scanInternalHeaders(c.raw, scratch)).toEqual(c.expected);
     });
   }
@@ -265,5 +306,19 @@ describe('buildReport', () => {
     });
     clock.advance(1000);
     expect(buildReport('act-1', 1000, [busy, idle])).toBeUndefined();
+  });
+});
+
+describe('HeldBodyBudget', () => {
+  it('takes bytes within both the per-request and the process bound, and gives them back', () => {
+    const budget = new HeldBodyBudget({ limitBytes: 100, perRequestBytes: 60 });
+    expect(budget.take(50, 0)).toBe(true);
+    expect(budget.take(20, 50)).toBe(false); // over the request's 60
+    expect(budget.take(40, 0)).toBe(true); // another request: 90 of 100
+    expect(budget.take(20, 0)).toBe(false); // over the process's 100
+    expect(budget.usedBytes).toBe(90);
+    budget.give(50);
+    expect(budget.take(20, 0)).toBe(true);
+    expect(budget.usedBytes).toBe(60);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.ts';
-import { RequestStats, type StatsReport } from '../../src/queue/stats.ts';
+import { RequestStats, type StatsReport } from '../../src/dataplane/stats.ts';
 
 const t0 = 1_700_000_000_000;
 

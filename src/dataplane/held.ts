@@ -1,8 +1,10 @@
 // What a request costs while it waits for capacity, kept small: 10,000 may wait at once. A held
 // request is its own abort signal for the Breaker (no AbortController per request) and its own
-// node in a per-service deadline list, so one timer per service, not one per request, ends
-// the requests whose deadline passed.
+// node in a deadline list (one per activator service, one per queue-proxy), so one timer per
+// list, not one per request, ends the requests whose deadline passed. The one mechanism for
+// waiting in both proxies.
 
+import type { EventEmitter } from 'node:events';
 import type { ZeroscaleError } from '../errors.ts';
 
 /** The listener objects the Breaker registers (its waiters). */
@@ -118,4 +120,25 @@ export class DeadlineList {
     }
     if (this.#head !== undefined) this.#arm(this.#head.deadline);
   }
+}
+
+const kHeld = Symbol('zeroscale.held');
+interface WatchedClient {
+  [kHeld]?: HeldSignal | undefined;
+}
+
+// Module-level: no closure per held request.
+function onHeldClientClose(this: WatchedClient): void {
+  this[kHeld]?.abort();
+}
+
+/** Aborts `held` when `client` (its response or upgrade socket) closes, until `unwatchClient`. */
+export function watchClient(client: EventEmitter, held: HeldSignal): void {
+  (client as EventEmitter & WatchedClient)[kHeld] = held;
+  client.once('close', onHeldClientClose);
+}
+
+export function unwatchClient(client: EventEmitter): void {
+  (client as EventEmitter & WatchedClient)[kHeld] = undefined;
+  client.removeListener('close', onHeldClientClose);
 }

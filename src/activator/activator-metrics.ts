@@ -1,0 +1,93 @@
+// The activator's own metrics (request metrics per service, retries, pokes, pods, queue bounds),
+// read from its state at scrape time: nothing is counted twice on the hot path.
+
+import type { Registry } from 'prom-client';
+import type { HeldBodyBudget } from '../http/held-body.ts';
+import { registerHeldBodyMetrics } from '../http/held-body.ts';
+import {
+  registerCollected,
+  registerRequestMetrics,
+  type Sample,
+  type ServiceRequestMetrics,
+} from '../http/request-metrics.ts';
+import type { ActivatorOptions } from './options.ts';
+import type { ActivatorRejection, ServiceState } from './service-state.ts';
+
+/** What the metrics read, each time Prometheus scrapes. */
+export interface ActivatorMetricsView {
+  readonly registry: Registry;
+  readonly options: ActivatorOptions;
+  readonly heldBodies: HeldBodyBudget;
+  /** Rejections before a service is known (labels namespace="" service=""). */
+  readonly unrouted: ServiceRequestMetrics<ActivatorRejection>;
+  services(): Iterable<ServiceState>;
+  queued(): number;
+  autoscalerErrors(): number;
+}
+
+export function registerActivatorMetrics(view: ActivatorMetricsView): void {
+  const registry = view.registry;
+  registerHeldBodyMetrics(registry, 'zeroscale_activator', view.heldBodies);
+  registerRequestMetrics(registry, 'zeroscale_activator', () => [
+    view.unrouted,
+    ...[...view.services()].map((s) => s.metrics),
+  ]);
+  const perService = (value: (s: ServiceState) => number) => (): Sample[] =>
+    [...view.services()].map((s) => ({ value: value(s), labels: s.metrics.labels }));
+  registerCollected(
+    registry,
+    'zeroscale_activator_retries_total',
+    'Requests sent again after a pod could not be reached.',
+    'counter',
+    perService((s) => s.retries),
+  );
+  registerCollected(
+    registry,
+    'zeroscale_activator_pokes_total',
+    'Scale-from-zero pokes sent to the autoscaler.',
+    'counter',
+    perService((s) => s.pokes),
+  );
+  registerCollected(
+    registry,
+    'zeroscale_activator_healthy_pods',
+    'Pods that passed the activator probe and get requests.',
+    'gauge',
+    perService((s) => s.healthyPods),
+  );
+  registerCollected(
+    registry,
+    'zeroscale_activator_pods',
+    'Pods known from the endpoints, healthy or being probed.',
+    'gauge',
+    perService((s) => s.pods.size),
+  );
+  registerCollected(
+    registry,
+    'zeroscale_activator_queued_requests_total_all',
+    'Requests waiting for capacity, all services.',
+    'gauge',
+    () => [{ value: view.queued(), labels: {} }],
+  );
+  registerCollected(
+    registry,
+    'zeroscale_activator_service_queued_requests_limit',
+    'Most requests the activator holds waiting for one service; more get 503 (reason queue-full).',
+    'gauge',
+    () => [{ value: view.options.queueDepth, labels: {} }],
+  );
+  registerCollected(
+    registry,
+    'zeroscale_activator_queued_requests_limit',
+    'Most requests the activator holds waiting, all services.',
+    'gauge',
+    () => [{ value: view.options.maxQueued, labels: {} }],
+  );
+  registerCollected(
+    registry,
+    'zeroscale_activator_autoscaler_errors_total',
+    'Failed reports and pokes to the autoscaler.',
+    'counter',
+    () => [{ value: view.autoscalerErrors(), labels: {} }],
+  );
+}

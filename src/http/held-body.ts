@@ -1,0 +1,140 @@
+// Reading the body of a request that waits for capacity (held while its service is cold, queued
+// for a slot). Only reading a socket shows that its client left: the FIN comes after the body
+// bytes, so a waiter whose body sat unread in a full TCP window stayed until its deadline and
+// could still be forwarded. While a request waits, its body is read into a small buffer, bounded
+// per request and per process; past a bound reading pauses (the deadline then still ends it).
+
+import type { IncomingMessage } from 'node:http';
+import type { Registry } from 'prom-client';
+import { hasUnreadBody } from './framing.ts';
+import { registerCollected } from './request-metrics.ts';
+
+/** Bytes the held bodies of one process may buffer at once; shared by all its waiting requests. */
+export class HeldBodyBudget {
+  readonly limitBytes: number;
+  readonly perRequestBytes: number;
+  #used = 0;
+  /** Held requests whose reading paused at a bound (counted once each). */
+  paused = 0;
+
+  constructor(options: { limitBytes: number; perRequestBytes: number }) {
+    this.limitBytes = options.limitBytes;
+    this.perRequestBytes = options.perRequestBytes;
+  }
+
+  get usedBytes(): number {
+    return this.#used;
+  }
+
+  /** Takes `n` bytes if they fit in both bounds, given `held` bytes already taken by the request. */
+  take(n: number, held: number): boolean {
+    if (held + n > this.perRequestBytes || this.#used + n > this.limitBytes) return false;
+    this.#used += n;
+    return true;
+  }
+
+  give(n: number): void {
+    this.#used -= n;
+  }
+}
+
+const kHeldBody = Symbol('zeroscale.heldBody');
+interface WithHeldBody {
+  [kHeldBody]?: HeldBody | undefined;
+}
+
+class HeldBody {
+  readonly req: IncomingMessage & WithHeldBody;
+  readonly budget: HeldBodyBudget;
+  readonly chunks: Buffer[] = [];
+  bytes = 0;
+  reading = true;
+
+  constructor(req: IncomingMessage, budget: HeldBodyBudget) {
+    this.req = req;
+    this.budget = budget;
+  }
+
+  stopReading(): void {
+    if (!this.reading) return;
+    this.reading = false;
+    this.req.removeListener('data', onHeldData);
+    if (!this.req.readableEnded) this.req.pause();
+  }
+
+  release(): Buffer[] {
+    this.stopReading();
+    this.budget.give(this.bytes);
+    this.bytes = 0;
+    this.req[kHeldBody] = undefined;
+    return this.chunks;
+  }
+}
+
+function onHeldData(this: IncomingMessage & WithHeldBody, chunk: Buffer): void {
+  const held = this[kHeldBody];
+  if (held === undefined) return;
+  if (!held.budget.take(chunk.length, held.bytes)) {
+    // Put back, unread: the request goes on from here when it is forwarded.
+    held.stopReading();
+    this.unshift(chunk);
+    held.budget.paused++;
+    return;
+  }
+  held.bytes += chunk.length;
+  held.chunks.push(chunk);
+}
+
+/**
+ * Starts reading the body of a request that is about to wait. Nothing is done for a request
+ * whose body already arrived (or that has none): its client's leaving is seen anyway.
+ */
+export function holdBody(req: IncomingMessage, budget: HeldBodyBudget): void {
+  const r = req as IncomingMessage & WithHeldBody;
+  if (!hasUnreadBody(req) || r[kHeldBody] !== undefined) return;
+  const held = new HeldBody(req, budget);
+  r[kHeldBody] = held;
+  req.on('data', onHeldData);
+  req.resume();
+}
+
+/** Stops reading a waiting request's body; its buffered chunks stay for `takeHeldChunks`. */
+export function pauseHeldBody(req: IncomingMessage): void {
+  (req as IncomingMessage & WithHeldBody)[kHeldBody]?.stopReading();
+}
+
+/** The chunks read while the request waited, in order, and frees their budget; once. */
+export function takeHeldChunks(req: IncomingMessage): Buffer[] | undefined {
+  const held = (req as IncomingMessage & WithHeldBody)[kHeldBody];
+  return held?.release();
+}
+
+/** Frees what a request that will not be forwarded had buffered. */
+export function dropHeldBody(req: IncomingMessage): void {
+  takeHeldChunks(req);
+}
+
+/** The budget as `<prefix>_held_body_bytes`, `…_limit` and `<prefix>_held_body_paused_total`. */
+export function registerHeldBodyMetrics(registry: Registry, prefix: string, budget: HeldBodyBudget): void {
+  registerCollected(
+    registry,
+    `${prefix}_held_body_bytes`,
+    'Body bytes read from requests while they wait for capacity, so that a client leaving is seen.',
+    'gauge',
+    () => [{ value: budget.usedBytes, labels: {} }],
+  );
+  registerCollected(
+    registry,
+    `${prefix}_held_body_bytes_limit`,
+    'Most body bytes all waiting requests may hold; past it (or past the per-request bound) reading pauses.',
+    'gauge',
+    () => [{ value: budget.limitBytes, labels: {} }],
+  );
+  registerCollected(
+    registry,
+    `${prefix}_held_body_paused_total`,
+    'Waiting requests whose body reading paused at a bound (their client leaving is then seen at the deadline).',
+    'counter',
+    () => [{ value: budget.paused, labels: {} }],
+  );
+}
