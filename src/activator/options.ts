@@ -86,9 +86,12 @@ export const activatorDefaults = {
   probeTimeoutMs: 300,
   maxAttempts: 3,
   reportIntervalMs: 1_000,
-  // As nginx's proxy_read_timeout and client_body_timeout: a minute of silence is a stall.
-  responseStartTimeoutMs: 60_000,
-  idleTimeoutMs: 60_000,
+  // Off by default (0): each service's timeoutSeconds bounds the whole request, and the
+  // queue-proxy behind cuts a stalled app at that service's own deadline. A global minute would
+  // fail slow handlers that the service's timeout allows. A dripping client is cut after a minute
+  // (nginx's client_body_timeout).
+  responseStartTimeoutMs: 0,
+  idleTimeoutMs: 0,
   bodyTimeoutMs: 60_000,
   // Up to 1 MiB of each held request's body is read (so its client leaving is seen), 64 MiB in
   // all: 10,000 held requests without bodies cost nothing here.

@@ -69,11 +69,10 @@ export interface QueueProxyOptions {
 const QUEUE_DEPTH_PER_SLOT = 10;
 const DEFAULT_TIMEOUT_SECONDS = 300;
 const DEFAULT_DRAIN_SECONDS = 5;
-// nginx's proxy_read_timeout and client_body_timeout: an app silent for a minute (no status line,
-// or no byte of a streamed response) is stalled, and so is a client that sends no body byte for
-// as long. A longer wait is asked for explicitly (0 = none).
-export const DEFAULT_RESPONSE_START_TIMEOUT_SECONDS = 60;
-export const DEFAULT_IDLE_TIMEOUT_SECONDS = 60;
+// How long the app may take to start answering, and may stay silent mid-response: by default the
+// service's own timeoutSeconds, as Knative does — the user's deadline is the contract, and a
+// shorter built-in cut would fail a slow handler the user allowed for. A client that sends no
+// body byte for a minute is stalled (nginx's client_body_timeout).
 export const DEFAULT_BODY_TIMEOUT_SECONDS = 60;
 // A waiting request reads up to 1 MiB of its body (so its client leaving is seen); all of them
 // up to 16 MiB.
@@ -102,6 +101,7 @@ export function parseQueueProxyEnv(env: Env): QueueProxyOptions {
   } catch (err) {
     throw new ZeroscaleError('INVALID_ENV', `${E.readinessProbe}: ${(err as Error).message}`, { cause: err });
   }
+  const timeoutMs = seconds(env, E.timeoutSeconds, DEFAULT_TIMEOUT_SECONDS) * 1000;
   return {
     namespace: required(env, E.serviceNamespace),
     service: required(env, E.serviceName),
@@ -110,10 +110,9 @@ export function parseQueueProxyEnv(env: Env): QueueProxyOptions {
     userPort,
     containerConcurrency,
     queueDepth: integer(env, X.queueDepth, QUEUE_DEPTH_PER_SLOT * containerConcurrency, 0),
-    timeoutMs: seconds(env, E.timeoutSeconds, DEFAULT_TIMEOUT_SECONDS) * 1000,
-    responseStartTimeoutMs:
-      seconds(env, X.responseStartTimeoutSeconds, DEFAULT_RESPONSE_START_TIMEOUT_SECONDS) * 1000,
-    idleTimeoutMs: seconds(env, X.idleTimeoutSeconds, DEFAULT_IDLE_TIMEOUT_SECONDS) * 1000,
+    timeoutMs,
+    responseStartTimeoutMs: seconds(env, X.responseStartTimeoutSeconds, timeoutMs / 1000) * 1000,
+    idleTimeoutMs: seconds(env, X.idleTimeoutSeconds, timeoutMs / 1000) * 1000,
     bodyTimeoutMs: seconds(env, X.bodyTimeoutSeconds, DEFAULT_BODY_TIMEOUT_SECONDS) * 1000,
     internalToken: env[X.internalToken]?.trim() || undefined,
     heldBodyBytesPerRequest: DEFAULT_HELD_BODY_BYTES_PER_REQUEST,

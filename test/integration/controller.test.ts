@@ -89,9 +89,12 @@ describe('kubectl apply -f examples/', () => {
       expect(s.status?.url).toBe(`http://${name}.${ns.name}.example.com`);
       expect(s.status?.observedGeneration).toBe(s.metadata.generation);
     }
-    const table = await kubectlOk(['get', 'ssvc', '-n', ns.name]);
+    // Ready needs one pod; always-on's minScale of 2 shows once its second pod is up too.
+    const table = await waitFor('always-on at 2/2 in the printer columns', async () => {
+      const t = await kubectlOk(['get', 'ssvc', '-n', ns.name]);
+      return /always-on\s+http:\/\/always-on\.\S+\s+True\s+2\/2/.test(t) ? t : undefined;
+    });
     expect(table).toMatch(/NAME\s+URL\s+READY\s+REPLICAS\s+MODE\s+AGE/);
-    expect(table).toMatch(/always-on\s+http:\/\/always-on\.\S+\s+True\s+2\/2/);
   });
 });
 

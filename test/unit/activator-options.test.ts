@@ -18,9 +18,9 @@ describe('parseActivatorEnv', () => {
         maxBodyBytes: 100 * 1024 * 1024,
         drainMs: 5_000,
         shutdownGraceMs: 30_000,
-        // A stalled pod or a dripping client is cut after a minute, as nginx does.
-        responseStartTimeoutMs: 60_000,
-        idleTimeoutMs: 60_000,
+        // A stalled pod is cut at its service's own deadline; a dripping client after a minute.
+        responseStartTimeoutMs: 0,
+        idleTimeoutMs: 0,
         bodyTimeoutMs: 60_000,
         internalToken: undefined,
       },

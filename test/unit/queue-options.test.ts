@@ -28,8 +28,9 @@ describe('parseQueueProxyEnv', () => {
         containerConcurrency: 0,
         queueDepth: 0,
         timeoutMs: 300_000,
-        responseStartTimeoutMs: 60_000,
-        idleTimeoutMs: 60_000,
+        // The service's own deadline, unless set shorter.
+        responseStartTimeoutMs: 300_000,
+        idleTimeoutMs: 300_000,
         bodyTimeoutMs: 60_000,
         internalToken: undefined,
         httpPort: 8012,
