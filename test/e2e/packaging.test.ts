@@ -132,6 +132,14 @@ describe('helm upgrade', () => {
       return list.items.filter((p) => !p.metadata.deletionTimestamp).map((p) => p.metadata.name);
     };
     const before = await livePods();
+    const token = async () =>
+      Buffer.from(
+        JSON.parse(
+          await kubectlOk(['get', 'secret', 'zeroscale-internal-token', '-n', systemNamespace, '-o', 'json']),
+        ).data.token,
+        'base64',
+      ).toString();
+    const tokenBefore = await token();
     try {
       await installZeroscale([
         '--set',
@@ -148,6 +156,14 @@ describe('helm upgrade', () => {
     const failures = results.flatMap((r) => r.failures);
     expect(failures).toEqual([]);
     expect(results.reduce((n, r) => n + r.total, 0)).toBeGreaterThan(100);
+    // The install's internal token is kept across the upgrade, and every queue-proxy carries it.
+    expect(await token()).toBe(tokenBefore);
+    expect(tokenBefore).toMatch(/^[A-Za-z0-9]{40}$/);
+    const steady = JSON.parse(await kubectlOk(['get', 'deployment', 'steady', '-n', ns.name, '-o', 'json']));
+    const qp = steady.spec.template.spec.containers.find((c: { name: string }) => c.name === 'queue-proxy');
+    expect(qp.env.find((e: { name: string }) => e.name === 'ZEROSCALE_INTERNAL_TOKEN')?.value).toBe(
+      tokenBefore,
+    );
     await kubectlOk(['delete', 'ssvc', 'steady', '-n', ns.name]);
   });
 });
