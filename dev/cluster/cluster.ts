@@ -86,6 +86,18 @@ function alive(pid: number | undefined): boolean {
   }
 }
 
+/** What kube-controller-manager and kube-scheduler share: the admin kubeconfig, one replica, no port. */
+function controlPlaneClientArgs(kubeconfig: string): string[] {
+  return [
+    `--kubeconfig=${kubeconfig}`,
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
+    '--leader-elect=false',
+    '--bind-address=127.0.0.1',
+    '--secure-port=0',
+  ];
+}
+
 function commandLine(c: Component, ports: ClusterPorts): [string, string[]] {
   const kubeconfig = paths.kubeconfig;
   switch (c) {
@@ -137,12 +149,7 @@ function commandLine(c: Component, ports: ClusterPorts): [string, string[]] {
       return [
         binary('kube-controller-manager'),
         [
-          `--kubeconfig=${kubeconfig}`,
-          `--authentication-kubeconfig=${kubeconfig}`,
-          `--authorization-kubeconfig=${kubeconfig}`,
-          '--leader-elect=false',
-          '--bind-address=127.0.0.1',
-          '--secure-port=0',
+          ...controlPlaneClientArgs(kubeconfig),
           `--service-account-private-key-file=${pkiFiles.saKey}`,
           `--root-ca-file=${pkiFiles.caCert}`,
           '--use-service-account-credentials=true',
@@ -153,18 +160,7 @@ function commandLine(c: Component, ports: ClusterPorts): [string, string[]] {
         ],
       ];
     case 'kube-scheduler':
-      return [
-        binary('kube-scheduler'),
-        [
-          `--kubeconfig=${kubeconfig}`,
-          `--authentication-kubeconfig=${kubeconfig}`,
-          `--authorization-kubeconfig=${kubeconfig}`,
-          '--leader-elect=false',
-          '--bind-address=127.0.0.1',
-          '--secure-port=0',
-          '--v=1',
-        ],
-      ];
+      return [binary('kube-scheduler'), [...controlPlaneClientArgs(kubeconfig), '--v=1']];
     case 'host-services':
       return [
         nodeBinary,
@@ -275,14 +271,12 @@ export async function up(): Promise<void> {
     kubelet: 'ZEROSCALE_KUBELET_PORT',
   };
   for (const [name, port] of Object.entries(ports) as [keyof ClusterPorts, number][]) {
-    const host = name === 'kubelet' ? network.hostIp : '127.0.0.1';
-    if (name !== 'kubelet' && !(await portFree(port))) {
-      throw new Error(
-        `port ${port} on ${host} (${name}) is already in use by another process; stop it or choose another port with ${envNames[name]}`,
-      );
-    }
+    // kubelet's port is on the bridge address, which exists only once the cluster is up.
+    if (name === 'kubelet' || (await portFree(port))) continue;
+    throw new Error(
+      `port ${port} on 127.0.0.1 (${name}) is already in use by another process; stop it or choose another port with ${envNames[name]}`,
+    );
   }
-  for (const dir of [paths.logs, paths.pids]) fs.mkdirSync(dir, { recursive: true });
   await ensureBridge();
   await ensureNftTable(ports.apiserver);
   await ensurePki();

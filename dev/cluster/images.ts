@@ -98,10 +98,10 @@ async function buildahHasImage(name: string, key: string): Promise<boolean> {
       '--type',
       'image',
       '--format',
-      '{{index .ImageAnnotations "dev.zeroscale.key"}}|{{.FromImageDigest}}',
+      '{{index .ImageAnnotations "dev.zeroscale.key"}}',
       name,
     ]);
-    return stdout.trim().startsWith(`${key}|`);
+    return stdout.trim() === key;
   } catch {
     return false;
   }
@@ -202,49 +202,35 @@ async function buildBase(key: string): Promise<void> {
     await run('chown', ['1000:1000', path.join(root, 'home/node')]);
     const layer = path.join(tmp, 'rootfs.tar');
     await run('tar', ['-C', root, '--numeric-owner', '-cf', layer, '.'], { timeoutMs: 120_000 });
-    const { stdout } = await buildah(['from', '--pull=never', 'scratch']);
-    const ctrName = stdout.trim();
-    try {
-      await buildah(['add', ctrName, layer, '/']);
-      await buildah([
-        'config',
-        '--env',
-        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-        '--env',
-        `NODE_VERSION=${process.versions.node}`,
-        '--cmd',
-        'node',
-        '--os',
-        'linux',
-        '--arch',
-        'amd64',
-        '--annotation',
-        `dev.zeroscale.key=${key}`,
-        ctrName,
-      ]);
-      await buildah(['commit', '--rm', ctrName, baseImage]);
-    } catch (err) {
-      await buildah(['rm', ctrName]).catch(() => undefined);
-      throw err;
-    }
+    await commitImage(baseImage, key, 'scratch', (ctr) => buildah(['add', ctr, layer, '/']), [
+      '--env',
+      'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      '--env',
+      `NODE_VERSION=${process.versions.node}`,
+      '--cmd',
+      'node',
+    ]);
     for (const alias of baseAliases) await buildah(['tag', baseImage, alias]);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
 
-/** An image of one layer from files on the host: the pause image and the probe app. */
-async function buildFromFiles(
+/**
+ * One image in buildah's store: a working container from `from`, filled by `fill`, configured
+ * (linux/amd64, the content key as an annotation, `config`) and committed as `name`; the working
+ * container goes whether or not that worked.
+ */
+async function commitImage(
   name: string,
   key: string,
   from: string,
-  files: readonly { readonly src: string; readonly dest: string }[],
+  fill: (ctr: string) => Promise<unknown>,
   config: readonly string[],
 ): Promise<void> {
-  const { stdout } = await buildah(['from', '--pull=never', from]);
-  const ctrName = stdout.trim();
+  const ctr = (await buildah(['from', '--pull=never', from])).stdout.trim();
   try {
-    for (const f of files) await buildah(['copy', '--chmod', '0755', ctrName, f.src, f.dest]);
+    await fill(ctr);
     await buildah([
       'config',
       '--os',
@@ -254,20 +240,39 @@ async function buildFromFiles(
       '--annotation',
       `dev.zeroscale.key=${key}`,
       ...config,
-      ctrName,
+      ctr,
     ]);
-    await buildah(['commit', '--rm', ctrName, name]);
+    await buildah(['commit', '--rm', ctr, name]);
   } catch (err) {
-    await buildah(['rm', ctrName]).catch(() => undefined);
+    await buildah(['rm', ctr]).catch(() => undefined);
     throw err;
   }
+}
+
+/** An image of one layer from files on the host: the pause image and the probe app. */
+function buildFromFiles(
+  name: string,
+  key: string,
+  from: string,
+  files: readonly { readonly src: string; readonly dest: string }[],
+  config: readonly string[],
+): Promise<void> {
+  return commitImage(
+    name,
+    key,
+    from,
+    async (ctr) => {
+      for (const f of files) await buildah(['copy', '--chmod', '0755', ctr, f.src, f.dest]);
+    },
+    config,
+  );
 }
 
 export async function ensureBaseImage(): Promise<BuiltImage> {
   const npmVersion = (
     JSON.parse(fs.readFileSync(path.join(npmDir, 'package.json'), 'utf8')) as { version: string }
   ).version;
-  const key = hashFiles([], `node ${process.versions.node} npm ${npmVersion} base v2`);
+  const key = hashFiles([], `node ${process.versions.node} npm ${npmVersion} base v3`);
   const built = await ensureImage(baseImage, key, () => buildBase(key));
   for (const alias of baseAliases) {
     if ((await containerdDigest(alias)) !== built.digest)
@@ -277,7 +282,7 @@ export async function ensureBaseImage(): Promise<BuiltImage> {
 }
 
 export function ensurePauseImage(): Promise<BuiltImage> {
-  const key = hashFiles([paths.pauseBinary], 'pause v1');
+  const key = hashFiles([paths.pauseBinary], 'pause v2');
   return ensureImage(pauseImage, key, () =>
     buildFromFiles(
       pauseImage,
@@ -296,7 +301,7 @@ export function probeAppImage(): string {
 
 export async function ensureProbeAppImage(): Promise<BuiltImage> {
   const name = probeAppImage();
-  const key = hashFiles([probeAppFile], baseImage);
+  const key = hashFiles([probeAppFile], `${baseImage} v2`);
   return ensureImage(name, key, () =>
     buildFromFiles(
       name,
