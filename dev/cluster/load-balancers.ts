@@ -5,6 +5,7 @@
 
 import net from 'node:net';
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
+import { ENDPOINTSLICE_SERVICE_NAME_LABEL } from '../../src/api/labels.ts';
 import { Informer } from '../../src/kube/informer.ts';
 import type { KubeClient } from '../../src/kube/rest.ts';
 import { pipeTcp } from './host-ports.ts';
@@ -51,7 +52,7 @@ export class LocalLoadBalancers {
     const [ns, name] = serviceKey.split('/');
     const out: { ip: string; port: number }[] = [];
     for (const s of this.#slices.list()) {
-      if (s.metadata?.namespace !== ns || s.metadata?.labels?.['kubernetes.io/service-name'] !== name)
+      if (s.metadata?.namespace !== ns || s.metadata?.labels?.[ENDPOINTSLICE_SERVICE_NAME_LABEL] !== name)
         continue;
       const port = s.ports?.find((p) => (p.name ?? '') === portName)?.port;
       if (port === undefined) continue;

@@ -3,6 +3,7 @@
 // the catalogue changes, never per request.
 
 import type { IncomingMessage } from 'node:http';
+import { serviceKey } from '../api/names.ts';
 import type { Clock } from '../clock.ts';
 import type { ErrorAnswer } from '../http/failures.ts';
 import type { Logger } from '../telemetry/log.ts';
@@ -32,7 +33,7 @@ export class ServiceCatalogue {
   }
 
   get(namespace: string, name: string): ServiceState | undefined {
-    return this.services.get(`${namespace}/${name}`);
+    return this.services.get(serviceKey(namespace, name));
   }
 
   /** The catalogue changed: services appear, change or go; the Host table is rebuilt. */
@@ -46,7 +47,7 @@ export class ServiceCatalogue {
     this.#hostProblems = problems;
     const seen = new Set<string>();
     for (const spec of services) {
-      const key = `${spec.namespace}/${spec.name}`;
+      const key = serviceKey(spec.namespace, spec.name);
       seen.add(key);
       const existing = this.services.get(key);
       if (existing !== undefined) existing.updateSpec(spec);

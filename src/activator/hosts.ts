@@ -1,6 +1,8 @@
 // The activator's routing table from a request's Host header to the service it names. Built once
 // whenever services change, so a request costs one normalisation and one map lookup.
 
+import { serviceKey } from '../api/names.ts';
+
 /** What the table needs to know of a ServerlessService. */
 export interface RoutableService {
   readonly namespace: string;
@@ -33,10 +35,6 @@ export interface HostTable {
 }
 
 const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
-
-export function serviceKey(namespace: string, name: string): string {
-  return `${namespace}/${name}`;
-}
 
 /**
  * Builds the table. Cluster names (`<name>.<namespace>.svc[.<domain>]`) cannot collide and always

@@ -6,12 +6,13 @@
 import type { V1EndpointSlice, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { resolveServerlessServiceSpec } from '../api/defaults.ts';
+import { ENDPOINTSLICE_SERVICE_NAME_LABEL, SERVICE_LABEL } from '../api/labels.ts';
+import { privateServiceName, serviceKey } from '../api/names.ts';
 import { safeParseServerlessService } from '../api/parse.ts';
 import { QUEUE_PROXY_HTTP_PORT, QUEUE_PROXY_HTTP_PORT_NAME } from '../api/queue-proxy.ts';
 import { API_VERSION, KIND } from '../api/serverless-service.ts';
 import { AUTOSCALER_STATS_PORT } from '../autoscaler/protocol.ts';
-import { ControllerConfigWatch } from '../controller/config-watch.ts';
-import { privateServiceName, SERVICE_LABEL } from '../controller/names.ts';
+import { ClusterConfigWatch } from '../kube/cluster-config-watch.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { Informer, logWatchErrors, servingInformers } from '../kube/informer.ts';
 import { podOfIdentity } from '../kube/leader.ts';
@@ -28,8 +29,6 @@ import type {
   Unsubscribe,
 } from './sources.ts';
 
-const SLICE_SERVICE_LABEL = 'kubernetes.io/service-name';
-
 export interface KubeSourcesOptions {
   readonly systemNamespace: string;
   readonly autoscalerService: string;
@@ -44,7 +43,7 @@ export class KubeActivatorSources {
   readonly podLifecycle: PodLifecycleSource;
   readonly #services: Informer<{ metadata?: { name?: string; namespace?: string } }>;
   readonly #slices: Informer<V1EndpointSlice>;
-  readonly #configWatch: ControllerConfigWatch;
+  readonly #configWatch: ClusterConfigWatch;
   readonly #pods: Informer<V1Pod>;
   /** Subscribers by `namespace/serviceName`. */
   readonly #lifecycleListeners = new Map<string, Set<(e: PodLifecycleEvent) => void>>();
@@ -66,7 +65,7 @@ export class KubeActivatorSources {
     this.#client = client;
     this.#o = options;
     ({ services: this.#services, slices: this.#slices } = servingInformers(client, options.log));
-    this.#configWatch = new ControllerConfigWatch(client, {
+    this.#configWatch = new ClusterConfigWatch(client, {
       ...options,
       onChange: () => this.#catalogChanged(),
     });
@@ -97,7 +96,7 @@ export class KubeActivatorSources {
     });
     this.podLifecycle = {
       subscribe: (namespace, name, onEvent): Unsubscribe => {
-        const key = `${namespace}/${name}`;
+        const key = serviceKey(namespace, name);
         const set = this.#lifecycleListeners.get(key) ?? new Set();
         set.add(onEvent);
         this.#lifecycleListeners.set(key, set);
@@ -109,7 +108,7 @@ export class KubeActivatorSources {
     };
     this.#services.on(() => this.#catalogChanged());
     this.#slices.on((event, slice, key) => {
-      const svcKey = `${slice.metadata?.namespace}/${slice.metadata?.labels?.[SLICE_SERVICE_LABEL]}`;
+      const svcKey = `${slice.metadata?.namespace}/${slice.metadata?.labels?.[ENDPOINTSLICE_SERVICE_NAME_LABEL]}`;
       const entry = this.#slicesByService.get(svcKey) ?? new Map<string, V1EndpointSlice>();
       if (event === 'delete') entry.delete(key);
       else entry.set(key, slice);
@@ -130,7 +129,7 @@ export class KubeActivatorSources {
     };
     this.endpoints = {
       subscribe: (namespace, name, onChange): Unsubscribe => {
-        const key = `${namespace}/${privateServiceName(name)}`;
+        const key = serviceKey(namespace, privateServiceName(name));
         const set = this.#podListeners.get(key) ?? new Set();
         set.add(onChange);
         this.#podListeners.set(key, set);

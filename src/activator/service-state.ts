@@ -2,6 +2,7 @@
 // queue-proxy says ready), the balancer over the healthy ones, the breaker that holds requests
 // while there is no capacity, and its cold starts. Pod changes recompute capacity; requests never do.
 
+import { serviceKey } from '../api/names.ts';
 import type { Clock } from '../clock.ts';
 import { Breaker } from '../dataplane/breaker.ts';
 import { DeadlineList } from '../dataplane/held.ts';
@@ -13,7 +14,6 @@ import { Upstream } from '../http/upstream.ts';
 import { type Logger, LogThrottle } from '../telemetry/log.ts';
 import { Balancer } from './balancer.ts';
 import { type ColdStartMetrics, ColdStartTracker } from './cold-start.ts';
-import { serviceKey } from './hosts.ts';
 import { probeQueueProxy } from './pod-probe.ts';
 import type { ActivatorService, PodEndpoint, PodLifecycleEvent, Unsubscribe } from './sources.ts';
 

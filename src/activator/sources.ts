@@ -48,7 +48,7 @@ export interface PodEndpoint {
 export interface EndpointsSource {
   /**
    * Watches the pods of the service `namespace/name`: the endpoints of every EndpointSlice of
-   * its private Service (`privateServiceName(name)` in src/controller/names.ts), merged. Calls
+   * its private Service (`privateServiceName(name)` in src/api/names.ts), merged. Calls
    * `onChange` with the complete current list once soon after subscribing (an empty list when
    * there are none yet) and after every change; each list replaces the previous one.
    */

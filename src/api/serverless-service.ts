@@ -68,7 +68,7 @@ export const ScalingMetricSchema = z.enum(SCALING_METRICS);
 export type ScalingMetric = z.output<typeof ScalingMetricSchema>;
 
 /**
- * Field schemas of spec.scaling, shared with the ConfigMap parser (controller/config.ts) so that a
+ * Field schemas of spec.scaling, shared with the ConfigMap parser (cluster-config.ts) so that a
  * default can never be a value the API would refuse.
  */
 export const scalingFields = {

@@ -4,6 +4,7 @@
 // Activator reports feed the same series between ticks; a poke decides its service immediately.
 
 import type { Registry } from 'prom-client';
+import { serviceKey } from '../api/names.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import { ZeroscaleError } from '../errors.ts';
 import type { Logger } from '../telemetry/log.ts';
@@ -17,7 +18,6 @@ import type { ScaleTarget } from './scale-target.ts';
 import type { AutoscaledService, ServiceSource } from './service-source.ts';
 import { ServiceState, type ServiceStateContext, type ServiceView } from './service-state.ts';
 import type { StatsFetcher } from './stats-fetcher.ts';
-import { serviceKey } from './wire.ts';
 
 export interface AutoscalerOptions {
   readonly source: ServiceSource;

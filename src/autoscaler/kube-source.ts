@@ -4,41 +4,45 @@
 
 import type { V1EndpointSlice } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { type ActiveReason, CONDITION, findCondition } from '../api/conditions.ts';
 import { resolveServerlessServiceSpec } from '../api/defaults.ts';
+import {
+  ENDPOINTSLICE_MANAGED_BY,
+  ENDPOINTSLICE_MANAGED_BY_LABEL,
+  ENDPOINTSLICE_SERVICE_NAME_LABEL,
+} from '../api/labels.ts';
+import { serviceKey, serviceOfPrivateService } from '../api/names.ts';
 import { safeParseServerlessService } from '../api/parse.ts';
 import type { ServerlessService } from '../api/serverless-service.ts';
-import { ControllerConfigWatch } from '../controller/config-watch.ts';
-import { ENDPOINTSLICE_MANAGED_BY, ENDPOINTSLICE_MANAGED_BY_LABEL } from '../controller/names.ts';
-import { type Informer, servingInformers } from '../kube/informer.ts';
+import { ClusterConfigWatch } from '../kube/cluster-config-watch.ts';
+import { type Informer, objectKey, servingInformers } from '../kube/informer.ts';
 import type { KubeClient } from '../kube/rest.ts';
 import type { ServingPhase } from './scale-to-zero.ts';
 import type { AutoscaledService, RestoredState, ServicePods, ServiceSource } from './service-source.ts';
 
-const SLICE_SERVICE_LABEL = 'kubernetes.io/service-name';
-
 /** The phase a previous autoscaler published, from its `Active` condition. */
 export function restoredState(svc: ServerlessService): RestoredState | undefined {
-  const active = svc.status?.conditions?.find((c) => c.type === 'Active');
+  const active = findCondition(svc.status?.conditions, CONDITION.active);
   if (!active) return undefined;
   const sinceMs = Date.parse(active.lastTransitionTime);
   const phase: ServingPhase =
     active.status === 'True'
       ? { kind: 'active', sinceMs }
-      : active.reason === 'ScaledToZero'
+      : active.reason === ('ScaledToZero' satisfies ActiveReason)
         ? { kind: 'zero', sinceMs }
         : { kind: 'inactive', sinceMs };
   return { phase, scaleTargetInitialized: svc.status?.autoscaler?.scaleTargetInitialized ?? false };
 }
 
 export function activatorInPathSince(svc: ServerlessService): number | undefined {
-  const c = svc.status?.conditions?.find((x) => x.type === 'ActivatorInPath');
+  const c = findCondition(svc.status?.conditions, CONDITION.activatorInPath);
   return c?.status === 'True' ? Date.parse(c.lastTransitionTime) : undefined;
 }
 
 export class KubeServiceSource implements ServiceSource {
   readonly #services: Informer<{ metadata?: { name?: string; namespace?: string } }>;
   readonly #slices: Informer<V1EndpointSlice>;
-  readonly #configWatch: ControllerConfigWatch;
+  readonly #configWatch: ClusterConfigWatch;
   readonly #log: Logger;
   /** Resolved services, rebuilt only when a ServerlessService or the config changes. */
   readonly #resolved = new Map<string, AutoscaledService>();
@@ -48,11 +52,10 @@ export class KubeServiceSource implements ServiceSource {
   constructor(client: KubeClient, options: { systemNamespace: string; imageTag: string; log: Logger }) {
     this.#log = options.log;
     ({ services: this.#services, slices: this.#slices } = servingInformers(client, options.log));
-    this.#configWatch = new ControllerConfigWatch(client, {
+    this.#configWatch = new ClusterConfigWatch(client, {
       ...options,
       onChange: () => {
-        for (const s of this.#services.list())
-          this.#resolve(`${s.metadata?.namespace}/${s.metadata?.name}`, s);
+        for (const s of this.#services.list()) this.#resolve(objectKey(s), s);
       },
     });
     this.#services.on((event, obj, key) => {
@@ -60,14 +63,14 @@ export class KubeServiceSource implements ServiceSource {
       else this.#resolve(key, obj);
     });
     this.#slices.on((event, slice, key) => {
-      const owner = slice.metadata?.labels?.[SLICE_SERVICE_LABEL] ?? '';
+      const owner = serviceOfPrivateService(slice.metadata?.labels?.[ENDPOINTSLICE_SERVICE_NAME_LABEL] ?? '');
       // Our own public slices are not pods; the private ones come from the EndpointSlice controller.
       if (
-        !owner.endsWith('-private') ||
+        owner === undefined ||
         slice.metadata?.labels?.[ENDPOINTSLICE_MANAGED_BY_LABEL] === ENDPOINTSLICE_MANAGED_BY
       )
         return;
-      const svcKey = `${slice.metadata?.namespace}/${owner.slice(0, -'-private'.length)}`;
+      const svcKey = serviceKey(slice.metadata?.namespace ?? '', owner);
       const entry = this.#slicesByService.get(svcKey) ?? new Map<string, V1EndpointSlice>();
       if (event === 'delete') entry.delete(key);
       else entry.set(key, slice);
@@ -118,7 +121,7 @@ export class KubeServiceSource implements ServiceSource {
 
   /** The ServerlessService's uid, so Events about it show in `kubectl describe`. */
   uidOf(service: { namespace: string; name: string }): string | undefined {
-    const obj = this.#services.get(`${service.namespace}/${service.name}`) as
+    const obj = this.#services.get(serviceKey(service.namespace, service.name)) as
       | { metadata?: { uid?: string } }
       | undefined;
     return obj?.metadata?.uid;
@@ -129,7 +132,7 @@ export class KubeServiceSource implements ServiceSource {
   }
 
   pods(service: AutoscaledService): ServicePods {
-    const slices = this.#slicesByService.get(`${service.namespace}/${service.name}`);
+    const slices = this.#slicesByService.get(serviceKey(service.namespace, service.name));
     const ready: string[] = [];
     let actual = 0;
     for (const s of slices?.values() ?? []) {

@@ -3,15 +3,15 @@
 // server-side-apply field manager (status.autoscaler and the `Active` condition), from which the
 // controller programs the public endpoints.
 
+import { type ActiveReason, CONDITION } from '../api/conditions.ts';
+import { AUTOSCALER_FIELD_MANAGER, deploymentName, serviceKey } from '../api/names.ts';
 import { API_VERSION, KIND } from '../api/serverless-service.ts';
-import { deploymentName } from '../controller/names.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { kubePaths } from '../kube/paths.ts';
 import type { KubeClient } from '../kube/rest.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { AutoscalerStatus, ScaleTarget, ServiceRef } from './scale-target.ts';
 
-export const AUTOSCALER_FIELD_MANAGER = 'zeroscale-autoscaler';
 const maxRemembered = 100_000;
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -19,7 +19,7 @@ const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
 const round = (n: number) => Math.round(n * 1000) / 1000;
 
 export function autoscalerStatusBody(service: ServiceRef, s: AutoscalerStatus): object {
-  const active =
+  const active: { status: 'True' | 'False'; reason: ActiveReason; message: string } =
     s.phase.kind === 'active'
       ? { status: 'True', reason: 'Active', message: 'the service has demand or minScale > 0' }
       : s.phase.kind === 'inactive'
@@ -45,7 +45,7 @@ export function autoscalerStatusBody(service: ServiceRef, s: AutoscalerStatus): 
         scaleTargetInitialized: s.scaleTargetInitialized,
       },
       // The phase's start is the transition time, so a restarted autoscaler resumes the grace period.
-      conditions: [{ type: 'Active', ...active, lastTransitionTime: iso(s.phase.sinceMs) }],
+      conditions: [{ type: CONDITION.active, ...active, lastTransitionTime: iso(s.phase.sinceMs) }],
     },
   };
 }
@@ -68,7 +68,7 @@ export class KubeScaleTarget implements ScaleTarget {
   }
 
   async setScale(service: ServiceRef, replicas: number): Promise<void> {
-    const key = `${service.namespace}/${service.name}`;
+    const key = serviceKey(service.namespace, service.name);
     const path = kubePaths.deploymentScale(service.namespace, deploymentName(service.name));
     let before = this.#lastScale.get(key);
     if (before === undefined) {
@@ -101,7 +101,7 @@ export class KubeScaleTarget implements ScaleTarget {
   }
 
   async publish(service: ServiceRef, status: AutoscalerStatus): Promise<void> {
-    const key = `${service.namespace}/${service.name}`;
+    const key = serviceKey(service.namespace, service.name);
     const body = autoscalerStatusBody(service, status);
     const json = JSON.stringify(body);
     if (this.#lastPublished.get(key) === json) return;

@@ -2,13 +2,13 @@
 // contracts as the Kubernetes-backed ones, with the world held in maps the caller changes.
 
 import { BUILTIN_SERVING_DEFAULTS, resolveServerlessServiceSpec } from '../api/defaults.ts';
+import { serviceKey } from '../api/names.ts';
 import type { ServerlessServiceSpec } from '../api/serverless-service.ts';
 import { ZeroscaleError } from '../errors.ts';
 import type { PodStats } from './protocol.ts';
 import type { AutoscalerStatus, ScaleTarget, ServiceRef } from './scale-target.ts';
 import type { AutoscaledService, RestoredState, ServicePods, ServiceSource } from './service-source.ts';
 import type { StatsFetcher } from './stats-fetcher.ts';
-import { serviceKey } from './wire.ts';
 
 export interface MemoryServiceOptions {
   readonly containerConcurrency?: number;

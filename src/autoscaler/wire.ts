@@ -68,8 +68,3 @@ export function parseWire<T>(schema: z.ZodType<T>, input: unknown): WireResult<T
   }));
   return { ok: false, message: describeIssues(issues) };
 }
-
-/** ("default", "hello") → "default/hello": how ServiceLoad and Poke name a service. */
-export function serviceKey(namespace: string, name: string): string {
-  return `${namespace}/${name}`;
-}

@@ -5,15 +5,15 @@
 import type { V1Deployment, V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { endpointSlicesOf, MANAGED_BY, MANAGED_BY_LABEL, SERVICE_LABEL } from '../api/labels.ts';
 import type { Clock } from '../clock.ts';
+import { ClusterConfigWatch } from '../kube/cluster-config-watch.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { Informer, logWatchErrors, objectKey } from '../kube/informer.ts';
 import { LeaderElector } from '../kube/leader.ts';
 import { kubePaths } from '../kube/paths.ts';
 import type { KubeClient } from '../kube/rest.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
-import { ControllerConfigWatch } from './config-watch.ts';
-import { MANAGED_BY, MANAGED_BY_LABEL, SERVICE_LABEL } from './names.ts';
 import { ServerlessServiceReconciler } from './reconciler.ts';
 import type { EndpointAddress } from './resources/endpoint-slice.ts';
 
@@ -74,7 +74,7 @@ export function startController(o: ControllerOptions): ControllerHandle {
     labelSelector: SERVICE_LABEL,
     onError: onError('Pod'),
   });
-  const configWatch = new ControllerConfigWatch(o.client, {
+  const configWatch = new ClusterConfigWatch(o.client, {
     systemNamespace: o.systemNamespace,
     imageTag: o.imageTag,
     internalToken: o.internalToken,
@@ -83,7 +83,7 @@ export function startController(o: ControllerOptions): ControllerHandle {
   });
   const activatorSlices = new Informer<V1EndpointSlice>(o.client, {
     path: kubePaths.endpointSlices(o.systemNamespace),
-    labelSelector: `kubernetes.io/service-name=${o.activatorService}`,
+    labelSelector: endpointSlicesOf(o.activatorService),
     onError: onError('activator EndpointSlice'),
   });
 

@@ -4,7 +4,17 @@
 
 import type { V1Deployment, V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { ClusterConfig } from '../api/cluster-config.ts';
+import { CONDITION, findCondition, INVALID_SPEC_REASON } from '../api/conditions.ts';
 import { resolveServerlessServiceSpec } from '../api/defaults.ts';
+import { MODE_LABEL } from '../api/labels.ts';
+import {
+  CONTROLLER_FIELD_MANAGER,
+  deploymentName,
+  privateServiceName,
+  publicEndpointSliceName,
+  publicServiceName,
+} from '../api/names.ts';
 import { describeIssues, safeParseServerlessService } from '../api/parse.ts';
 import { API_VERSION, KIND, type ServerlessService } from '../api/serverless-service.ts';
 import type { EventRecorder, InvolvedObject } from '../kube/events.ts';
@@ -12,16 +22,7 @@ import { kubePaths } from '../kube/paths.ts';
 import { isAlreadyExists, type KubeClient } from '../kube/rest.ts';
 import { containsDesired } from '../kube/subset.ts';
 import type { ProcessResult } from '../kube/workqueue.ts';
-import type { ControllerConfig } from './config.ts';
 import { choosePublicBackends } from './mode.ts';
-import {
-  CONTROLLER_FIELD_MANAGER,
-  deploymentName,
-  MODE_LABEL,
-  privateServiceName,
-  publicEndpointSliceName,
-  publicServiceName,
-} from './names.ts';
 import { buildDeployment } from './resources/deployment.ts';
 import type { EndpointAddress } from './resources/endpoint-slice.ts';
 import { buildPublicEndpointSlice } from './resources/endpoint-slice.ts';
@@ -36,7 +37,7 @@ export interface ControllerView {
   endpointSlice(namespace: string, name: string): V1EndpointSlice | undefined;
   pods(namespace: string, service: string): readonly V1Pod[];
   activators(): readonly EndpointAddress[];
-  config(): ControllerConfig;
+  config(): ClusterConfig;
 }
 
 export interface ReconcilerOptions {
@@ -122,16 +123,16 @@ export class ServerlessServiceReconciler {
     };
   }
 
-  async #refuseSpec(svc: ServerlessService, message: string, config: ControllerConfig): Promise<void> {
+  async #refuseSpec(svc: ServerlessService, message: string, config: ClusterConfig): Promise<void> {
     const status = invalidSpecStatus(svc, message, config, new Date());
-    if (svc.status?.conditions?.find((c) => c.type === 'Ready')?.reason !== 'InvalidSpec') {
-      this.#o.events.record(this.#involved(svc), 'Warning', 'InvalidSpec', message);
+    if (findCondition(svc.status?.conditions, CONDITION.ready)?.reason !== INVALID_SPEC_REASON) {
+      this.#o.events.record(this.#involved(svc), 'Warning', INVALID_SPEC_REASON, message);
     }
     await this.#applyStatus(svc, status);
   }
 
   /** Creates the Deployment with its initial replicas; afterwards applies it without replicas. */
-  async #applyDeployment(svc: ServerlessService, config: ControllerConfig): Promise<V1Deployment> {
+  async #applyDeployment(svc: ServerlessService, config: ClusterConfig): Promise<V1Deployment> {
     const ns = svc.metadata.namespace ?? 'default';
     const name = deploymentName(svc.metadata.name);
     const live = this.#o.view.deployment(ns, name);
@@ -228,8 +229,8 @@ export class ServerlessServiceReconciler {
       JSON.stringify(current.conditions?.filter((c) => status.conditions.some((s) => s.type === c.type))) ===
         JSON.stringify(status.conditions);
     if (unchanged) return;
-    const before = current.conditions?.find((c) => c.type === 'Ready');
-    const after = status.conditions.find((c) => c.type === 'Ready');
+    const before = findCondition(current.conditions, CONDITION.ready);
+    const after = findCondition(status.conditions, CONDITION.ready);
     if (after && (before?.status !== after.status || before?.reason !== after.reason)) {
       this.#o.log.info(
         {

@@ -3,11 +3,17 @@
 // public endpoints are in.
 
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { ClusterConfig } from '../api/cluster-config.ts';
+import {
+  CONDITION,
+  type ConditionInput,
+  INVALID_SPEC_REASON,
+  readyCondition,
+  setConditions,
+} from '../api/conditions.ts';
+import { serviceUrl } from '../api/names.ts';
 import type { ServerlessService } from '../api/serverless-service.ts';
 import type { Condition, ServingMode } from '../api/status.ts';
-import { type ConditionInput, readyCondition, setConditions } from './conditions.ts';
-import type { ControllerConfig } from './config.ts';
-import { serviceUrl } from './names.ts';
 import { findPodProblem } from './pod-problems.ts';
 
 export interface ObservedChildren {
@@ -33,7 +39,7 @@ export function deploymentCondition(observed: ObservedChildren): ConditionInput 
   const d = observed.deployment;
   if (!d)
     return {
-      type: 'DeploymentReady',
+      type: CONDITION.deploymentReady,
       status: 'Unknown',
       reason: 'Creating',
       message: 'the Deployment is being created',
@@ -42,23 +48,28 @@ export function deploymentCondition(observed: ObservedChildren): ConditionInput 
   const ready = d.status?.readyReplicas ?? 0;
   if (desired === 0)
     return {
-      type: 'DeploymentReady',
+      type: CONDITION.deploymentReady,
       status: 'True',
       reason: 'ScaledToZero',
       message: 'no pods: requests wake the service',
     };
   if (ready > 0)
     return {
-      type: 'DeploymentReady',
+      type: CONDITION.deploymentReady,
       status: 'True',
       reason: 'PodsReady',
       message: `${ready} of ${desired} pods ready`,
     };
   const problem = findPodProblem(observed.pods);
   if (problem)
-    return { type: 'DeploymentReady', status: 'False', reason: problem.reason, message: problem.message };
+    return {
+      type: CONDITION.deploymentReady,
+      status: 'False',
+      reason: problem.reason,
+      message: problem.message,
+    };
   return {
-    type: 'DeploymentReady',
+    type: CONDITION.deploymentReady,
     status: 'Unknown',
     reason: 'Deploying',
     message: `waiting for a ready pod (0 of ${desired})`,
@@ -68,27 +79,27 @@ export function deploymentCondition(observed: ObservedChildren): ConditionInput 
 export function buildControllerStatus(
   svc: ServerlessService,
   observed: ObservedChildren,
-  config: ControllerConfig,
+  config: ClusterConfig,
   now: Date,
 ): ControllerStatus {
   const generation = svc.metadata.generation ?? 0;
   const parts: ConditionInput[] = [
     deploymentCondition(observed),
     {
-      type: 'ServicesReady',
+      type: CONDITION.servicesReady,
       status: 'True',
       reason: 'Applied',
       message: 'private and public Services are in place',
     },
     observed.activatorsMissing
       ? {
-          type: 'EndpointsReady',
+          type: CONDITION.endpointsReady,
           status: 'Unknown',
           reason: 'NoActivators',
           message: 'proxy mode, but no activator endpoint is ready yet',
         }
       : {
-          type: 'EndpointsReady',
+          type: CONDITION.endpointsReady,
           status: 'True',
           reason: observed.mode === 'serve' ? 'ServingPods' : 'ProxyingThroughActivators',
         },
@@ -101,13 +112,13 @@ export function buildControllerStatus(
   const activatorInPath: ConditionInput =
     observed.mode === 'proxy' && !observed.activatorsMissing
       ? {
-          type: 'ActivatorInPath',
+          type: CONDITION.activatorInPath,
           status: 'True',
           reason: 'ProxyMode',
           message: 'the public endpoints are the activators',
         }
       : {
-          type: 'ActivatorInPath',
+          type: CONDITION.activatorInPath,
           status: 'False',
           reason: observed.mode === 'serve' ? 'ServeMode' : 'NoActivators',
         };
@@ -130,11 +141,16 @@ export function buildControllerStatus(
 export function invalidSpecStatus(
   svc: ServerlessService,
   message: string,
-  config: ControllerConfig,
+  config: ClusterConfig,
   now: Date,
 ): Partial<ControllerStatus> {
   const generation = svc.metadata.generation ?? 0;
-  const ready: ConditionInput = { type: 'Ready', status: 'False', reason: 'InvalidSpec', message };
+  const ready: ConditionInput = {
+    type: CONDITION.ready,
+    status: 'False',
+    reason: INVALID_SPEC_REASON,
+    message,
+  };
   return {
     observedGeneration: generation,
     conditions: setConditions(svc.status?.conditions, [ready], generation, now),

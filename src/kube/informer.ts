@@ -2,6 +2,7 @@
 // restarts after any error with jittered back-off, resyncs on a schedule, and says when synced.
 
 import type { V1EndpointSlice } from '@kubernetes/client-node';
+import { ENDPOINTSLICE_SERVICE_NAME_LABEL } from '../api/labels.ts';
 import { kubePaths } from './paths.ts';
 import type { KubeClient, Query, WatchEvent } from './rest.ts';
 
@@ -212,7 +213,7 @@ export function servingInformers(
     }),
     slices: new Informer<V1EndpointSlice>(client, {
       path: kubePaths.endpointSlices(),
-      labelSelector: 'kubernetes.io/service-name',
+      labelSelector: ENDPOINTSLICE_SERVICE_NAME_LABEL,
       onError: logWatchErrors(log, 'EndpointSlice'),
     }),
   };

@@ -1,8 +1,6 @@
 import type { V1Container, V1Deployment, V1Probe } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { parseServerlessServiceSpec } from '../../src/api/parse.ts';
-import type { ServerlessService } from '../../src/api/serverless-service.ts';
-import { type ControllerConfig, parseControllerConfig } from '../../src/controller/config.ts';
+import { type ClusterConfig, parseClusterConfig } from '../../src/api/cluster-config.ts';
 import {
   clusterLocalHost,
   deploymentName,
@@ -11,7 +9,9 @@ import {
   publicEndpointSliceName,
   publicServiceName,
   serviceUrl,
-} from '../../src/controller/names.ts';
+} from '../../src/api/names.ts';
+import { parseServerlessServiceSpec } from '../../src/api/parse.ts';
+import type { ServerlessService } from '../../src/api/serverless-service.ts';
 import { buildDeployment } from '../../src/controller/resources/deployment.ts';
 import {
   buildPublicEndpointSlice,
@@ -20,7 +20,7 @@ import {
 import { buildPrivateService, buildPublicService } from '../../src/controller/resources/services.ts';
 import { isZeroscaleError } from '../../src/errors.ts';
 
-const config: ControllerConfig = parseControllerConfig({}, { imageTag: 'v0.1.0' });
+const config: ClusterConfig = parseClusterConfig({}, { imageTag: 'v0.1.0' });
 const app = { name: 'app', image: 'ghcr.io/acme/hello:1.0', ports: [{ containerPort: 8080 }] };
 
 function service(specFields: Record<string, unknown> = {}, containers: unknown[] = [app]): ServerlessService {
@@ -269,7 +269,7 @@ describe('buildDeployment', () => {
   it.each(cases)('%s', (_name, svc, options, check) => check(buildDeployment(svc, config, options)));
 
   it('takes the queue-proxy image and resources from the config', () => {
-    const custom = parseControllerConfig(
+    const custom = parseClusterConfig(
       {
         'queue-proxy-image': 'registry.local/qp:dev',
         'queue-proxy-cpu-limit': '1',
@@ -287,7 +287,7 @@ describe('buildDeployment', () => {
     expect(
       envOf(queueProxyOf(buildDeployment(service(), config)), 'ZEROSCALE_INTERNAL_TOKEN'),
     ).toBeUndefined();
-    const withToken = parseControllerConfig({}, { imageTag: 'v0.1.0', internalToken: 's3cret' });
+    const withToken = parseClusterConfig({}, { imageTag: 'v0.1.0', internalToken: 's3cret' });
     expect(envOf(queueProxyOf(buildDeployment(service(), withToken)), 'ZEROSCALE_INTERNAL_TOKEN')).toBe(
       's3cret',
     );

@@ -2,7 +2,10 @@
 // injected in front of the serving container, which takes over its readiness probe.
 
 import type { V1Container, V1Deployment, V1EnvVar, V1PodSpec, V1Probe } from '@kubernetes/client-node';
+import type { ClusterConfig } from '../../api/cluster-config.ts';
 import { resolveServerlessServiceSpec } from '../../api/defaults.ts';
+import { ownedLabels, podSelector } from '../../api/labels.ts';
+import { DEFAULT_SERVING_CONTAINER_NAME, deploymentName } from '../../api/names.ts';
 import { InvalidSpecError } from '../../api/parse.ts';
 import {
   QUEUE_PROXY_CONTAINER_NAME,
@@ -16,8 +19,6 @@ import {
   QUEUE_PROXY_READINESS_PATH,
 } from '../../api/queue-proxy.ts';
 import type { ServerlessService } from '../../api/serverless-service.ts';
-import type { ControllerConfig } from '../config.ts';
-import { DEFAULT_SERVING_CONTAINER_NAME, deploymentName, ownedLabels, podSelector } from '../names.ts';
 import { namespaceOf, ownerReference } from './owner.ts';
 
 export interface DeploymentOptions {
@@ -36,7 +37,7 @@ export const DRAIN_ALLOWANCE_SECONDS = 30;
 
 export function buildDeployment(
   svc: ServerlessService,
-  config: ControllerConfig,
+  config: ClusterConfig,
   options: DeploymentOptions = {},
 ): V1Deployment {
   const name = svc.metadata.name;
@@ -145,7 +146,7 @@ export function queueProxyReadinessProbe(probe: V1Probe | undefined, userPort: n
 
 interface QueueProxyInput {
   readonly svc: ServerlessService;
-  readonly config: ControllerConfig;
+  readonly config: ClusterConfig;
   readonly userPort: number;
   readonly containerConcurrency: number;
   readonly timeoutSeconds: number;

@@ -2,19 +2,18 @@
 // pods' queue-proxies. Switching modes is rewriting this one object.
 
 import type { V1Endpoint, V1EndpointSlice } from '@kubernetes/client-node';
-import { QUEUE_PROXY_HTTP_PORT, QUEUE_PROXY_HTTP_PORT_NAME } from '../../api/queue-proxy.ts';
-import type { ServerlessService } from '../../api/serverless-service.ts';
-import type { ServingMode } from '../../api/status.ts';
 import {
   ENDPOINTSLICE_MANAGED_BY,
   ENDPOINTSLICE_MANAGED_BY_LABEL,
   ENDPOINTSLICE_SERVICE_NAME_LABEL,
   MODE_LABEL,
   ownedLabels,
-  publicEndpointSliceName,
-  publicServiceName,
   SERVICE_TYPE_LABEL,
-} from '../names.ts';
+} from '../../api/labels.ts';
+import { publicEndpointSliceName, publicServiceName } from '../../api/names.ts';
+import { QUEUE_PROXY_HTTP_PORT, QUEUE_PROXY_HTTP_PORT_NAME } from '../../api/queue-proxy.ts';
+import type { ServerlessService } from '../../api/serverless-service.ts';
+import type { ServingMode } from '../../api/status.ts';
 import { namespaceOf, ownerReference } from './owner.ts';
 
 export interface EndpointAddress {

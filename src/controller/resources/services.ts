@@ -2,6 +2,8 @@
 // selector, because the controller writes its EndpointSlice (activators or pods, by mode).
 
 import type { V1Service, V1ServicePort } from '@kubernetes/client-node';
+import { ownedLabels, podSelector, SERVICE_TYPE_LABEL, type ServiceType } from '../../api/labels.ts';
+import { privateServiceName, publicServiceName } from '../../api/names.ts';
 import {
   QUEUE_PROXY_HTTP_PORT,
   QUEUE_PROXY_HTTP_PORT_NAME,
@@ -9,14 +11,6 @@ import {
   QUEUE_PROXY_METRICS_PORT_NAME,
 } from '../../api/queue-proxy.ts';
 import type { ServerlessService } from '../../api/serverless-service.ts';
-import {
-  ownedLabels,
-  podSelector,
-  privateServiceName,
-  publicServiceName,
-  SERVICE_TYPE_LABEL,
-  type ServiceType,
-} from '../names.ts';
 import { namespaceOf, ownerReference } from './owner.ts';
 
 /** Port 80 of both Services leads to the queue-proxy. */

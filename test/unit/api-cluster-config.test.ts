@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { parseClusterConfig, unknownConfigKeys } from '../../src/api/cluster-config.ts';
 import { BUILTIN_SERVING_DEFAULTS } from '../../src/api/defaults.ts';
-import { parseControllerConfig, unknownConfigKeys } from '../../src/controller/config.ts';
 import { isZeroscaleError, type ZeroscaleError } from '../../src/errors.ts';
 
 const options = { imageTag: 'v0.1.0' };
 
-describe('parseControllerConfig', () => {
+describe('parseClusterConfig', () => {
   it('has the built-in defaults for an empty or missing ConfigMap', () => {
     const expected = {
       domainSuffix: 'example.com',
@@ -16,12 +16,12 @@ describe('parseControllerConfig', () => {
       },
       defaults: BUILTIN_SERVING_DEFAULTS,
     };
-    expect(parseControllerConfig({}, options)).toEqual(expected);
-    expect(parseControllerConfig(undefined, options)).toEqual(expected);
+    expect(parseClusterConfig({}, options)).toEqual(expected);
+    expect(parseClusterConfig(undefined, options)).toEqual(expected);
   });
 
   it('reads every key', () => {
-    const config = parseControllerConfig(
+    const config = parseClusterConfig(
       {
         'domain-suffix': 'apps.acme.dev',
         'cluster-domain': 'cluster.internal',
@@ -93,7 +93,7 @@ describe('parseControllerConfig', () => {
   it.each(bad)('refuses %s, naming the key', (_name, data, key) => {
     let caught: unknown;
     try {
-      parseControllerConfig(data, options);
+      parseClusterConfig(data, options);
     } catch (err) {
       caught = err;
     }
@@ -103,7 +103,7 @@ describe('parseControllerConfig', () => {
 
   it('ignores unknown keys but can list them', () => {
     const data = { 'stabel-window': '10s', 'max-scale': '3' };
-    expect(parseControllerConfig(data, options).defaults.scaling.maxScale).toBe(3);
+    expect(parseClusterConfig(data, options).defaults.scaling.maxScale).toBe(3);
     expect(unknownConfigKeys(data)).toEqual(['stabel-window']);
   });
 });

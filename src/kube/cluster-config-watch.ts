@@ -1,20 +1,20 @@
-// The zeroscale-config ConfigMap, watched: every component that resolves services over the cluster
-// defaults reads the current ControllerConfig from here. An invalid ConfigMap is logged and the
+// The cluster ConfigMap (zeroscale-config), watched: the controller, the autoscaler and the
+// activator resolve services over its defaults and read the current ClusterConfig from here. An invalid ConfigMap is logged and the
 // previous configuration is kept, so a typo never takes a running component down.
 
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { Informer } from '../kube/informer.ts';
-import { kubePaths } from '../kube/paths.ts';
-import type { KubeClient } from '../kube/rest.ts';
 import {
+  type ClusterConfig,
   CONFIG_MAP_NAME,
-  type ControllerConfig,
-  parseControllerConfig,
+  parseClusterConfig,
   unknownConfigKeys,
-} from './config.ts';
+} from '../api/cluster-config.ts';
+import { Informer } from './informer.ts';
+import { kubePaths } from './paths.ts';
+import type { KubeClient } from './rest.ts';
 
-export interface ConfigWatchOptions {
+export interface ClusterConfigWatchOptions {
   readonly systemNamespace: string;
   readonly imageTag: string;
   /** The install's internal token, passed on to every queue-proxy (see ConfigOptions). */
@@ -24,13 +24,13 @@ export interface ConfigWatchOptions {
   readonly onChange?: () => void;
 }
 
-export class ControllerConfigWatch {
+export class ClusterConfigWatch {
   readonly informer: Informer<V1ConfigMap>;
-  #config: ControllerConfig;
+  #config: ClusterConfig;
 
-  constructor(client: KubeClient, o: ConfigWatchOptions) {
+  constructor(client: KubeClient, o: ClusterConfigWatchOptions) {
     const options = { imageTag: o.imageTag, internalToken: o.internalToken };
-    this.#config = parseControllerConfig({}, options);
+    this.#config = parseClusterConfig({}, options);
     this.informer = new Informer<V1ConfigMap>(client, {
       path: kubePaths.configMaps(o.systemNamespace),
       fieldSelector: `metadata.name=${CONFIG_MAP_NAME}`,
@@ -39,7 +39,7 @@ export class ControllerConfigWatch {
     this.informer.on((event, cm) => {
       const data = event === 'delete' ? {} : (cm.data ?? {});
       try {
-        this.#config = parseControllerConfig(data, options);
+        this.#config = parseClusterConfig(data, options);
       } catch (err) {
         o.log.error(
           { err: String(err) },
@@ -54,7 +54,7 @@ export class ControllerConfigWatch {
     });
   }
 
-  get current(): ControllerConfig {
+  get current(): ClusterConfig {
     return this.#config;
   }
 }

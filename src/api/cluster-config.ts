@@ -1,20 +1,20 @@
-// Cluster-wide controller settings from the zeroscale ConfigMap: domain, queue-proxy image and
-// resources, and the defaults for fields a ServerlessService leaves out. Parsed with zod; every
-// error names the ConfigMap key.
+// The cluster ConfigMap (zeroscale-config) that the controller, autoscaler and activator all read:
+// domain, queue-proxy image and resources, and the defaults for fields a ServerlessService leaves
+// out. Parsed with zod; every error names the ConfigMap key.
 
 import type { V1ResourceRequirements } from '@kubernetes/client-node';
 import { z } from 'zod';
-import { BUILTIN_SERVING_DEFAULTS, type ServingDefaults } from '../api/defaults.ts';
-import { describeIssues, formatFieldPath } from '../api/parse.ts';
-import { DURATION_RANGES, durationSchema, scalingFields } from '../api/serverless-service.ts';
 import { ZeroscaleError } from '../errors.ts';
+import { BUILTIN_SERVING_DEFAULTS, type ServingDefaults } from './defaults.ts';
+import { describeIssues, formatFieldPath } from './parse.ts';
+import { DURATION_RANGES, durationSchema, scalingFields } from './serverless-service.ts';
 
 export const CONFIG_MAP_NAME = 'zeroscale-config';
 export const INVALID_CONFIG = 'INVALID_CONFIG';
 /** The project's one image; the queue-proxy is `zeroscale queue-proxy` in it. */
 export const IMAGE_REPOSITORY = 'ghcr.io/zeroscale/zeroscale';
 
-export interface ControllerConfig {
+export interface ClusterConfig {
   /** Services are reachable at <name>.<namespace>.<domainSuffix>. */
   readonly domainSuffix: string;
   readonly clusterDomain: string;
@@ -104,10 +104,10 @@ export interface ConfigOptions {
 }
 
 /** Throws a ZeroscaleError with code INVALID_CONFIG naming every bad key. Unknown keys are ignored. */
-export function parseControllerConfig(
+export function parseClusterConfig(
   data: Readonly<Record<string, string>> | undefined,
   options: ConfigOptions,
-): ControllerConfig {
+): ClusterConfig {
   const result = ConfigMapDataSchema.safeParse(data ?? {});
   if (!result.success) {
     const issues = result.error.issues.map((issue) => ({

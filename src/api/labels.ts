@@ -1,0 +1,34 @@
+// The labels of the contract: what the controller puts on everything it makes for a
+// ServerlessService, and the Kubernetes labels the activator and autoscaler select by. Every part
+// imports them from here (Knative: pkg/apis/serving/register.go).
+
+/** On every owned object and every pod: the name of the ServerlessService. */
+export const SERVICE_LABEL = 'serving.zeroscale.dev/service';
+/** On the two Services and the EndpointSlice: which of our Services it is. */
+export const SERVICE_TYPE_LABEL = 'serving.zeroscale.dev/service-type';
+export type ServiceType = 'private' | 'public';
+/** On the public EndpointSlice: the mode it was written for ("proxy" or "serve"). */
+export const MODE_LABEL = 'serving.zeroscale.dev/mode';
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'zeroscale';
+
+/** EndpointSlice label (Kubernetes'): the Service a slice belongs to. */
+export const ENDPOINTSLICE_SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+/** EndpointSlice label: who manages the slice; ours are not the EndpointSlice controller's. */
+export const ENDPOINTSLICE_MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
+export const ENDPOINTSLICE_MANAGED_BY = 'controller.serving.zeroscale.dev';
+
+/** Labels of every object the controller makes for a service. */
+export function ownedLabels(serviceName: string): Record<string, string> {
+  return { [SERVICE_LABEL]: serviceName, [MANAGED_BY_LABEL]: MANAGED_BY };
+}
+
+/** The Deployment's selector; it must never change, as a Deployment's selector is immutable. */
+export function podSelector(serviceName: string): Record<string, string> {
+  return { [SERVICE_LABEL]: serviceName };
+}
+
+/** Label selector of the EndpointSlices of one Service: "kubernetes.io/service-name=<name>". */
+export function endpointSlicesOf(serviceName: string): string {
+  return `${ENDPOINTSLICE_SERVICE_NAME_LABEL}=${serviceName}`;
+}
