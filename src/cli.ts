@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The one entry point: `zeroscale <component>`. Each component parses its own options here, at
-// start-up; nothing reads the environment at import time.
+// The one entry point: `zeroscale <component>`. It passes argv and process.env to the component,
+// whose main reads its options once, at start-up (cmd/options.ts) and stops through
+// cmd/shutdown.ts; no module reads the environment at import time.
 
 import module from 'node:module';
 

@@ -1,7 +1,9 @@
-// The activator's options and their parsing from the environment. Pure: env in, options out.
+// The activator's options and where they come from (the environment, and flags for its wiring).
+// Pure: env in, options out.
 
 import os from 'node:os';
-import { ZeroscaleError } from '../errors.ts';
+import { bytes, type Env, integer, port, readOptions, seconds, text } from '../cmd/options.ts';
+import { kubeOptions } from '../cmd/shared-options.ts';
 import type { ServerLimits } from '../http/server.ts';
 
 export interface ActivatorOptions {
@@ -78,7 +80,9 @@ export const activatorDefaults = {
   port: 8080,
   metricsPort: 9090,
   clusterDomain: 'cluster.local',
-  // Knative's revision breaker holds up to 10,000; measured at well under 100 MB (bench/proxy.ts).
+  // Knative's revision breaker holds up to 10,000. Holding 10,000 cost +140 MB of RSS in
+  // bench/proxy.ts (bench/results/proxy.md), most of it Node's own: a bare node:http server
+  // holding as many took +127 MB.
   queueDepth: 10_000,
   maxQueued: 10_000,
   maxBodyBytes: 100 * 1024 * 1024,
@@ -112,65 +116,57 @@ export function activatorOptions(partial: Partial<ActivatorOptions> = {}): Activ
   return { name: os.hostname(), limits: {}, internalToken: undefined, ...activatorDefaults, ...partial };
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
+const E = ACTIVATOR_ENV;
+const d = activatorDefaults;
+
+/** Where each option comes from, in the code's units (ms, bytes); parseActivatorEnv reads them. */
+const activatorEnvOptions = {
+  name: text({ env: [E.name, E.podName] }),
+  host: text({ env: E.host, default: d.host }),
+  port: port(0)({ env: E.port, default: d.port }),
+  metricsPort: port(0)({ env: E.metricsPort, default: d.metricsPort }),
+  clusterDomain: text({ env: E.clusterDomain, default: d.clusterDomain }),
+  queueDepth: integer(0)({ env: E.queueDepth, default: d.queueDepth }),
+  maxQueued: integer(0)({ env: E.maxQueued, default: d.maxQueued }),
+  maxBodyBytes: bytes({ env: E.maxBodyBytes, default: d.maxBodyBytes }),
+  maxHeaderBytes: integer(1024)({ env: E.maxHeaderBytes }),
+  headersTimeoutMs: integer(1)({ env: E.headersTimeoutMs }),
+  drainMs: seconds({ env: E.drainSeconds, default: d.drainMs }),
+  shutdownGraceMs: seconds({ env: E.shutdownGraceSeconds, default: d.shutdownGraceMs }),
+  responseStartTimeoutMs: seconds({ env: E.responseStartTimeoutSeconds, default: d.responseStartTimeoutMs }),
+  idleTimeoutMs: seconds({ env: E.idleTimeoutSeconds, default: d.idleTimeoutMs }),
+  bodyTimeoutMs: seconds({ env: E.bodyTimeoutSeconds, default: d.bodyTimeoutMs }),
+  internalToken: text({ env: E.internalToken }),
+} as const;
 
 /** Reads the options from `env`; throws INVALID_ENV naming the variable and what is wrong. */
 export function parseActivatorEnv(env: Env, hostname: string = os.hostname()): ActivatorOptions {
-  const E = ACTIVATOR_ENV;
-  const d = activatorDefaults;
-  const maxBody = integer(env, E.maxBodyBytes, d.maxBodyBytes, 0);
-  const limits: { maxHeaderBytes?: number; headersTimeoutMs?: number } = {};
-  if (env[E.maxHeaderBytes]) limits.maxHeaderBytes = integer(env, E.maxHeaderBytes, 0, 1024);
-  if (env[E.headersTimeoutMs]) limits.headersTimeoutMs = integer(env, E.headersTimeoutMs, 0, 1);
+  const { name, maxBodyBytes, maxHeaderBytes, headersTimeoutMs, ...rest } = readOptions(
+    activatorEnvOptions,
+    env,
+  );
   return activatorOptions({
-    name: env[E.name] || env[E.podName] || hostname,
-    host: env[E.host] || d.host,
-    port: integer(env, E.port, d.port, 0, 65535),
-    metricsPort: integer(env, E.metricsPort, d.metricsPort, 0, 65535),
-    clusterDomain: env[E.clusterDomain] || d.clusterDomain,
-    queueDepth: integer(env, E.queueDepth, d.queueDepth, 0),
-    maxQueued: integer(env, E.maxQueued, d.maxQueued, 0),
+    ...rest,
+    name: name ?? hostname,
     // 0 = no limit.
-    maxBodyBytes: maxBody === 0 ? Number.POSITIVE_INFINITY : maxBody,
-    drainMs: seconds(env, E.drainSeconds, d.drainMs / 1000) * 1000,
-    shutdownGraceMs: seconds(env, E.shutdownGraceSeconds, d.shutdownGraceMs / 1000) * 1000,
-    responseStartTimeoutMs:
-      seconds(env, E.responseStartTimeoutSeconds, d.responseStartTimeoutMs / 1000) * 1000,
-    idleTimeoutMs: seconds(env, E.idleTimeoutSeconds, d.idleTimeoutMs / 1000) * 1000,
-    bodyTimeoutMs: seconds(env, E.bodyTimeoutSeconds, d.bodyTimeoutMs / 1000) * 1000,
-    internalToken: env[E.internalToken]?.trim() || undefined,
-    limits,
+    maxBodyBytes: maxBodyBytes === 0 ? Number.POSITIVE_INFINITY : maxBodyBytes,
+    limits: {
+      ...(maxHeaderBytes === undefined ? {} : { maxHeaderBytes }),
+      ...(headersTimeoutMs === undefined ? {} : { headersTimeoutMs }),
+    },
   });
 }
 
-function integer(
-  env: Env,
-  name: string,
-  fallback: number,
-  min: number,
-  max = Number.MAX_SAFE_INTEGER,
-): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw.trim());
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ZeroscaleError(
-      'INVALID_ENV',
-      `${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`,
-    );
-  }
-  return value;
-}
-
-function seconds(env: Env, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw.trim());
-  if (!Number.isFinite(value) || value < 0) {
-    throw new ZeroscaleError(
-      'INVALID_ENV',
-      `${name} must be a number of seconds >= 0, got ${JSON.stringify(raw)}`,
-    );
-  }
-  return value;
-}
+/** How the activator finds its services, pods and autoscaler (flags, with the environment as default). */
+export const activatorWiringOptions = {
+  ...kubeOptions,
+  /** Services and pods from a JSON file instead of Kubernetes (see static-config.ts). */
+  staticConfig: text({ flag: 'static-config', env: 'ACTIVATOR_STATIC_CONFIG' }),
+  /** http://host:port of the autoscaler's stats endpoint, instead of finding its leader. */
+  autoscalerUrl: text({ flag: 'autoscaler-url', env: 'ZEROSCALE_AUTOSCALER_URL' }),
+  autoscalerService: text({
+    flag: 'autoscaler-service',
+    env: 'ZEROSCALE_AUTOSCALER_SERVICE',
+    default: 'zeroscale-autoscaler',
+  }),
+} as const;

@@ -1,89 +1,51 @@
-// `zeroscale autoscaler`: warm informer caches on every replica; the replica holding the leader
-// lease decides and writes. Only the leader reports ready, so the autoscaler Service's endpoints
-// (where activators push stats and pokes) are the one that decides.
+// `zeroscale autoscaler`: every replica warms its informer caches and reports ready once they are
+// synced; the replica holding the leader lease decides, writes and runs the stats server. So all
+// replicas are the Service's endpoints, and activators pick the leader's among them by its Lease.
 
-import { parseArgs } from 'node:util';
-import { parseDurationMs } from '../api/duration.ts';
 import { systemClock } from '../clock.ts';
-import { ZeroscaleError } from '../errors.ts';
+import { stopOnce, stopOnSignals } from '../cmd/shutdown.ts';
 import { createKubeClient } from '../kube/config.ts';
-import { LeaderElector, leaderIdentity } from '../kube/leader.ts';
+import { LeaderElector } from '../kube/leader.ts';
 import { createLogger } from '../telemetry/log.ts';
-import { buildVersion, createRegistry } from '../telemetry/metrics.ts';
+import { createRegistry } from '../telemetry/metrics.ts';
 import { startAdminServer } from '../telemetry/server.ts';
 import { type RunningAutoscaler, startAutoscaler } from './index.ts';
 import { KubeServiceSource } from './kube-source.ts';
 import { KubeScaleTarget } from './kube-target.ts';
-
-function durationOption(name: string, text: string): number {
-  const ms = parseDurationMs(text);
-  if (ms === undefined)
-    throw new ZeroscaleError('INVALID_OPTION', `--${name}: "${text}" is not a duration such as 30s`);
-  return ms;
-}
+import { parseAutoscalerOptions } from './options.ts';
 
 export async function runAutoscaler(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      kubeconfig: { type: 'string', default: env.KUBECONFIG },
-      namespace: {
-        type: 'string',
-        default: env.ZEROSCALE_NAMESPACE ?? env.POD_NAMESPACE ?? 'zeroscale-system',
-      },
-      port: { type: 'string', default: env.ZEROSCALE_AUTOSCALER_PORT ?? '8080' },
-      'metrics-port': { type: 'string', default: env.ZEROSCALE_METRICS_PORT ?? '9090' },
-      'image-tag': { type: 'string', default: env.ZEROSCALE_IMAGE_TAG ?? buildVersion },
-      identity: { type: 'string', default: leaderIdentity(env.POD_NAME) },
-      'scale-to-zero-grace-period': {
-        type: 'string',
-        default: env.ZEROSCALE_SCALE_TO_ZERO_GRACE_PERIOD ?? '30s',
-      },
-      'max-scale-up-rate': { type: 'string', default: env.ZEROSCALE_MAX_SCALE_UP_RATE ?? '1000' },
-      'max-scale-down-rate': { type: 'string', default: env.ZEROSCALE_MAX_SCALE_DOWN_RATE ?? '2' },
-      'enable-scale-to-zero': { type: 'string', default: env.ZEROSCALE_ENABLE_SCALE_TO_ZERO ?? 'true' },
-      'lease-duration': { type: 'string', default: env.ZEROSCALE_LEASE_DURATION_MS ?? '15000' },
-      'log-level': { type: 'string', default: env.ZEROSCALE_LOG_LEVEL ?? 'info' },
-    },
-  });
-  const log = createLogger('autoscaler', values['log-level']);
+  const o = parseAutoscalerOptions(argv, env);
+  const log = createLogger('autoscaler', o.logLevel);
   const registry = createRegistry('autoscaler');
-  const client = createKubeClient(values.kubeconfig);
+  const client = createKubeClient(o.kubeconfig);
   const cluster = {
-    enableScaleToZero: values['enable-scale-to-zero'] !== 'false',
-    scaleToZeroGracePeriodMs: durationOption(
-      'scale-to-zero-grace-period',
-      values['scale-to-zero-grace-period']!,
-    ),
-    maxScaleUpRate: Number(values['max-scale-up-rate']),
-    maxScaleDownRate: Number(values['max-scale-down-rate']),
+    enableScaleToZero: o.enableScaleToZero,
+    scaleToZeroGracePeriodMs: o.scaleToZeroGracePeriodMs,
+    maxScaleUpRate: o.maxScaleUpRate,
+    maxScaleDownRate: o.maxScaleDownRate,
   };
   const source = new KubeServiceSource(client, {
-    systemNamespace: values.namespace!,
-    imageTag: values['image-tag']!,
+    systemNamespace: o.namespace,
+    imageTag: o.imageTag,
     log,
   });
   source.start();
   const elector = new LeaderElector(client, {
-    namespace: values.namespace!,
+    namespace: o.namespace,
     name: 'zeroscale-autoscaler',
-    identity: values.identity!,
+    identity: o.identity,
     clock: systemClock,
     registry,
     component: 'autoscaler',
-    leaseDurationMs: Number(values['lease-duration']),
+    leaseDurationMs: o.leaseDurationMs,
   });
   let running: RunningAutoscaler | undefined;
-  // Every replica is ready once its caches are warm; activators find the leader through its Lease.
   let synced = false;
   void source.waitForSync().then(() => {
     synced = true;
   });
-  const admin = await startAdminServer({
-    port: Number(values['metrics-port']),
-    registry,
-    ready: () => synced,
-  });
+  const admin = await startAdminServer({ port: o.metricsPort, registry, ready: () => synced });
   void elector.run(
     () => {
       void (async () => {
@@ -93,10 +55,10 @@ export async function runAutoscaler(argv: readonly string[], env: NodeJS.Process
           target: new KubeScaleTarget(client, { log, uidOf: (svc) => source.uidOf(svc) }),
           logger: log,
           registry,
-          port: Number(values.port),
+          port: o.port,
           config: { cluster },
         });
-        log.info({ identity: values.identity }, 'became leader; deciding');
+        log.info({ identity: o.identity }, 'became leader; deciding');
       })().catch((err: unknown) => {
         log.fatal({ err: String(err) }, 'autoscaler failed to start');
         process.exit(1);
@@ -107,15 +69,13 @@ export async function runAutoscaler(argv: readonly string[], env: NodeJS.Process
       process.exit(1);
     },
   );
-  const shutdown = async () => {
+  const stop = async (): Promise<void> => {
     log.info('autoscaler stopping; releasing the leader lease');
     await running?.stop();
     await elector.stop();
     source.stop();
     admin.close();
     client.close();
-    process.exit(0);
   };
-  process.once('SIGTERM', () => void shutdown());
-  process.once('SIGINT', () => void shutdown());
+  stopOnSignals(stopOnce(stop), { log });
 }

@@ -1,7 +1,9 @@
 // `zeroscale queue-proxy`: options from the environment the controller sets, then serve until
 // SIGTERM (drain, then exit) or SIGINT / a second SIGTERM (stop at once).
 
-import { stopOnSignals } from '../signals.ts';
+import { readOptions } from '../cmd/options.ts';
+import { logLevelOption } from '../cmd/shared-options.ts';
+import { stopOnSignals } from '../cmd/shutdown.ts';
 import { createLogger } from '../telemetry/log.ts';
 import { startTracing } from '../telemetry/tracing.ts';
 import { parseQueueProxyEnv } from './options.ts';
@@ -9,12 +11,11 @@ import { startQueueProxy } from './queue-proxy.ts';
 
 export async function runQueueProxy(_argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
   const options = parseQueueProxyEnv(env);
-  const log = createLogger('queue-proxy', env.ZEROSCALE_LOG_LEVEL ?? 'info');
+  const { logLevel } = readOptions({ logLevel: logLevelOption }, env);
+  const log = createLogger('queue-proxy', logLevel);
   // Off unless OTEL_TRACES_EXPORTER or an OTLP endpoint is set; the SDK is loaded only then, so a
   // pod without tracing starts as fast as before (see telemetry/tracing.ts).
   const tracing = await startTracing({ component: 'queue-proxy', env, log });
   const proxy = await startQueueProxy(options, { logger: log, spans: tracing?.spans });
-  stopOnSignals(proxy, log, async () => {
-    await tracing?.shutdown();
-  });
+  stopOnSignals(proxy, { log, beforeExit: async () => await tracing?.shutdown() });
 }

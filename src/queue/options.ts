@@ -2,6 +2,7 @@
 // contract in src/api/queue-proxy.ts, plus a few optional knobs). Pure: env in, options out.
 
 import { QUEUE_PROXY_ENV, QUEUE_PROXY_HTTP_PORT, QUEUE_PROXY_METRICS_PORT } from '../api/queue-proxy.ts';
+import { type Env, INVALID_ENV, integer, port, readOptions, seconds, text } from '../cmd/options.ts';
 import { ZeroscaleError } from '../errors.ts';
 import type { ServerLimits } from '../http/server.ts';
 import { parseReadinessProbe, type ReadinessProbeSpec } from './probe-spec.ts';
@@ -86,87 +87,51 @@ export const queueProxyDefaults = {
   statsIntervalMs: 1_000,
 } as const;
 
-type Env = Readonly<Record<string, string | undefined>>;
+const E = QUEUE_PROXY_ENV;
+const X = QUEUE_PROXY_EXTRA_ENV;
+
+/** Where each option comes from, in the code's units (ms); parseQueueProxyEnv reads them. */
+const queueProxyEnvOptions = {
+  namespace: text({ env: E.serviceNamespace, required: true }),
+  service: text({ env: E.serviceName, required: true }),
+  pod: text({ env: E.podName }),
+  userPort: port(1)({ env: E.userPort, required: true }),
+  containerConcurrency: integer(0)({ env: E.containerConcurrency, default: 0 }),
+  queueDepth: integer(0)({ env: X.queueDepth }),
+  timeoutMs: seconds({ env: E.timeoutSeconds, default: DEFAULT_TIMEOUT_SECONDS * 1000 }),
+  responseStartTimeoutMs: seconds({ env: X.responseStartTimeoutSeconds }),
+  idleTimeoutMs: seconds({ env: X.idleTimeoutSeconds }),
+  bodyTimeoutMs: seconds({ env: X.bodyTimeoutSeconds, default: DEFAULT_BODY_TIMEOUT_SECONDS * 1000 }),
+  internalToken: text({ env: X.internalToken }),
+  listenHost: text({ env: X.listenHost, default: queueProxyDefaults.listenHost }),
+  httpPort: port(0)({ env: E.httpPort, default: QUEUE_PROXY_HTTP_PORT }),
+  metricsPort: port(0)({ env: E.metricsPort, default: QUEUE_PROXY_METRICS_PORT }),
+  readinessProbe: text({ env: E.readinessProbe }),
+  drainMs: seconds({ env: X.drainSeconds, default: DEFAULT_DRAIN_SECONDS * 1000 }),
+} as const;
 
 /** Reads the options from `env`; throws INVALID_ENV naming the variable and what is wrong. */
 export function parseQueueProxyEnv(env: Env): QueueProxyOptions {
-  const E = QUEUE_PROXY_ENV;
-  const X = QUEUE_PROXY_EXTRA_ENV;
-  const userPort = port(env, E.userPort, undefined);
-  if (userPort === 0) throw invalidEnv(E.userPort, 'must be a TCP port of the user container, got "0"');
-  const containerConcurrency = integer(env, E.containerConcurrency, 0, 0);
+  const o = readOptions(queueProxyEnvOptions, env);
   let readinessProbe: ReadinessProbeSpec;
   try {
-    readinessProbe = parseReadinessProbe(env[E.readinessProbe], userPort);
+    readinessProbe = parseReadinessProbe(o.readinessProbe, o.userPort);
   } catch (err) {
-    throw new ZeroscaleError('INVALID_ENV', `${E.readinessProbe}: ${(err as Error).message}`, { cause: err });
+    throw new ZeroscaleError(INVALID_ENV, `${E.readinessProbe}: ${(err as Error).message}`, { cause: err });
   }
-  const timeoutMs = seconds(env, E.timeoutSeconds, DEFAULT_TIMEOUT_SECONDS) * 1000;
   return {
-    namespace: required(env, E.serviceNamespace),
-    service: required(env, E.serviceName),
-    pod: env[E.podName] || required(env, E.serviceName),
+    ...o,
+    pod: o.pod ?? o.service,
     userHost: queueProxyDefaults.userHost,
-    userPort,
-    containerConcurrency,
-    queueDepth: integer(env, X.queueDepth, QUEUE_DEPTH_PER_SLOT * containerConcurrency, 0),
-    timeoutMs,
-    responseStartTimeoutMs: seconds(env, X.responseStartTimeoutSeconds, timeoutMs / 1000) * 1000,
-    idleTimeoutMs: seconds(env, X.idleTimeoutSeconds, timeoutMs / 1000) * 1000,
-    bodyTimeoutMs: seconds(env, X.bodyTimeoutSeconds, DEFAULT_BODY_TIMEOUT_SECONDS) * 1000,
-    internalToken: env[X.internalToken]?.trim() || undefined,
+    queueDepth: o.queueDepth ?? QUEUE_DEPTH_PER_SLOT * o.containerConcurrency,
+    // The service's own deadline unless set shorter (see DEFAULT_BODY_TIMEOUT_SECONDS).
+    responseStartTimeoutMs: o.responseStartTimeoutMs ?? o.timeoutMs,
+    idleTimeoutMs: o.idleTimeoutMs ?? o.timeoutMs,
     heldBodyBytesPerRequest: DEFAULT_HELD_BODY_BYTES_PER_REQUEST,
     heldBodyBytesLimit: DEFAULT_HELD_BODY_BYTES_LIMIT,
-    listenHost: env[X.listenHost] || queueProxyDefaults.listenHost,
-    httpPort: port(env, E.httpPort, QUEUE_PROXY_HTTP_PORT),
-    metricsPort: port(env, E.metricsPort, QUEUE_PROXY_METRICS_PORT),
     readinessProbe,
     aggressiveProbeIntervalMs: queueProxyDefaults.aggressiveProbeIntervalMs,
-    drainMs: seconds(env, X.drainSeconds, DEFAULT_DRAIN_SECONDS) * 1000,
     statsIntervalMs: queueProxyDefaults.statsIntervalMs,
     limits: {},
   };
-}
-
-function required(env: Env, name: string): string {
-  const value = env[name];
-  if (value === undefined || value.trim() === '') throw invalidEnv(name, 'is not set');
-  return value.trim();
-}
-
-function integer(env: Env, name: string, fallback: number, min: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw.trim());
-  if (!Number.isInteger(value) || value < min) {
-    throw invalidEnv(name, `must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
-  }
-  return value;
-}
-
-function port(env: Env, name: string, fallback: number | undefined): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') {
-    if (fallback === undefined) throw invalidEnv(name, 'is not set');
-    return fallback;
-  }
-  const value = Number(raw.trim());
-  if (!Number.isInteger(value) || value < 0 || value > 65535) {
-    throw invalidEnv(name, `must be a TCP port, got ${JSON.stringify(raw)}`);
-  }
-  return value;
-}
-
-function seconds(env: Env, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw.trim());
-  if (!Number.isFinite(value) || value < 0) {
-    throw invalidEnv(name, `must be a number of seconds >= 0, got ${JSON.stringify(raw)}`);
-  }
-  return value;
-}
-
-function invalidEnv(name: string, problem: string): ZeroscaleError {
-  return new ZeroscaleError('INVALID_ENV', `${name} ${problem}`);
 }

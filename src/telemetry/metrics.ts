@@ -2,10 +2,12 @@
 // registry, so tests can build as many components as they like side by side.
 
 import { Gauge, Registry } from 'prom-client';
+import packageJson from '../../package.json' with { type: 'json' };
 
 export type Component = 'controller' | 'autoscaler' | 'activator' | 'queue-proxy';
 
-export const buildVersion = process.env.ZEROSCALE_VERSION ?? '0.1.0';
+/** The package's version (the image is tagged with it); read from package.json, not the environment. */
+export const buildVersion: string = packageJson.version;
 
 export function createRegistry(component: Component): Registry {
   const registry = new Registry();
