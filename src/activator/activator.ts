@@ -182,6 +182,7 @@ class Activator implements ActivatorHandle {
     registerConnectionMetrics(this.#registry, 'zeroscale_activator', this.#server);
     // Both probes fail while draining, so endpoints drop the activator before it stops.
     this.#admin = new AdminServer({
+      clock: this.#clock,
       registry: this.#registry,
       ready: () => !this.#draining,
       healthy: () => !this.#draining,
@@ -189,6 +190,7 @@ class Activator implements ActivatorHandle {
     this.#reporter = new StatReporter({
       activator: options.name,
       intervalMs: options.reportIntervalMs,
+      clock: this.#clock,
       services: () => this.#catalogue.services.values(),
       client: deps.autoscaler,
       onError: (err) => this.#autoscalerFailed('report', err),
@@ -618,9 +620,9 @@ class Activator implements ActivatorHandle {
     const closed = closeServer(this.#server);
     if (this.#active > 0) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.#options.shutdownGraceMs);
+        const timer = this.#clock.setTimeout(resolve, this.#options.shutdownGraceMs);
         this.#idle = () => {
-          clearTimeout(timer);
+          this.#clock.clearTimeout(timer);
           resolve();
         };
       });

@@ -2,12 +2,14 @@
 // request rate and requests waiting, for every service that had any in the interval.
 
 import type { ActivatorReport, ServiceLoad } from '../autoscaler/protocol.ts';
+import type { Clock, Timer } from '../clock.ts';
 import type { ServiceState } from './service-state.ts';
 import type { AutoscalerClient } from './sources.ts';
 
 export interface StatReporterOptions {
   readonly activator: string;
   readonly intervalMs: number;
+  readonly clock: Clock;
   readonly services: () => Iterable<ServiceState>;
   readonly client: AutoscalerClient;
   readonly onError: (err: unknown) => void;
@@ -37,7 +39,7 @@ export function buildReport(
 
 export class StatReporter {
   readonly #options: StatReporterOptions;
-  #timer: NodeJS.Timeout | undefined = undefined;
+  #timer: Timer | undefined = undefined;
   #last = 0;
 
   constructor(options: StatReporterOptions) {
@@ -45,19 +47,19 @@ export class StatReporter {
   }
 
   start(): void {
-    this.#last = performance.now();
+    const clock = this.#options.clock;
+    this.#last = clock.monotonicNow();
     for (const svc of this.#options.services()) svc.stats.report();
-    this.#timer = setInterval(() => this.tick(), this.#options.intervalMs);
-    this.#timer.unref();
+    this.#timer = clock.setInterval(() => this.tick(), this.#options.intervalMs).unref();
   }
 
   stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#options.clock.clearInterval(this.#timer);
     this.#timer = undefined;
   }
 
   tick(): void {
-    const now = performance.now();
+    const now = this.#options.clock.monotonicNow();
     const intervalMs = Math.round(now - this.#last);
     this.#last = now;
     const report = buildReport(this.#options.activator, intervalMs, this.#options.services());

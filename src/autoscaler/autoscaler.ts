@@ -5,7 +5,7 @@
 
 import type { Registry } from 'prom-client';
 import { serviceKey } from '../api/names.ts';
-import { type Clock, systemClock } from '../clock.ts';
+import { type Clock, systemClock, type Timer } from '../clock.ts';
 import { ZeroscaleError } from '../errors.ts';
 import type { Logger } from '../telemetry/log.ts';
 import { DEFAULT_BUCKET_MS } from './buckets.ts';
@@ -59,7 +59,7 @@ export class Autoscaler {
   #lastSyncMs = Number.NEGATIVE_INFINITY;
   #scrapesInFlight = 0;
   #idle: { promise: Promise<void>; resolve: () => void } | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: Timer | undefined;
   #acting = true;
 
   constructor(options: AutoscalerOptions) {
@@ -101,7 +101,7 @@ export class Autoscaler {
    */
   async stop(): Promise<void> {
     this.#acting = false;
-    clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.#whenIdle();
     this.#metrics.unregister();
@@ -113,7 +113,7 @@ export class Autoscaler {
    * earlier tick has completed and been decided. Never rejects.
    */
   tick(): Promise<void> {
-    const started = performance.now();
+    const started = this.#clock.monotonicNow();
     const nowMs = this.#clock.now();
     this.#sync(nowMs);
     for (const state of this.#services.values()) {
@@ -142,7 +142,7 @@ export class Autoscaler {
       }
     }
     const idle = this.#whenIdle();
-    void idle.then(() => this.#metrics.tickDuration.observe((performance.now() - started) / 1_000));
+    void idle.then(() => this.#metrics.tickDuration.observe((this.#clock.monotonicNow() - started) / 1_000));
     return idle;
   }
 
@@ -212,7 +212,7 @@ export class Autoscaler {
     const tickMs = this.config.tickMs;
     const nowMs = this.#clock.now();
     const next = (Math.floor(nowMs / tickMs) + 1) * tickMs + TICK_PHASE_MS;
-    this.#timer = setTimeout(() => {
+    this.#timer = this.#clock.setTimeout(() => {
       if (!this.#acting) return;
       void this.tick();
       this.#schedule();
@@ -333,6 +333,11 @@ export class Autoscaler {
       this.#idle = undefined;
       resolve();
     }
+  }
+
+  /** Resolves once no scrape is in flight: every service a tick started to scrape was decided. */
+  idle(): Promise<void> {
+    return this.#whenIdle();
   }
 
   #whenIdle(): Promise<void> {

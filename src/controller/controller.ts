@@ -123,6 +123,7 @@ export function startController(o: ControllerOptions): ControllerHandle {
     client: o.client,
     events: new EventRecorder(o.client, 'zeroscale-controller', o.log),
     log: o.log,
+    clock: o.clock,
     activatorPort: o.activatorPort,
     view: {
       serverlessService: (key) => services.get(key),

@@ -17,6 +17,7 @@ import {
 } from '../api/names.ts';
 import { describeIssues, safeParseServerlessService } from '../api/parse.ts';
 import { API_VERSION, KIND, type ServerlessService } from '../api/serverless-service.ts';
+import type { Clock } from '../clock.ts';
 import type { EventRecorder, InvolvedObject } from '../kube/events.ts';
 import { kubePaths } from '../kube/paths.ts';
 import { isAlreadyExists, type KubeClient } from '../kube/rest.ts';
@@ -46,6 +47,8 @@ export interface ReconcilerOptions {
   readonly events: EventRecorder;
   readonly log: Logger;
   readonly activatorPort: number;
+  /** The time of condition transitions. */
+  readonly clock: Clock;
 }
 
 const creationManager = `${CONTROLLER_FIELD_MANAGER}-create`;
@@ -107,7 +110,7 @@ export class ServerlessServiceReconciler {
         activatorsMissing: mode === 'proxy' && this.#o.view.activators().length === 0,
       },
       config,
-      new Date(),
+      new Date(this.#o.clock.now()),
     );
     await this.#writeStatus(svc, status);
     return undefined;
@@ -124,7 +127,7 @@ export class ServerlessServiceReconciler {
   }
 
   async #refuseSpec(svc: ServerlessService, message: string, config: ClusterConfig): Promise<void> {
-    const status = invalidSpecStatus(svc, message, config, new Date());
+    const status = invalidSpecStatus(svc, message, config, new Date(this.#o.clock.now()));
     if (findCondition(svc.status?.conditions, CONDITION.ready)?.reason !== INVALID_SPEC_REASON) {
       this.#o.events.record(this.#involved(svc), 'Warning', INVALID_SPEC_REASON, message);
     }

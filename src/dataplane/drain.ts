@@ -2,7 +2,7 @@
 // until no request arrived for the quiet period. By then the endpoint removal has reached every
 // client, and whatever still comes is refused by the closed port.
 
-import type { Clock } from '../clock.ts';
+import { type Clock, sleep } from '../clock.ts';
 
 export interface QuietWatch {
   readonly clock: Clock;
@@ -18,6 +18,6 @@ export async function waitForQuiet(w: QuietWatch): Promise<void> {
   for (;;) {
     const quietFor = w.clock.now() - w.lastArrival();
     if (quietFor >= w.quietMs || w.stopped()) return;
-    await new Promise((resolve) => setTimeout(resolve, w.quietMs - quietFor));
+    await sleep(w.clock, w.quietMs - quietFor);
   }
 }

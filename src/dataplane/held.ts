@@ -5,6 +5,7 @@
 // waiting in both proxies.
 
 import type { EventEmitter } from 'node:events';
+import { type Clock, systemClock, type Timer } from '../clock.ts';
 import type { ZeroscaleError } from '../errors.ts';
 
 /** The listener objects the Breaker registers (its waiters). */
@@ -20,7 +21,7 @@ export class HeldSignal {
   aborted = false;
   reason: unknown = undefined;
   #listener: AbortListener | undefined = undefined;
-  /** Absolute deadline, in performance.now() ms. */
+  /** Absolute deadline, in the DeadlineList clock's monotonicNow() ms (performance.now()). */
   deadline = 0;
   prevHeld: HeldSignal | undefined = undefined;
   nextHeld: HeldSignal | undefined = undefined;
@@ -60,13 +61,18 @@ const ABORT_EVENT = new Event('abort');
 export class DeadlineList {
   #head: HeldSignal | undefined = undefined;
   #tail: HeldSignal | undefined = undefined;
-  #timer: NodeJS.Timeout | undefined = undefined;
+  #timer: Timer | undefined = undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   readonly #expired: (held: HeldSignal) => ZeroscaleError;
+  readonly #clock: Clock;
 
-  /** `expired` makes the abort reason of a request whose deadline passed. */
-  constructor(expired: (held: HeldSignal) => ZeroscaleError) {
+  /**
+   * `expired` makes the abort reason of a request whose deadline passed. The clock must be the one
+   * the deadlines are on: the system clock for requests stamped with performance.now().
+   */
+  constructor(expired: (held: HeldSignal) => ZeroscaleError, clock: Clock = systemClock) {
     this.#expired = expired;
+    this.#clock = clock;
   }
 
   add(held: HeldSignal): void {
@@ -100,11 +106,11 @@ export class DeadlineList {
   #arm(at: number): void {
     this.#disarm();
     this.#timerAt = at;
-    this.#timer = setTimeout(() => this.#expire(), Math.max(0, at - performance.now()));
+    this.#timer = this.#clock.setTimeout(() => this.#expire(), Math.max(0, at - this.#clock.monotonicNow()));
   }
 
   #disarm(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
   }
@@ -112,7 +118,7 @@ export class DeadlineList {
   #expire(): void {
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
-    const now = performance.now();
+    const now = this.#clock.monotonicNow();
     while (this.#head !== undefined && this.#head.deadline <= now) {
       const held = this.#head;
       this.remove(held);

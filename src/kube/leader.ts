@@ -116,7 +116,7 @@ export class LeaderElector {
   }
 
   #sleep(ms: number): Promise<void> {
-    return new Promise((r) => setTimeout(r, ms).unref());
+    return new Promise((r) => this.#o.clock.setTimeout(r, ms).unref());
   }
 
   async #tryAcquireOrRenew(): Promise<boolean> {

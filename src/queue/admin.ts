@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { QUEUE_PROXY_DRAIN_PATH } from '../api/queue-proxy.ts';
 import { type PodStats, QUEUE_STATS_PATH } from '../autoscaler/protocol.ts';
+import type { Clock, Timer } from '../clock.ts';
 import type { RequestStats, StatsReport } from '../dataplane/stats.ts';
 import { AdminServer, plain } from '../telemetry/server.ts';
 
@@ -13,6 +14,7 @@ export interface AdminOptions {
   readonly pod: string;
   readonly stats: RequestStats;
   readonly intervalMs: number;
+  readonly clock: Clock;
   readonly registry: Registry;
   /** /readyz: the user container is ready and the queue-proxy is not draining (/healthz stays 200). */
   readonly ready: () => boolean;
@@ -33,7 +35,7 @@ export function toPodStats(pod: string, report: StatsReport): PodStats {
 export class AdminEndpoints {
   readonly #options: AdminOptions;
   readonly #server: AdminServer;
-  #timer: NodeJS.Timeout | undefined = undefined;
+  #timer: Timer | undefined = undefined;
   // Until the first interval closes there is no whole interval: an empty one, so the scraper sees
   // a pod with no load rather than an error.
   #last: PodStats;
@@ -51,6 +53,7 @@ export class AdminEndpoints {
       proxiedRequestsPerSecond: 0,
     };
     this.#server = new AdminServer({
+      clock: options.clock,
       registry: options.registry,
       ready: options.ready,
       routes: {
@@ -74,7 +77,7 @@ export class AdminEndpoints {
   start(): void {
     // Closes an interval every intervalMs; the report of a closed interval is what /stats serves.
     this.#options.stats.report();
-    this.#timer = setInterval(() => {
+    this.#timer = this.#options.clock.setInterval(() => {
       this.#last = toPodStats(this.#options.pod, this.#options.stats.report());
     }, this.#options.intervalMs);
   }
@@ -92,7 +95,7 @@ export class AdminEndpoints {
   }
 
   async close(): Promise<void> {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#options.clock.clearInterval(this.#timer);
     for (const res of this.#drainWaiters) res.destroy();
     this.#drainWaiters = [];
     await this.#server.close();

@@ -223,6 +223,7 @@ class QueueProxy implements QueueProxyHandle {
       pod: options.pod,
       stats: this.#stats,
       intervalMs: options.statsIntervalMs,
+      clock: this.#clock,
       registry: this.#registry,
       ready: () => this.ready,
     });

@@ -4,6 +4,7 @@
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
+import { type Clock, systemClock } from '../clock.ts';
 import { closeServer, listen } from '../http/server.ts';
 
 export type AdminRoute = (req: IncomingMessage, res: ServerResponse) => void;
@@ -18,6 +19,8 @@ export interface AdminServerConfig {
   readonly routes?: Readonly<Record<string, AdminRoute>>;
   /** On close, answered callers (a preStop hook) get this long to read their answer; default 0. */
   readonly closeGraceMs?: number;
+  /** Times the close grace; the system clock when absent. */
+  readonly clock?: Clock;
 }
 
 export class AdminServer {
@@ -49,9 +52,10 @@ export class AdminServer {
       await closed;
       return;
     }
-    const force = setTimeout(() => this.#server.closeAllConnections(), grace);
+    const clock = this.#config.clock ?? systemClock;
+    const force = clock.setTimeout(() => this.#server.closeAllConnections(), grace);
     await closed;
-    clearTimeout(force);
+    clock.clearTimeout(force);
   }
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ActivatorOptions } from '../../src/activator/options.ts';
 import type { ActivatorService } from '../../src/activator/sources.ts';
+import { ManualClock } from '../../src/clock.ts';
 import {
   type ActivatorRig,
   type AppHandler,
@@ -19,6 +20,7 @@ import {
   type Pod,
   rawExchange,
   request,
+  runClockUntil,
   scrape,
   startActivatorRig,
   startPod,
@@ -34,8 +36,9 @@ afterEach(async () => {
 async function rig(
   services?: readonly ActivatorService[],
   overrides?: Partial<ActivatorOptions>,
+  clock?: ManualClock,
 ): Promise<ActivatorRig> {
-  const r = await startActivatorRig(services, overrides);
+  const r = await startActivatorRig(services, overrides, clock === undefined ? {} : { clock });
   cleanups.push(() => r.close());
   return r;
 }
@@ -347,10 +350,13 @@ describe('activator pods and balancing', () => {
 
 describe('activator reports', () => {
   it('reports each service with load to the autoscaler every interval', async () => {
-    const r = await rig(undefined, { reportIntervalMs: 100 });
+    const clock = new ManualClock(0);
+    const r = await rig(undefined, { reportIntervalMs: 100 }, clock);
     const p = await pod('p1');
     r.endpoints.set('default', 'hello', [p.endpoint]);
     for (let i = 0; i < 3; i++) expect((await request(r.activator.port, { host: HOST })).status).toBe(200);
+    expect(r.autoscaler.reports).toEqual([]);
+    await clock.tick(100);
     await r.autoscaler.waitFor((c) =>
       c.reports.some((rep) => rep.services.some((s) => s.requestsPerSecond > 0)),
     );
@@ -360,8 +366,11 @@ describe('activator reports', () => {
   });
 
   it('reports requests held while cold as queued', async () => {
-    const r = await rig(undefined, { reportIntervalMs: 100 });
+    const clock = new ManualClock(0);
+    const r = await rig(undefined, { reportIntervalMs: 100 }, clock);
     const held = request(r.activator.port, { host: HOST });
+    await waitFor('the request held', () => r.activator.queued === 1);
+    await clock.tick(100);
     await r.autoscaler.waitFor((c) => c.reports.some((rep) => rep.services.some((s) => s.queued === 1)));
     const p = await pod('p1');
     r.endpoints.set('default', 'hello', [p.endpoint]);
@@ -369,9 +378,12 @@ describe('activator reports', () => {
   });
 
   it('keeps serving when the autoscaler cannot be reached, and counts the failures', async () => {
-    const r = await rig(undefined, { reportIntervalMs: 50 });
+    const clock = new ManualClock(0);
+    const r = await rig(undefined, { reportIntervalMs: 50 }, clock);
     r.autoscaler.failWith = new Error('unreachable');
     const held = request(r.activator.port, { host: HOST });
+    await waitFor('the request held', () => r.activator.queued === 1);
+    await clock.tick(100);
     await waitFor('failures counted', async () => {
       const n = metricValue(
         await scrape(r.activator.metricsPort),
@@ -476,7 +488,8 @@ describe('activator bad input', () => {
 
 describe('activator shutdown', () => {
   it('fails its health at once, finishes what it holds, then stops', async () => {
-    const r = await startActivatorRig(undefined, { drainMs: 100 });
+    const clock = new ManualClock(0);
+    const r = await startActivatorRig(undefined, { drainMs: 100 }, { clock });
     const h = holding();
     const p = await pod('p1', h.handler);
     r.endpoints.set('default', 'hello', [p.endpoint]);
@@ -494,7 +507,8 @@ describe('activator shutdown', () => {
     const duringAnswer = await during;
     expect(duringAnswer.status).toBe(200);
     expect(duringAnswer.headers.connection).toBe('close');
-    await drained;
+    await runClockUntil(clock, drained);
+    expect(clock.now()).toBeGreaterThanOrEqual(100);
     await expect(request(port, { host: HOST })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 });

@@ -1,5 +1,6 @@
 // Shared pieces of the data-plane component tests: user apps on 127.0.0.1, a client that can set
-// Host and read raw answers, waiting on conditions with deadlines, and metric scraping.
+// Host and read raw answers, waiting on conditions with deadlines, running a ManualClock until
+// something settles, and metric scraping.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
@@ -11,6 +12,7 @@ import {
 } from '../../src/activator/memory-sources.ts';
 import { type ActivatorOptions, activatorOptions } from '../../src/activator/options.ts';
 import type { ActivatorService } from '../../src/activator/sources.ts';
+import type { ManualClock } from '../../src/clock.ts';
 import { parseQueueProxyEnv, type QueueProxyOptions } from '../../src/queue/options.ts';
 import { type QueueProxyDeps, type QueueProxyHandle, startQueueProxy } from '../../src/queue/queue-proxy.ts';
 
@@ -41,6 +43,25 @@ export async function waitFor<T>(
     }
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * Runs `clock` forward `stepMs` at a time, letting I/O run after each step, until `settles` has
+ * settled: what waits on the clock (a drain's quiet period, a close grace) passes without real
+ * time. Fails after `limitMs` of clock time.
+ */
+export async function runClockUntil<T>(
+  clock: ManualClock,
+  settles: Promise<T>,
+  { stepMs = 50, limitMs = 60_000 }: { stepMs?: number; limitMs?: number } = {},
+): Promise<T> {
+  let done = false;
+  const watched = settles.finally(() => {
+    done = true;
+  });
+  for (let ms = 0; !done && ms < limitMs; ms += stepMs) await clock.tick(stepMs);
+  if (!done) throw new Error(`not settled within ${limitMs} ms of clock time`);
+  return watched;
 }
 
 export interface App {

@@ -6,6 +6,7 @@ import http from 'node:http';
 import net from 'node:net';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/clock.ts';
 import type { QueueProxyHandle } from '../../src/queue/queue-proxy.ts';
 import {
   type App,
@@ -15,6 +16,7 @@ import {
   openRaw,
   rawExchange,
   request,
+  runClockUntil,
   scrape,
   startApp,
   startTestQueueProxy,
@@ -36,8 +38,9 @@ async function app(handler?: Parameters<typeof startApp>[0]): Promise<App> {
 async function queueProxy(
   userPort: number,
   overrides: Parameters<typeof startTestQueueProxy>[1] = {},
+  clock?: ManualClock,
 ): Promise<QueueProxyHandle> {
-  const qp = await startTestQueueProxy(userPort, overrides);
+  const qp = await startTestQueueProxy(userPort, overrides, clock === undefined ? {} : { clock });
   cleanups.push(() => qp.close());
   return qp;
 }
@@ -563,23 +566,23 @@ describe('queue-proxy readiness', () => {
 describe('queue-proxy stats and metrics', () => {
   it('serves the last whole interval at /stats, telling proxied requests apart', async () => {
     const { app: a, held, releaseAll } = await holdingApp();
-    const qp = await queueProxy(a.port, { statsIntervalMs: 100 });
+    const clock = new ManualClock(0);
+    const qp = await queueProxy(a.port, { statsIntervalMs: 100 }, clock);
+    const stats = async () => JSON.parse((await request(qp.metricsPort, { path: '/stats' })).body);
     const direct = request(qp.httpPort);
     const proxied = request(qp.httpPort, { headers: { 'x-zeroscale-proxied': TEST_INTERNAL_TOKEN } });
     await waitFor('both requests at the app', () => held.length === 2);
     expect(a.seen.map((r) => r.headers['x-zeroscale-proxied'])).toEqual([undefined, undefined]);
-    const stats = await waitFor('an interval with both requests in flight', async () => {
-      const s = JSON.parse((await request(qp.metricsPort, { path: '/stats' })).body);
-      return s.averageConcurrency === 2 && s.averageProxiedConcurrency === 1 ? s : undefined;
-    });
-    expect(stats).toMatchObject({ pod: 'hello-pod-1' });
-    expect(stats.intervalMs).toBeGreaterThan(0);
+    expect(await stats()).toMatchObject({ intervalMs: 0, averageConcurrency: 0 });
+    clock.advance(100);
+    const loaded = await stats();
+    expect(loaded).toMatchObject({ pod: 'hello-pod-1', averageConcurrency: 2, averageProxiedConcurrency: 1 });
+    expect(loaded.intervalMs).toBeGreaterThan(0);
     releaseAll();
     await Promise.all([direct, proxied]);
-    await waitFor('an interval with no load', async () => {
-      const s = JSON.parse((await request(qp.metricsPort, { path: '/stats' })).body);
-      return s.averageConcurrency === 0 && s.requestsPerSecond === 0;
-    });
+    clock.advance(100);
+    clock.advance(100);
+    expect(await stats()).toMatchObject({ averageConcurrency: 0, requestsPerSecond: 0 });
   });
 
   it('exposes Prometheus metrics labelled by namespace and service only', async () => {
@@ -610,7 +613,8 @@ describe('queue-proxy stats and metrics', () => {
 describe('queue-proxy drain', () => {
   it('fails readiness at once, serves in-flight and new requests with Connection: close, then closes', async () => {
     const { app: a, held, releaseAll } = await holdingApp();
-    const qp = await queueProxy(a.port, { drainMs: 300 });
+    const clock = new ManualClock(0);
+    const qp = await queueProxy(a.port, { drainMs: 300 }, clock);
     await qp.whenReady();
     const inFlight = request(qp.httpPort, { path: '/in-flight' });
     await waitFor('request at the app', () => held.length === 1);
@@ -626,7 +630,8 @@ describe('queue-proxy drain', () => {
     const duringAnswer = await during;
     expect(duringAnswer.status).toBe(200);
     expect(duringAnswer.headers.connection).toBe('close');
-    await drained;
+    await runClockUntil(clock, drained);
+    expect(clock.now()).toBeGreaterThanOrEqual(300);
     expect((await waitForDrain).body).toBe('drained\n');
     await expect(request(qp.httpPort)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });

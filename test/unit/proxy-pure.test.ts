@@ -1,12 +1,15 @@
 // Pure parts of the proxies: failure classification, client error kinds, internal header scan,
-// request metrics, the deadline list of held requests and the activator's report.
+// request metrics, the deadline list of held requests, the activator's report and the drain's
+// quiet period, on a ManualClock.
 
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { buildReport } from '../../src/activator/reporter.ts';
+import { buildReport, StatReporter } from '../../src/activator/reporter.ts';
 import type { ServiceState } from '../../src/activator/service-state.ts';
+import type { ActivatorReport } from '../../src/autoscaler/protocol.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { Breaker } from '../../src/dataplane/breaker.ts';
+import { waitForQuiet } from '../../src/dataplane/drain.ts';
 import { DeadlineList, HeldSignal } from '../../src/dataplane/held.ts';
 import { RequestStats } from '../../src/dataplane/stats.ts';
 import { ZeroscaleError } from '../../src/errors.ts';
@@ -255,10 +258,11 @@ describe('HeldSignal and DeadlineList', () => {
     expect(held.reason).toMatchObject({ code: 'DEADLINE_EXCEEDED' });
   });
 
-  it('expires held requests in deadline order with one timer, skipping removed ones', async () => {
+  it('expires held requests in deadline order with one timer, skipping removed ones', () => {
     const expired: string[] = [];
-    const list = new DeadlineList(() => new ZeroscaleError('DEADLINE_EXCEEDED', 'late'));
-    const now = performance.now();
+    const clock = new ManualClock(1_000);
+    const list = new DeadlineList(() => new ZeroscaleError('DEADLINE_EXCEEDED', 'late'), clock);
+    const now = clock.monotonicNow();
     const make = (name: string, inMs: number): HeldSignal => {
       const h = new HeldSignal();
       h.deadline = now + inMs;
@@ -270,10 +274,12 @@ describe('HeldSignal and DeadlineList', () => {
     const b = make('b', 20);
     make('c', 30);
     list.remove(b);
-    const deadline = Date.now() + 5_000;
-    while (expired.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    clock.advance(9);
+    expect(expired).toEqual([]);
+    clock.advance(21);
     expect(expired).toEqual(['a', 'c']);
     expect(b.aborted).toBe(false);
+    expect(clock.pendingTimers).toBe(0);
     list.clear();
   });
 });
@@ -306,6 +312,60 @@ describe('buildReport', () => {
     });
     clock.advance(1000);
     expect(buildReport('act-1', 1000, [busy, idle])).toBeUndefined();
+  });
+
+  it('StatReporter sends one report per interval on its clock, with the interval it measured', async () => {
+    const clock = new ManualClock(0);
+    const busy = service('default/busy', clock);
+    const reports: ActivatorReport[] = [];
+    const reporter = new StatReporter({
+      activator: 'act-1',
+      intervalMs: 1_000,
+      clock,
+      services: () => [busy],
+      client: { report: async (r) => void reports.push(r), poke: async () => {} },
+      onError: () => {},
+    });
+    reporter.start();
+    busy.stats.requestStarted(false);
+    clock.advance(999);
+    expect(reports).toHaveLength(0);
+    clock.advance(1);
+    clock.advance(1_000);
+    expect(reports.map((r) => [r.intervalMs, r.services[0]?.averageConcurrency])).toEqual([
+      [1_000, 1],
+      [1_000, 1],
+    ]);
+    reporter.stop();
+    clock.advance(5_000);
+    expect(reports).toHaveLength(2);
+    expect(clock.pendingTimers).toBe(0);
+  });
+});
+
+describe('waitForQuiet', () => {
+  it('ends once no request arrived for the quiet period, counted from the last arrival', async () => {
+    const clock = new ManualClock(0);
+    let lastArrival = 0;
+    let done = false;
+    void waitForQuiet({ clock, lastArrival: () => lastArrival, quietMs: 500, stopped: () => false }).then(
+      () => {
+        done = true;
+      },
+    );
+    await clock.tick(400);
+    lastArrival = clock.now(); // a request during the drain: 500 ms more from here
+    await clock.tick(400);
+    expect(done).toBe(false);
+    await clock.tick(100);
+    expect(done).toBe(true);
+    expect(clock.now()).toBe(900);
+  });
+
+  it('ends at once when the proxy was stopped another way', async () => {
+    const clock = new ManualClock(0);
+    await waitForQuiet({ clock, lastArrival: () => 0, quietMs: 60_000, stopped: () => true });
+    expect(clock.pendingTimers).toBe(0);
   });
 });
 
