@@ -8,22 +8,22 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Registry } from 'prom-client';
 import { Autoscaler } from '../src/autoscaler/autoscaler.ts';
-import { ServiceSeries } from '../src/autoscaler/collector.ts';
 import { resolveAutoscalerConfig, toScalingSpec } from '../src/autoscaler/config.ts';
-import {
-  type DeciderState,
-  decideScale,
-  initialDeciderState,
-  type ScalingSpec,
-} from '../src/autoscaler/decider.ts';
 import {
   MemoryScaleTarget,
   MemoryServiceSource,
   MemoryStatsFetcher,
   memoryService,
 } from '../src/autoscaler/memory.ts';
-import type { ActivatorReport, PodStats, ServiceLoad } from '../src/autoscaler/protocol.ts';
-import { sampleSize } from '../src/autoscaler/sampling.ts';
+import { ServiceSeries } from '../src/autoscaler/metrics/collector.ts';
+import type { ActivatorReport, PodStats, ServiceLoad } from '../src/autoscaler/metrics/protocol.ts';
+import {
+  type DeciderState,
+  decideScale,
+  initialDeciderState,
+  type ScalingSpec,
+} from '../src/autoscaler/scaling/decider.ts';
+import { sampleSize } from '../src/autoscaler/scaling/sampling.ts';
 import { type Clock, ManualClock, systemClock } from '../src/clock.ts';
 import { silentLogger } from '../src/telemetry/log.ts';
 import { percentile, writeResult } from './stats.ts';

@@ -1,4 +1,4 @@
-// AutoscalerClient over the autoscaler's HTTP endpoint (src/autoscaler/protocol.ts): JSON POSTs
+// AutoscalerClient over the autoscaler's HTTP endpoint (src/autoscaler/metrics/protocol.ts): JSON POSTs
 // on kept-alive connections. Finding the autoscaler's address is the caller's business (a fixed
 // URL, or a function reading the autoscaler's EndpointSlices).
 
@@ -8,7 +8,7 @@ import {
   AUTOSCALER_POKE_PATH,
   AUTOSCALER_STATS_PATH,
   type Poke,
-} from '../autoscaler/protocol.ts';
+} from '../autoscaler/metrics/protocol.ts';
 import { ZeroscaleError } from '../errors.ts';
 import type { AutoscalerClient } from './sources.ts';
 

@@ -11,7 +11,7 @@ import { privateServiceName, serviceKey } from '../api/names.ts';
 import { safeParseServerlessService } from '../api/parse.ts';
 import { QUEUE_PROXY_HTTP_PORT, QUEUE_PROXY_HTTP_PORT_NAME } from '../api/queue-proxy.ts';
 import { API_VERSION, KIND } from '../api/serverless-service.ts';
-import { AUTOSCALER_STATS_PORT } from '../autoscaler/protocol.ts';
+import { AUTOSCALER_STATS_PORT } from '../autoscaler/metrics/protocol.ts';
 import { ClusterConfigWatch } from '../kube/cluster-config-watch.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { Informer, logWatchErrors, servingInformers } from '../kube/informer.ts';

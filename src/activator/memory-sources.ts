@@ -1,7 +1,7 @@
 // In-memory ServiceCatalog, EndpointsSource and AutoscalerClient: for tests, benchmarks and the
 // activator's static mode. Changes are delivered synchronously, in order.
 
-import type { ActivatorReport, Poke } from '../autoscaler/protocol.ts';
+import type { ActivatorReport, Poke } from '../autoscaler/metrics/protocol.ts';
 import type {
   ActivatorService,
   AutoscalerClient,

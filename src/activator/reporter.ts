@@ -1,7 +1,7 @@
 // Reports each service's load to the autoscaler once per interval: time-weighted concurrency,
 // request rate and requests waiting, for every service that had any in the interval.
 
-import type { ActivatorReport, ServiceLoad } from '../autoscaler/protocol.ts';
+import type { ActivatorReport, ServiceLoad } from '../autoscaler/metrics/protocol.ts';
 import type { Clock, Timer } from '../clock.ts';
 import type { ServiceState } from './service-state.ts';
 import type { AutoscalerClient } from './sources.ts';

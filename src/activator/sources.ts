@@ -4,7 +4,7 @@
 // (PodLifecycleSource). The Kubernetes-backed implementations live with the informers; plain
 // in-memory ones are in memory-sources.ts for tests and static setups.
 
-import type { ActivatorReport, Poke } from '../autoscaler/protocol.ts';
+import type { ActivatorReport, Poke } from '../autoscaler/metrics/protocol.ts';
 
 /** A ServerlessService as the activator needs it. */
 export interface ActivatorService {

@@ -8,16 +8,16 @@ import { serviceKey } from '../api/names.ts';
 import { type Clock, systemClock, type Timer } from '../clock.ts';
 import { ZeroscaleError } from '../errors.ts';
 import type { Logger } from '../telemetry/log.ts';
-import { DEFAULT_BUCKET_MS } from './buckets.ts';
-import { activatorConcurrency, extrapolate, sumScrape } from './collector.ts';
+import { AutoscalerMetrics } from './autoscaler-metrics.ts';
 import { type AutoscalerConfig, resolveAutoscalerConfig } from './config.ts';
-import { AutoscalerMetrics } from './metrics.ts';
-import type { ActivatorReport, Poke } from './protocol.ts';
-import { chooseSample, type RandomSource, sampleSize } from './sampling.ts';
+import { activatorConcurrency, extrapolate, sumScrape } from './metrics/collector.ts';
+import type { ActivatorReport, Poke } from './metrics/protocol.ts';
+import type { StatsFetcher } from './metrics/stats-fetcher.ts';
 import type { ScaleTarget } from './scale-target.ts';
+import { DEFAULT_BUCKET_MS } from './scaling/buckets.ts';
+import { chooseSample, type RandomSource, sampleSize } from './scaling/sampling.ts';
 import type { AutoscaledService, ServiceSource } from './service-source.ts';
 import { ServiceState, type ServiceStateContext, type ServiceView } from './service-state.ts';
-import type { StatsFetcher } from './stats-fetcher.ts';
 
 export interface AutoscalerOptions {
   readonly source: ServiceSource;

@@ -3,7 +3,7 @@
 
 import type { ResolvedScaling } from '../api/defaults.ts';
 import { ZeroscaleError } from '../errors.ts';
-import { assertScalingSpec, type ScalingSpec } from './decider.ts';
+import { assertScalingSpec, type ScalingSpec } from './scaling/decider.ts';
 
 /** Cluster-wide KPA settings that no ServerlessService overrides (Knative's config-autoscaler). */
 export interface ClusterScalingConfig {

@@ -7,11 +7,15 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../telemetry/log.ts';
 import { Autoscaler } from './autoscaler.ts';
 import { type AutoscalerConfig, type ClusterScalingConfig, resolveAutoscalerConfig } from './config.ts';
-import { AUTOSCALER_STATS_PORT } from './protocol.ts';
+import { AUTOSCALER_STATS_PORT } from './metrics/protocol.ts';
+import {
+  HttpStatsFetcher,
+  type HttpStatsFetcherOptions,
+  type StatsFetcher,
+} from './metrics/stats-fetcher.ts';
 import type { ScaleTarget } from './scale-target.ts';
 import type { ServiceSource } from './service-source.ts';
-import { HttpStatsFetcher, type HttpStatsFetcherOptions, type StatsFetcher } from './stats-fetcher.ts';
-import { StatsServer } from './stats-server.ts';
+import { StatsServer } from './statserver/stats-server.ts';
 
 export { Autoscaler, type AutoscalerOptions, type PokeOutcome } from './autoscaler.ts';
 export {
@@ -22,11 +26,11 @@ export {
   resolveAutoscalerConfig,
   toScalingSpec,
 } from './config.ts';
+export { HttpStatsFetcher, type StatsFetcher } from './metrics/stats-fetcher.ts';
 export type { AutoscalerStatus, ScaleTarget, ServiceRef } from './scale-target.ts';
 export type { AutoscaledService, RestoredState, ServicePods, ServiceSource } from './service-source.ts';
 export type { ServiceView } from './service-state.ts';
-export { HttpStatsFetcher, type StatsFetcher } from './stats-fetcher.ts';
-export { StatsServer } from './stats-server.ts';
+export { StatsServer } from './statserver/stats-server.ts';
 
 export interface StartAutoscalerOptions {
   readonly source: ServiceSource;

@@ -10,8 +10,8 @@ import { createLogger } from '../telemetry/log.ts';
 import { createRegistry } from '../telemetry/metrics.ts';
 import { startAdminServer } from '../telemetry/server.ts';
 import { type RunningAutoscaler, startAutoscaler } from './index.ts';
-import { KubeServiceSource } from './kube-source.ts';
-import { KubeScaleTarget } from './kube-target.ts';
+import { KubeServiceSource } from './kube/source.ts';
+import { KubeScaleTarget } from './kube/target.ts';
 import { parseAutoscalerOptions } from './options.ts';
 
 export async function runAutoscaler(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {

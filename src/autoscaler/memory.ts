@@ -5,10 +5,10 @@ import { BUILTIN_SERVING_DEFAULTS, resolveServerlessServiceSpec } from '../api/d
 import { serviceKey } from '../api/names.ts';
 import type { ServerlessServiceSpec } from '../api/serverless-service.ts';
 import { ZeroscaleError } from '../errors.ts';
-import type { PodStats } from './protocol.ts';
+import type { PodStats } from './metrics/protocol.ts';
+import type { StatsFetcher } from './metrics/stats-fetcher.ts';
 import type { AutoscalerStatus, ScaleTarget, ServiceRef } from './scale-target.ts';
 import type { AutoscaledService, RestoredState, ServicePods, ServiceSource } from './service-source.ts';
-import type { StatsFetcher } from './stats-fetcher.ts';
 
 export interface MemoryServiceOptions {
   readonly containerConcurrency?: number;

@@ -3,7 +3,7 @@
 import { boolean, decimal, duration, type Env, millis, port, readOptions } from '../cmd/options.ts';
 import { controlPlaneOptions, identityOf } from '../cmd/shared-options.ts';
 import { DEFAULT_CLUSTER_SCALING } from './config.ts';
-import { AUTOSCALER_STATS_PORT } from './protocol.ts';
+import { AUTOSCALER_STATS_PORT } from './metrics/protocol.ts';
 
 const d = DEFAULT_CLUSTER_SCALING;
 

@@ -2,8 +2,8 @@
 // decided, for the ServerlessService status (from which the controller programs the public
 // endpoints). Kubernetes-backed in production, in memory in tests (memory.ts).
 
-import type { EndpointsMode } from './decider.ts';
-import type { ServingPhase } from './scale-to-zero.ts';
+import type { EndpointsMode } from './scaling/decider.ts';
+import type { ServingPhase } from './scaling/scale-to-zero.ts';
 
 /** A service, as the ScaleTarget is told about it. */
 export interface ServiceRef {

@@ -3,7 +3,7 @@
 // EndpointSlices of `<name>-private`), in memory in tests and benchmarks (memory.ts).
 
 import type { ResolvedScaling } from '../api/defaults.ts';
-import type { ServingPhase } from './scale-to-zero.ts';
+import type { ServingPhase } from './scaling/scale-to-zero.ts';
 
 /**
  * What a previous autoscaler published for the service (status), read back by a new one after a

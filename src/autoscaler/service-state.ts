@@ -3,10 +3,13 @@
 // `decide(now)` is the per-service step of a tick: averages → decideScale → act.
 
 import type { Logger } from '../telemetry/log.ts';
-import { ActivatorLoads } from './activator-loads.ts';
+import type { AutoscalerMetrics, ServiceGaugeValues } from './autoscaler-metrics.ts';
 import { CoalescingWriter, type WritePolicy } from './coalescing-writer.ts';
-import { ServiceSeries } from './collector.ts';
 import { type AutoscalerConfig, sameScaling, toScalingSpec } from './config.ts';
+import { ActivatorLoads } from './metrics/activator-loads.ts';
+import { ServiceSeries } from './metrics/collector.ts';
+import type { PodStats } from './metrics/protocol.ts';
+import type { AutoscalerStatus, ScaleTarget, ServiceRef } from './scale-target.ts';
 import {
   type DeciderState,
   decideScale,
@@ -15,11 +18,8 @@ import {
   resolveTargets,
   type ScaleReason,
   type ScalingSpec,
-} from './decider.ts';
-import type { AutoscalerMetrics, ServiceGaugeValues } from './metrics.ts';
-import type { PodStats } from './protocol.ts';
-import type { AutoscalerStatus, ScaleTarget, ServiceRef } from './scale-target.ts';
-import type { ServingPhase } from './scale-to-zero.ts';
+} from './scaling/decider.ts';
+import type { ServingPhase } from './scaling/scale-to-zero.ts';
 import type { AutoscaledService, ServicePods } from './service-source.ts';
 
 export interface ServiceStateContext {

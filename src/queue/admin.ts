@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { QUEUE_PROXY_DRAIN_PATH } from '../api/queue-proxy.ts';
-import { type PodStats, QUEUE_STATS_PATH } from '../autoscaler/protocol.ts';
+import { type PodStats, QUEUE_STATS_PATH } from '../autoscaler/metrics/protocol.ts';
 import type { Clock, Timer } from '../clock.ts';
 import type { RequestStats, StatsReport } from '../dataplane/stats.ts';
 import { AdminServer, plain } from '../telemetry/server.ts';

@@ -4,7 +4,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MemoryServiceSource } from '../../src/autoscaler/memory.ts';
-import { type PodStats, QUEUE_STATS_PATH } from '../../src/autoscaler/protocol.ts';
+import { type PodStats, QUEUE_STATS_PATH } from '../../src/autoscaler/metrics/protocol.ts';
 import type { AutoscalerStatus, ScaleTarget, ServiceRef } from '../../src/autoscaler/scale-target.ts';
 import type { Clock } from '../../src/clock.ts';
 

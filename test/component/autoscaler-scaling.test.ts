@@ -9,7 +9,7 @@ import {
   type ActivatorReport,
   AUTOSCALER_POKE_PATH,
   AUTOSCALER_STATS_PATH,
-} from '../../src/autoscaler/protocol.ts';
+} from '../../src/autoscaler/metrics/protocol.ts';
 import { type Clock, ManualClock, systemClock } from '../../src/clock.ts';
 import { silentLogger } from '../../src/telemetry/log.ts';
 import { FakeFleet, waitFor } from './autoscaler-fleet.ts';

@@ -3,8 +3,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { PodStats } from '../../src/autoscaler/protocol.ts';
-import { HttpStatsFetcher } from '../../src/autoscaler/stats-fetcher.ts';
+import type { PodStats } from '../../src/autoscaler/metrics/protocol.ts';
+import { HttpStatsFetcher } from '../../src/autoscaler/metrics/stats-fetcher.ts';
 import { isZeroscaleError } from '../../src/errors.ts';
 
 const stats: PodStats = {

@@ -4,8 +4,8 @@ import http from 'node:http';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PokeOutcome } from '../../src/autoscaler/autoscaler.ts';
-import type { ActivatorReport, Poke } from '../../src/autoscaler/protocol.ts';
-import { StatsServer } from '../../src/autoscaler/stats-server.ts';
+import type { ActivatorReport, Poke } from '../../src/autoscaler/metrics/protocol.ts';
+import { StatsServer } from '../../src/autoscaler/statserver/stats-server.ts';
 import { silentLogger } from '../../src/telemetry/log.ts';
 
 const MAX_BODY = 4_096;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ActivatorLoads } from '../../src/autoscaler/activator-loads.ts';
-import { ServiceSeries } from '../../src/autoscaler/collector.ts';
+import { ActivatorLoads } from '../../src/autoscaler/metrics/activator-loads.ts';
+import { ServiceSeries } from '../../src/autoscaler/metrics/collector.ts';
 
 const windows = { stableWindowMs: 6_000, panicWindowPercentage: 17 }; // panic window 1 s
 const lastSecond = (series: ServiceSeries, nowMs: number) => series.averages('concurrency', nowMs)?.panic;

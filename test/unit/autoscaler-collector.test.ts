@@ -6,8 +6,8 @@ import {
   podDirectRequestsPerSecond,
   ServiceSeries,
   sumScrape,
-} from '../../src/autoscaler/collector.ts';
-import type { PodStats, ServiceLoad } from '../../src/autoscaler/protocol.ts';
+} from '../../src/autoscaler/metrics/collector.ts';
+import type { PodStats, ServiceLoad } from '../../src/autoscaler/metrics/protocol.ts';
 
 const pod = (c: number, proxiedC: number, rps = 0, proxiedRps = 0): PodStats => ({
   pod: 'p',

@@ -12,7 +12,7 @@ import {
   MemoryStatsFetcher,
   memoryService,
 } from '../../src/autoscaler/memory.ts';
-import type { PodStats } from '../../src/autoscaler/protocol.ts';
+import type { PodStats } from '../../src/autoscaler/metrics/protocol.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { silentLogger } from '../../src/telemetry/log.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseSample, type RandomSource, sampleSize } from '../../src/autoscaler/sampling.ts';
+import { chooseSample, type RandomSource, sampleSize } from '../../src/autoscaler/scaling/sampling.ts';
 
 /** A seeded PRNG (mulberry32), so that every run draws the same numbers. */
 function seeded(seed: number): RandomSource {

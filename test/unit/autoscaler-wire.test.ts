@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { parseAddress } from '../../src/autoscaler/stats-fetcher.ts';
-import { ActivatorReportSchema, PodStatsSchema, PokeSchema, parseWire } from '../../src/autoscaler/wire.ts';
+import { parseAddress } from '../../src/autoscaler/metrics/stats-fetcher.ts';
+import {
+  ActivatorReportSchema,
+  PodStatsSchema,
+  PokeSchema,
+  parseWire,
+} from '../../src/autoscaler/metrics/wire.ts';
 
 const load = { service: 'default/hello', averageConcurrency: 2, requestsPerSecond: 10, queued: 0 };
 const report = { activator: 'activator-0', intervalMs: 1_000, services: [load] };

@@ -6,7 +6,7 @@ import {
   type RecordOutcome,
   roundAverage,
   smoothingCoefficient,
-} from '../../src/autoscaler/buckets.ts';
+} from '../../src/autoscaler/scaling/buckets.ts';
 import { isZeroscaleError } from '../../src/errors.ts';
 
 // Time is t0 + ms; t0 sits on a whole second so that bucket boundaries are easy to read.

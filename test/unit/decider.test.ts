@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MetricSeries, panicWindowMs, type WindowAverages } from '../../src/autoscaler/buckets.ts';
+import { MetricSeries, panicWindowMs, type WindowAverages } from '../../src/autoscaler/scaling/buckets.ts';
 import {
   assertScalingSpec,
   chooseMode,
@@ -11,8 +11,8 @@ import {
   resolveTargets,
   type ScaleDecision,
   type ScalingSpec,
-} from '../../src/autoscaler/decider.ts';
-import type { ServingPhase } from '../../src/autoscaler/scale-to-zero.ts';
+} from '../../src/autoscaler/scaling/decider.ts';
+import type { ServingPhase } from '../../src/autoscaler/scaling/scale-to-zero.ts';
 import { isZeroscaleError } from '../../src/errors.ts';
 
 // Time is t0 + ms; no test sleeps. Defaults: target 100 × 70 % = 70 per pod, TBC 211, window 60 s.

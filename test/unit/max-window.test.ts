@@ -5,7 +5,7 @@ import {
   type MaxWindow,
   maxWindowSlots,
   recordMax,
-} from '../../src/autoscaler/max-window.ts';
+} from '../../src/autoscaler/scaling/max-window.ts';
 
 const t0 = Date.UTC(2026, 0, 1);
 

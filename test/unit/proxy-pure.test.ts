@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { buildReport, StatReporter } from '../../src/activator/reporter.ts';
 import type { ServiceState } from '../../src/activator/service-state.ts';
-import type { ActivatorReport } from '../../src/autoscaler/protocol.ts';
+import type { ActivatorReport } from '../../src/autoscaler/metrics/protocol.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { Breaker } from '../../src/dataplane/breaker.ts';
 import { waitForQuiet } from '../../src/dataplane/drain.ts';

@@ -2,7 +2,7 @@
 // ready pod count and the previous decider state, the desired pod count, the excess burst
 // capacity, the endpoints mode and the next state. Pure: no I/O, no timers; `nowMs` is passed in.
 
-import { ZeroscaleError } from '../errors.ts';
+import { ZeroscaleError } from '../../errors.ts';
 import type { WindowAverages } from './buckets.ts';
 import { currentMax, emptyMaxWindow, type MaxWindow, recordMax } from './max-window.ts';
 import { gateScaleToZero, type ScaleToZeroReason, type ServingPhase } from './scale-to-zero.ts';

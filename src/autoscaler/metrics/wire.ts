@@ -2,7 +2,7 @@
 // and what an activator pushes. Unknown fields are ignored, so either side can add fields first.
 
 import { z } from 'zod';
-import { describeIssues, formatFieldPath } from '../api/parse.ts';
+import { describeIssues, formatFieldPath } from '../../api/parse.ts';
 import type { ActivatorReport, PodStats, Poke, ServiceLoad } from './protocol.ts';
 
 /** A report naming more services than this is refused; 10,000 × ~100 bytes is about 1 MB. */

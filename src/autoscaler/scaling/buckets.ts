@@ -4,7 +4,7 @@
 // Memory is bounded: one ring of ceil(stableWindow / bucket) numbers (60 for the default 60 s),
 // shared by both windows, since the panic window is never longer than the stable window.
 
-import { ZeroscaleError } from '../errors.ts';
+import { ZeroscaleError } from '../../errors.ts';
 
 /** How the buckets of a window are combined into one value. Knative's default is `linear`. */
 export type Aggregation = 'linear' | 'weighted-exponential';

@@ -10,7 +10,7 @@
 // second: its concurrency and rate are levels over its last interval, so holding them for the
 // next tick is a sample-and-hold, not a double count.
 
-import { DEFAULT_BUCKET_MS } from './buckets.ts';
+import { DEFAULT_BUCKET_MS } from '../scaling/buckets.ts';
 import type { ServiceSeries } from './collector.ts';
 
 interface Held {

@@ -3,14 +3,14 @@
 // server-side-apply field manager (status.autoscaler and the `Active` condition), from which the
 // controller programs the public endpoints.
 
-import { type ActiveReason, CONDITION } from '../api/conditions.ts';
-import { AUTOSCALER_FIELD_MANAGER, deploymentName, serviceKey } from '../api/names.ts';
-import { API_VERSION, KIND } from '../api/serverless-service.ts';
-import { EventRecorder } from '../kube/events.ts';
-import { kubePaths } from '../kube/paths.ts';
-import type { KubeClient } from '../kube/rest.ts';
-import type { Logger } from '../telemetry/log.ts';
-import type { AutoscalerStatus, ScaleTarget, ServiceRef } from './scale-target.ts';
+import { type ActiveReason, CONDITION } from '../../api/conditions.ts';
+import { AUTOSCALER_FIELD_MANAGER, deploymentName, serviceKey } from '../../api/names.ts';
+import { API_VERSION, KIND } from '../../api/serverless-service.ts';
+import { EventRecorder } from '../../kube/events.ts';
+import { kubePaths } from '../../kube/paths.ts';
+import type { KubeClient } from '../../kube/rest.ts';
+import type { Logger } from '../../telemetry/log.ts';
+import type { AutoscalerStatus, ScaleTarget, ServiceRef } from '../scale-target.ts';
 
 const maxRemembered = 100_000;
 

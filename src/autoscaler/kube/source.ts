@@ -4,21 +4,21 @@
 
 import type { V1EndpointSlice } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { type ActiveReason, CONDITION, findCondition } from '../api/conditions.ts';
-import { resolveServerlessServiceSpec } from '../api/defaults.ts';
+import { type ActiveReason, CONDITION, findCondition } from '../../api/conditions.ts';
+import { resolveServerlessServiceSpec } from '../../api/defaults.ts';
 import {
   ENDPOINTSLICE_MANAGED_BY,
   ENDPOINTSLICE_MANAGED_BY_LABEL,
   ENDPOINTSLICE_SERVICE_NAME_LABEL,
-} from '../api/labels.ts';
-import { serviceKey, serviceOfPrivateService } from '../api/names.ts';
-import { safeParseServerlessService } from '../api/parse.ts';
-import type { ServerlessService } from '../api/serverless-service.ts';
-import { ClusterConfigWatch } from '../kube/cluster-config-watch.ts';
-import { type Informer, objectKey, servingInformers } from '../kube/informer.ts';
-import type { KubeClient } from '../kube/rest.ts';
-import type { ServingPhase } from './scale-to-zero.ts';
-import type { AutoscaledService, RestoredState, ServicePods, ServiceSource } from './service-source.ts';
+} from '../../api/labels.ts';
+import { serviceKey, serviceOfPrivateService } from '../../api/names.ts';
+import { safeParseServerlessService } from '../../api/parse.ts';
+import type { ServerlessService } from '../../api/serverless-service.ts';
+import { ClusterConfigWatch } from '../../kube/cluster-config-watch.ts';
+import { type Informer, objectKey, servingInformers } from '../../kube/informer.ts';
+import type { KubeClient } from '../../kube/rest.ts';
+import type { ServingPhase } from '../scaling/scale-to-zero.ts';
+import type { AutoscaledService, RestoredState, ServicePods, ServiceSource } from '../service-source.ts';
 
 /** The phase a previous autoscaler published, from its `Active` condition. */
 export function restoredState(svc: ServerlessService): RestoredState | undefined {

@@ -5,10 +5,15 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, type Registry } from 'prom-client';
-import type { Logger } from '../telemetry/log.ts';
-import type { PokeOutcome } from './autoscaler.ts';
-import { type ActivatorReport, AUTOSCALER_POKE_PATH, AUTOSCALER_STATS_PATH, type Poke } from './protocol.ts';
-import { ActivatorReportSchema, PokeSchema, parseWire } from './wire.ts';
+import type { Logger } from '../../telemetry/log.ts';
+import type { PokeOutcome } from '../autoscaler.ts';
+import {
+  type ActivatorReport,
+  AUTOSCALER_POKE_PATH,
+  AUTOSCALER_STATS_PATH,
+  type Poke,
+} from '../metrics/protocol.ts';
+import { ActivatorReportSchema, PokeSchema, parseWire } from '../metrics/wire.ts';
 
 /** Where the server sends what it received: the Autoscaler. */
 export interface StatsSink {

@@ -19,8 +19,8 @@
 // (held between ticks, activator-loads.ts) are added to that second's bucket (buckets.ts), so a
 // bucket holds the service total: scrape 4 + activator A 6 + activator B 4 = 14.
 
-import { MetricSeries, panicWindowMs, type WindowAverages } from './buckets.ts';
-import type { ScalingMetric } from './decider.ts';
+import { MetricSeries, panicWindowMs, type WindowAverages } from '../scaling/buckets.ts';
+import type { ScalingMetric } from '../scaling/decider.ts';
 import type { PodStats, ServiceLoad } from './protocol.ts';
 
 /** One observation, in both metrics. */

@@ -2,8 +2,8 @@
 // connections, a short timeout, a bound on requests in flight and on requests waiting for one.
 
 import http from 'node:http';
-import { QUEUE_PROXY_METRICS_PORT } from '../api/queue-proxy.ts';
-import { ZeroscaleError } from '../errors.ts';
+import { QUEUE_PROXY_METRICS_PORT } from '../../api/queue-proxy.ts';
+import { ZeroscaleError } from '../../errors.ts';
 import type { PodStats } from './protocol.ts';
 import { QUEUE_STATS_PATH } from './protocol.ts';
 import { PodStatsSchema, parseWire } from './wire.ts';
