@@ -564,7 +564,7 @@ async function run(nginxPath: string, dir: string): Promise<void> {
   const memory = {
     activator: await heldMemory(activator.pid!, ports.activator, 'cold.bench.svc', async () => {
       const text = (await get(activatorMetrics, '/metrics')).body;
-      return Number(/^zeroscale_activator_queued_requests_total_all (\d+)/m.exec(text)?.[1] ?? 0);
+      return Number(/^zeroscale_activator_queued_requests_all (\d+)/m.exec(text)?.[1] ?? 0);
     }),
     bareNode: await heldMemory(hold.pid!, holdPort, 'x', constantHeld),
   };

@@ -11,7 +11,7 @@ import {
   type ServiceRequestMetrics,
 } from '../http/request-metrics.ts';
 import type { ActivatorOptions } from './options.ts';
-import type { ActivatorRejection, ServiceState } from './service-state.ts';
+import type { ActivatorRejection, ServiceThrottler } from './service-throttler.ts';
 
 /** What the metrics read, each time Prometheus scrapes. */
 export interface ActivatorMetricsView {
@@ -20,7 +20,7 @@ export interface ActivatorMetricsView {
   readonly heldBodies: HeldBodyBudget;
   /** Rejections before a service is known (labels namespace="" service=""). */
   readonly unrouted: ServiceRequestMetrics<ActivatorRejection>;
-  services(): Iterable<ServiceState>;
+  services(): Iterable<ServiceThrottler>;
   queued(): number;
   autoscalerErrors(): number;
 }
@@ -32,7 +32,7 @@ export function registerActivatorMetrics(view: ActivatorMetricsView): void {
     view.unrouted,
     ...[...view.services()].map((s) => s.metrics),
   ]);
-  const perService = (value: (s: ServiceState) => number) => (): Sample[] =>
+  const perService = (value: (s: ServiceThrottler) => number) => (): Sample[] =>
     [...view.services()].map((s) => ({ value: value(s), labels: s.metrics.labels }));
   registerCollected(
     registry,
@@ -64,7 +64,7 @@ export function registerActivatorMetrics(view: ActivatorMetricsView): void {
   );
   registerCollected(
     registry,
-    'zeroscale_activator_queued_requests_total_all',
+    'zeroscale_activator_queued_requests_all',
     'Requests waiting for capacity, all services.',
     'gauge',
     () => [{ value: view.queued(), labels: {} }],

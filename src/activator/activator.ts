@@ -34,7 +34,7 @@ import {
   registerConnectionMetrics,
 } from '../http/server.ts';
 import { UpgradeForwarder, writeRawErrorAnswer } from '../http/upgrade.ts';
-import { type Logger, silentLogger } from '../telemetry/log.ts';
+import { type Logger, LogThrottle, silentLogger } from '../telemetry/log.ts';
 import { createRegistry } from '../telemetry/metrics.ts';
 import type { RequestSpans } from '../telemetry/request-spans.ts';
 import { AdminServer } from '../telemetry/server.ts';
@@ -44,7 +44,7 @@ import { type ColdStart, type ColdStartEnded, ColdStartMetrics, coldStartPhases 
 import type { ActivatorOptions } from './options.ts';
 import { StatReporter } from './reporter.ts';
 import { ActivatorRequest, requestIds } from './request.ts';
-import { type ActivatorRejection, type PodTarget, ServiceState } from './service-state.ts';
+import { type ActivatorRejection, type PodTarget, ServiceThrottler } from './service-throttler.ts';
 import type {
   AutoscalerClient,
   EndpointsSource,
@@ -140,6 +140,7 @@ class Activator implements ActivatorHandle {
   #drained: Promise<void> | undefined = undefined;
   #idle: (() => void) | undefined = undefined;
   #closed = false;
+  readonly #autoscalerFailureLog = new LogThrottle(1_000);
   autoscalerErrors = 0;
 
   constructor(options: ActivatorOptions, deps: ActivatorDeps) {
@@ -249,7 +250,7 @@ class Activator implements ActivatorHandle {
       return;
     }
     const svc = this.#catalogue.route(req);
-    if (!(svc instanceof ServiceState)) {
+    if (!(svc instanceof ServiceThrottler)) {
       this.#unrouted.reject('unknown-host');
       writeErrorAnswer(res, svc, { close: hasUnreadBody(req) });
       return;
@@ -276,7 +277,7 @@ class Activator implements ActivatorHandle {
 
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const svc = this.#catalogue.route(req);
-    if (!(svc instanceof ServiceState)) {
+    if (!(svc instanceof ServiceThrottler)) {
       this.#unrouted.reject('unknown-host');
       writeRawErrorAnswer(socket, svc);
       return;
@@ -564,7 +565,7 @@ class Activator implements ActivatorHandle {
     return Math.max(1, timeoutMs - (performance.now() - r.startedAt));
   }
 
-  #poke(svc: ServiceState): void {
+  #poke(svc: ServiceThrottler): void {
     if (svc.poked) return;
     svc.poked = true;
     svc.pokes++;
@@ -578,8 +579,14 @@ class Activator implements ActivatorHandle {
 
   #autoscalerFailed(call: 'report' | 'poke', err: unknown): void {
     this.autoscalerErrors++;
-    // One line per failure at most once a second (reports are once a second).
-    this.#log.warn({ call, err: (err as Error).message }, 'autoscaler call failed');
+    // While the autoscaler is unreachable every report (one a second) and every poke fails: one
+    // line a second at most, saying how many were left out.
+    const suppressed = this.#autoscalerFailureLog.take(this.#clock.monotonicNow());
+    if (suppressed === undefined) return;
+    this.#log.warn(
+      { call, err: (err as Error).message, ...(suppressed > 0 ? { suppressed } : {}) },
+      'autoscaler call failed',
+    );
   }
 
   #answerProbe(res: ServerResponse, probe: string): void {

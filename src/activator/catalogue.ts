@@ -1,4 +1,4 @@
-// The activator's services and how a request finds one: a ServiceState per ServerlessService
+// The activator's services and how a request finds one: a ServiceThrottler per ServerlessService
 // (made when it appears, updated in place, closed when it goes) and the Host table, rebuilt when
 // the catalogue changes, never per request.
 
@@ -10,7 +10,7 @@ import type { Logger } from '../telemetry/log.ts';
 import type { ColdStartMetrics } from './cold-start.ts';
 import { buildHostTable, type HostTable } from './hosts.ts';
 import type { ActivatorOptions } from './options.ts';
-import { ServiceState } from './service-state.ts';
+import { ServiceThrottler } from './service-throttler.ts';
 import type { ActivatorService, EndpointsSource, PodLifecycleSource } from './sources.ts';
 
 export interface CatalogueDeps {
@@ -23,7 +23,7 @@ export interface CatalogueDeps {
 }
 
 export class ServiceCatalogue {
-  readonly services = new Map<string, ServiceState>();
+  readonly services = new Map<string, ServiceThrottler>();
   readonly #deps: CatalogueDeps;
   #hosts: HostTable = buildHostTable([]);
   #hostProblems = '';
@@ -32,7 +32,7 @@ export class ServiceCatalogue {
     this.#deps = deps;
   }
 
-  get(namespace: string, name: string): ServiceState | undefined {
+  get(namespace: string, name: string): ServiceThrottler | undefined {
     return this.services.get(serviceKey(namespace, name));
   }
 
@@ -61,7 +61,7 @@ export class ServiceCatalogue {
   }
 
   /** The service a request is for, or the 404 to answer it with. */
-  route(req: IncomingMessage): ServiceState | ErrorAnswer {
+  route(req: IncomingMessage): ServiceThrottler | ErrorAnswer {
     const host = hostOf(req.rawHeaders);
     const key = host === undefined ? undefined : this.#hosts.lookup(host);
     const svc = key === undefined ? undefined : this.services.get(key);
@@ -74,9 +74,9 @@ export class ServiceCatalogue {
     };
   }
 
-  #add(spec: ActivatorService): ServiceState {
+  #add(spec: ActivatorService): ServiceThrottler {
     const { options, endpoints, podLifecycle, clock, log, coldStartMetrics } = this.#deps;
-    const svc = new ServiceState(spec, {
+    const svc = new ServiceThrottler(spec, {
       queueDepth: options.queueDepth,
       probeIntervalMs: options.probeIntervalMs,
       probeTimeoutMs: options.probeTimeoutMs,

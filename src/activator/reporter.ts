@@ -3,14 +3,14 @@
 
 import type { ActivatorReport, ServiceLoad } from '../autoscaler/metrics/protocol.ts';
 import type { Clock, Timer } from '../clock.ts';
-import type { ServiceState } from './service-state.ts';
+import type { ServiceThrottler } from './service-throttler.ts';
 import type { AutoscalerClient } from './sources.ts';
 
 export interface StatReporterOptions {
   readonly activator: string;
   readonly intervalMs: number;
   readonly clock: Clock;
-  readonly services: () => Iterable<ServiceState>;
+  readonly services: () => Iterable<ServiceThrottler>;
   readonly client: AutoscalerClient;
   readonly onError: (err: unknown) => void;
 }
@@ -19,7 +19,7 @@ export interface StatReporterOptions {
 export function buildReport(
   activator: string,
   intervalMs: number,
-  services: Iterable<ServiceState>,
+  services: Iterable<ServiceThrottler>,
 ): ActivatorReport | undefined {
   const loads: ServiceLoad[] = [];
   for (const svc of services) {

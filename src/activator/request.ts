@@ -8,14 +8,14 @@ import { firstValue, REQUEST_ID_HEADER } from '../http/headers.ts';
 import { parseTraceparent } from '../http/traceparent.ts';
 import type { PodSlot } from './balancer.ts';
 import type { ColdStart } from './cold-start.ts';
-import type { PodTarget, ServiceState } from './service-state.ts';
+import type { PodTarget, ServiceThrottler } from './service-throttler.ts';
 
 /**
  * One client request while the activator has it. While it waits for capacity it is its own
  * abort signal and deadline-list node (see held.ts): holding costs no extra objects.
  */
 export class ActivatorRequest extends HeldSignal {
-  readonly service: ServiceState;
+  readonly service: ServiceThrottler;
   readonly req: IncomingMessage;
   readonly res: ServerResponse | undefined;
   readonly socket: Duplex | undefined;
@@ -34,7 +34,7 @@ export class ActivatorRequest extends HeldSignal {
   waitSpan: Span | undefined = undefined;
 
   constructor(
-    service: ServiceState,
+    service: ServiceThrottler,
     req: IncomingMessage,
     res: ServerResponse | undefined,
     socket: Duplex | undefined,

@@ -9,7 +9,6 @@ export const CONDITION = {
   /** Written by the controller: the summary of DeploymentReady and EndpointsReady. */
   ready: 'Ready',
   deploymentReady: 'DeploymentReady',
-  servicesReady: 'ServicesReady',
   endpointsReady: 'EndpointsReady',
   /** Written by the controller, not part of Ready; the autoscaler reads its lastTransitionTime. */
   activatorInPath: 'ActivatorInPath',

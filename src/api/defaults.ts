@@ -30,7 +30,7 @@ export interface ServingDefaults {
   };
 }
 
-/** The defaults of DESIGN.md §2, which are Knative's. */
+/** The built-in defaults, which are Knative's (README.md, API reference); the cluster ConfigMap may override each. */
 export const BUILTIN_SERVING_DEFAULTS: ServingDefaults = {
   containerConcurrency: 0,
   timeoutSeconds: 300,

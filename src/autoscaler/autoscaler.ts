@@ -16,8 +16,8 @@ import type { StatsFetcher } from './metrics/stats-fetcher.ts';
 import type { ScaleTarget } from './scale-target.ts';
 import { DEFAULT_BUCKET_MS } from './scaling/buckets.ts';
 import { chooseSample, type RandomSource, sampleSize } from './scaling/sampling.ts';
+import { ServiceScaler, type ServiceScalerContext, type ServiceView } from './service-scaler.ts';
 import type { AutoscaledService, ServiceSource } from './service-source.ts';
-import { ServiceState, type ServiceStateContext, type ServiceView } from './service-state.ts';
 
 export interface AutoscalerOptions {
   readonly source: ServiceSource;
@@ -34,7 +34,7 @@ export interface AutoscalerOptions {
 export type PokeOutcome = 'decided' | 'unknown-service';
 
 /** No ready pod and nothing decided above zero: demand must be acted on now, not at the tick. */
-function isCold(state: ServiceState): boolean {
+function isCold(state: ServiceScaler): boolean {
   return state.readyPods === 0 && (state.desiredScale ?? 0) === 0;
 }
 
@@ -51,8 +51,8 @@ export class Autoscaler {
   readonly #clock: Clock;
   readonly #random: RandomSource;
   readonly #metrics: AutoscalerMetrics;
-  readonly #context: ServiceStateContext;
-  readonly #services = new Map<string, ServiceState>();
+  readonly #context: ServiceScalerContext;
+  readonly #services = new Map<string, ServiceScaler>();
   /** Keys whose settings were refused, with the settings object, so each is logged once. */
   readonly #invalid = new Map<string, AutoscaledService['scaling']>();
   #syncMark = 0;
@@ -266,19 +266,19 @@ export class Autoscaler {
 
   #add(key: string, service: AutoscaledService, mark: number): void {
     const log = this.#log.child({ namespace: service.namespace, service: service.name });
-    const state = new ServiceState(key, service, this.#context, log);
+    const state = new ServiceScaler(key, service, this.#context, log);
     state.seen = mark;
     this.#services.set(key, state);
     log.debug('started scaling the service');
   }
 
   /** Adds the activators' held share to this second's bucket, then decides. */
-  #foldAndDecide(state: ServiceState, nowMs: number): void {
+  #foldAndDecide(state: ServiceScaler, nowMs: number): void {
     state.activators.foldInto(state.series, nowMs);
     this.#decide(state, nowMs);
   }
 
-  #decide(state: ServiceState, nowMs: number): void {
+  #decide(state: ServiceScaler, nowMs: number): void {
     try {
       state.decide(nowMs);
     } catch (err) {
@@ -287,7 +287,7 @@ export class Autoscaler {
     }
   }
 
-  #startScrape(state: ServiceState, addresses: readonly string[], size: number, nowMs: number): void {
+  #startScrape(state: ServiceScaler, addresses: readonly string[], size: number, nowMs: number): void {
     chooseSample(addresses, size, this.#random, state.sample);
     const n = state.sample.length;
     state.answers.length = n;
@@ -301,7 +301,7 @@ export class Autoscaler {
     for (let i = 0; i < n; i++) void this.#scrapePod(state, i);
   }
 
-  async #scrapePod(state: ServiceState, index: number): Promise<void> {
+  async #scrapePod(state: ServiceScaler, index: number): Promise<void> {
     try {
       state.answers[index] = await this.#fetcher.fetchStats(state.sample[index]!);
     } catch (err) {
@@ -314,7 +314,7 @@ export class Autoscaler {
   }
 
   /** All answers are in: record the extrapolated total in the tick's bucket, then decide. */
-  #finishScrape(state: ServiceState): void {
+  #finishScrape(state: ServiceScaler): void {
     state.scraping = false;
     if (!state.removed) {
       if (state.scrapeFailures > 0) {

@@ -28,8 +28,8 @@ export {
 } from './config.ts';
 export { HttpStatsFetcher, type StatsFetcher } from './metrics/stats-fetcher.ts';
 export type { AutoscalerStatus, ScaleTarget, ServiceRef } from './scale-target.ts';
+export type { ServiceView } from './service-scaler.ts';
 export type { AutoscaledService, RestoredState, ServicePods, ServiceSource } from './service-source.ts';
-export type { ServiceView } from './service-state.ts';
 export { StatsServer } from './statserver/stats-server.ts';
 
 export interface StartAutoscalerOptions {

@@ -84,13 +84,9 @@ export function buildControllerStatus(
 ): ControllerStatus {
   const generation = svc.metadata.generation ?? 0;
   const parts: ConditionInput[] = [
+    // No condition for the two Services: status is written only after both were applied (a
+    // failed apply throws and the reconcile is retried), so it could never say anything but True.
     deploymentCondition(observed),
-    {
-      type: CONDITION.servicesReady,
-      status: 'True',
-      reason: 'Applied',
-      message: 'private and public Services are in place',
-    },
     observed.activatorsMissing
       ? {
           type: CONDITION.endpointsReady,

@@ -4,7 +4,7 @@
 import { ZeroscaleError } from '../errors.ts';
 
 /** Stable codes a caller can map to a response; see `breakerError`. */
-export type BreakerErrorCode = 'QUEUE_FULL' | 'DEADLINE_EXCEEDED' | 'REQUEST_ABORTED';
+export type BreakerErrorCode = 'QUEUE_FULL' | 'DEADLINE_EXCEEDED' | 'REQUEST_ABORTED' | 'SHUTTING_DOWN';
 
 export interface BreakerOptions {
   /** Requests allowed in flight; a non-negative integer or `Infinity`. 0 holds everything. */

@@ -78,7 +78,7 @@ export interface QueueProxyHandle {
   close(): Promise<void>;
 }
 
-export type QueueRejection = ClientErrorKind | 'queue-full' | 'deadline' | 'client-aborted';
+export type QueueRejection = ClientErrorKind | 'queue-full' | 'deadline' | 'shutting-down' | 'client-aborted';
 
 /** Starts a queue-proxy and resolves once both ports listen. */
 export async function startQueueProxy(
@@ -420,6 +420,9 @@ class QueueProxy implements QueueProxyHandle {
     } else if (isZeroscaleError(err, 'DEADLINE_EXCEEDED')) {
       this.#metrics.reject('deadline');
       status = 504;
+    } else if (isZeroscaleError(err, 'SHUTTING_DOWN')) {
+      this.#metrics.reject('shutting-down');
+      status = 503;
     } else {
       this.#metrics.reject('client-aborted');
     }
@@ -526,7 +529,7 @@ class QueueProxy implements QueueProxyHandle {
     if (this.#closed) return;
     this.#closed = true;
     this.#prober.stop();
-    this.#breaker?.rejectWaiting(breakerError('QUEUE_FULL', 'queue-proxy is shutting down'));
+    this.#breaker?.rejectWaiting(breakerError('SHUTTING_DOWN', 'queue-proxy is shutting down'));
     this.#deadlines.clear();
     await this.#admin.close();
     this.#upstream.destroy();

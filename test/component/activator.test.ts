@@ -5,6 +5,7 @@
 import type { ServerResponse } from 'node:http';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ActivatorOptions } from '../../src/activator/options.ts';
 import type { ActivatorService } from '../../src/activator/sources.ts';
@@ -391,6 +392,28 @@ describe('activator reports', () => {
       );
       return n !== undefined && n >= 2;
     });
+    const p = await pod('p1');
+    r.endpoints.set('default', 'hello', [p.endpoint]);
+    expect((await held).status).toBe(200);
+  });
+});
+
+describe('activator logs', () => {
+  it('logs failed autoscaler calls at most once a second, saying how many it left out', async () => {
+    const lines: { msg: string; suppressed?: number }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const clock = new ManualClock(0);
+    const r = await startActivatorRig(undefined, { reportIntervalMs: 50 }, { clock, logger });
+    cleanups.push(() => r.close());
+    r.autoscaler.failWith = new Error('unreachable');
+    const held = request(r.activator.port, { host: HOST });
+    await waitFor('the request held', () => r.activator.queued === 1);
+    await clock.tick(500);
+    const failed = () => lines.filter((l) => l.msg === 'autoscaler call failed');
+    expect(failed()).toHaveLength(1);
+    await clock.tick(1_000);
+    await waitFor('the second line', () => failed().length === 2);
+    expect(failed()[1]!.suppressed).toBeGreaterThanOrEqual(9);
     const p = await pod('p1');
     r.endpoints.set('default', 'hello', [p.endpoint]);
     expect((await held).status).toBe(200);

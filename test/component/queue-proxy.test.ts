@@ -5,6 +5,7 @@ import type { ServerResponse } from 'node:http';
 import http from 'node:http';
 import net from 'node:net';
 import pino from 'pino';
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.ts';
 import type { QueueProxyHandle } from '../../src/queue/queue-proxy.ts';
@@ -466,6 +467,29 @@ describe('queue-proxy containerConcurrency', () => {
     expect(metricValue(metrics, 'zeroscale_queue_rejected_requests_total', { reason: 'queue-full' })).toBe(1);
     expect(metricValue(metrics, 'zeroscale_queue_requests_total', { code_class: '5xx' })).toBe(1);
     expect(metricValue(metrics, 'zeroscale_queue_requests_total', { code_class: '2xx' })).toBe(2);
+  });
+
+  it('counts the requests still waiting when it stops as shutting-down, not queue-full', async () => {
+    const { app: a, held } = await holdingApp();
+    const registry = new Registry();
+    const qp = await startTestQueueProxy(a.port, { containerConcurrency: 1, queueDepth: 1 }, { registry });
+    cleanups.push(() => qp.close());
+    const first = request(qp.httpPort, { path: '/1' }).catch(() => undefined);
+    await waitFor('first request at the app', () => held.length === 1);
+    const second = request(qp.httpPort, { path: '/2' }).catch(() => undefined);
+    await waitFor(
+      'second request queued',
+      async () => metricValue(await registry.metrics(), 'zeroscale_queue_queued_requests') === 1,
+    );
+    await qp.close();
+    await Promise.all([first, second]);
+    const metrics = await registry.metrics();
+    expect(metricValue(metrics, 'zeroscale_queue_rejected_requests_total', { reason: 'shutting-down' })).toBe(
+      1,
+    );
+    expect(
+      metricValue(metrics, 'zeroscale_queue_rejected_requests_total', { reason: 'queue-full' }) ?? 0,
+    ).toBe(0);
   });
 
   it('removes a client that disconnects while queued at once, and the app never sees it', async () => {

@@ -5,7 +5,7 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { buildReport, StatReporter } from '../../src/activator/reporter.ts';
-import type { ServiceState } from '../../src/activator/service-state.ts';
+import type { ServiceThrottler } from '../../src/activator/service-throttler.ts';
 import type { ActivatorReport } from '../../src/autoscaler/metrics/protocol.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { Breaker } from '../../src/dataplane/breaker.ts';
@@ -285,11 +285,11 @@ describe('HeldSignal and DeadlineList', () => {
 });
 
 describe('buildReport', () => {
-  const service = (key: string, clock: ManualClock, queued = 0): ServiceState => {
+  const service = (key: string, clock: ManualClock, queued = 0): ServiceThrottler => {
     const stats = new RequestStats(clock);
     const breaker = new Breaker({ capacity: 0, queueDepth: 10 });
     for (let i = 0; i < queued; i++) void breaker.acquire().catch(() => {});
-    return { key, stats, breaker } as unknown as ServiceState;
+    return { key, stats, breaker } as unknown as ServiceThrottler;
   };
 
   it('reports time-weighted concurrency, rate and queued, leaving out idle services', () => {

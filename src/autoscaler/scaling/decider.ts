@@ -40,7 +40,7 @@ export interface ScalingSpec {
   readonly maxScaleDownRate: number;
 }
 
-/** Knative's defaults (config-autoscaler), which the DESIGN table adopts. */
+/** Knative's defaults (config-autoscaler), as the API reference in README.md lists them. */
 export const DEFAULT_SCALING_SPEC: ScalingSpec = {
   metric: 'concurrency',
   target: 100,

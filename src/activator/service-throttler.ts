@@ -1,6 +1,6 @@
-// The activator's state for one service: its pods (from the endpoints, each probed until its
-// queue-proxy says ready), the balancer over the healthy ones, the breaker that holds requests
-// while there is no capacity, and its cold starts. Pod changes recompute capacity; requests never do.
+// The activator's throttler for one service (Knative's revisionThrottler): its pods (from the
+// endpoints, each probed until its queue-proxy says ready), the balancer over the healthy ones,
+// the breaker that holds requests while there is no capacity, and its cold starts. Pod changes recompute capacity; requests never do.
 
 import { serviceKey } from '../api/names.ts';
 import type { Clock } from '../clock.ts';
@@ -29,7 +29,7 @@ export type ActivatorRejection =
   | 'service-removed'
   | 'shutting-down';
 
-export interface ServiceStateOptions {
+export interface ServiceThrottlerOptions {
   readonly queueDepth: number;
   readonly probeIntervalMs: number;
   readonly probeTimeoutMs: number;
@@ -69,7 +69,7 @@ export class PodTarget {
   }
 }
 
-export class ServiceState {
+export class ServiceThrottler {
   readonly key: string;
   readonly namespace: string;
   readonly name: string;
@@ -100,10 +100,10 @@ export class ServiceState {
   poked = false;
   unsubscribe: Unsubscribe | undefined = undefined;
   unsubscribeLifecycle: Unsubscribe | undefined = undefined;
-  readonly #options: ServiceStateOptions;
+  readonly #options: ServiceThrottlerOptions;
   #closed = false;
 
-  constructor(spec: ActivatorService, options: ServiceStateOptions) {
+  constructor(spec: ActivatorService, options: ServiceThrottlerOptions) {
     this.namespace = spec.namespace;
     this.name = spec.name;
     this.key = serviceKey(spec.namespace, spec.name);

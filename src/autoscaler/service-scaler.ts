@@ -1,4 +1,4 @@
-// Everything the autoscaler keeps for one service between ticks: its decider spec and state, its
+// The scaler of one service: everything the autoscaler keeps for it between ticks: its decider spec and state, its
 // two metric series, what it last saw of its pods, and the writers of its replicas and status.
 // `decide(now)` is the per-service step of a tick: averages → decideScale → act.
 
@@ -22,7 +22,7 @@ import {
 import type { ServingPhase } from './scaling/scale-to-zero.ts';
 import type { AutoscaledService, ServicePods } from './service-source.ts';
 
-export interface ServiceStateContext {
+export interface ServiceScalerContext {
   readonly config: AutoscalerConfig;
   readonly target: ScaleTarget;
   readonly metrics: AutoscalerMetrics;
@@ -38,7 +38,7 @@ export interface ServiceView extends ServiceGaugeValues {
   readonly scaleTargetInitialized: boolean;
 }
 
-export class ServiceState {
+export class ServiceScaler {
   readonly key: string;
   readonly ref: ServiceRef;
   readonly log: Logger;
@@ -85,12 +85,12 @@ export class ServiceState {
   stableRequestsPerSecond = 0;
   panicRequestsPerSecond = 0;
 
-  readonly #context: ServiceStateContext;
+  readonly #context: ServiceScalerContext;
   readonly #scaleWriter: CoalescingWriter<number>;
   readonly #statusWriter: CoalescingWriter<AutoscalerStatus>;
 
   /** Throws INVALID_SCALING_SPEC when the service's settings cannot be decided on. */
-  constructor(key: string, service: AutoscaledService, context: ServiceStateContext, log: Logger) {
+  constructor(key: string, service: AutoscaledService, context: ServiceScalerContext, log: Logger) {
     this.key = key;
     this.ref = { namespace: service.namespace, name: service.name };
     this.log = log;
@@ -253,7 +253,7 @@ export class ServiceState {
 
   /**
    * The decider state of a service first seen now. Without history, more than one ready pod
-   * starts in panic (no scale-down for a stable window: decider.ts). A restored 'active' phase
+   * starts in panic (no scale-down for a stable window: scaling/decider.ts). A restored 'active' phase
    * restarts its clock now, so a service is not called idle on the first seconds of new data: a
    * one-pod service keeps its pod for at least a stable window after a restart.
    */
