@@ -9,12 +9,18 @@ export KUBECONFIG := $(CURDIR)/.zeroscale/kubeconfig
 NODE := $(CURDIR)/node_modules/node/bin/node
 STAMP := node_modules/.zeroscale-installed
 
-.PHONY: deps system-deps binaries cluster-up cluster-down cluster-status test test-unit test-cluster lint typecheck run bench crds kind-up kind-e2e
+.PHONY: deps system-deps test-deps binaries cluster-up cluster-down cluster-status test test-unit test-cluster lint typecheck run bench crds kind-up kind-e2e
 
-deps: system-deps $(STAMP) binaries
+deps: system-deps test-deps $(STAMP) binaries
 
 system-deps:
 	@scripts/ensure-system-deps.sh
+
+# What the unit tests run besides node: promtool (the alert rules) and helm (chart rendering).
+# The tests install nothing themselves and fail, naming the tool, when one is missing.
+test-deps:
+	@scripts/ensure-prometheus.sh
+	@scripts/build-binaries.sh helm
 
 # npm ci only when the lockfile changed since the last install.
 $(STAMP): package-lock.json package.json
@@ -39,7 +45,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	tsc --noEmit -p .
 
-test-unit: $(STAMP)
+test-unit: $(STAMP) test-deps
 	vitest run --project unit --project component
 
 test-cluster: cluster-up
@@ -72,5 +78,5 @@ kind-up: $(STAMP) binaries
 	helm upgrade --install zeroscale deploy/helm/zeroscale --kube-context kind-zeroscale \
 	  --namespace zeroscale-system --create-namespace -f deploy/kind-values.yaml --wait --timeout 5m
 
-kind-e2e: kind-up
+kind-e2e: kind-up test-deps
 	ZEROSCALE_TARGET=kind vitest run --project cluster test/e2e

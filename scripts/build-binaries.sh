@@ -93,8 +93,12 @@ build_helm() {
     -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" -o "$1/helm" helm.sh/helm/v4/cmd/helm)
 }
 
-build_into "$CACHE/etcd-$ETCD_VERSION" build_etcd
+# `build-binaries.sh helm`: only helm, which the unit tests need (make test-deps).
 build_into "$CACHE/helm-$HELM_VERSION" build_helm
+ln -sfn "$CACHE/helm-$HELM_VERSION/helm" "$BIN/helm"
+if [[ ${1:-} == helm ]]; then exit 0; fi
+
+build_into "$CACHE/etcd-$ETCD_VERSION" build_etcd
 # The k8s entry gained kubelet: an entry built before that lacks it and is built again.
 [[ -x $CACHE/k8s-$K8S_VERSION/kubelet ]] || rm -f "$CACHE/k8s-$K8S_VERSION/.complete"
 build_into "$CACHE/k8s-$K8S_VERSION" build_k8s
@@ -107,7 +111,6 @@ for b in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet; 
   ln -sfn "$CACHE/k8s-$K8S_VERSION/$b" "$BIN/$b"
 done
 ln -sfn "$CACHE/etcd-$ETCD_VERSION/etcd" "$BIN/etcd"
-ln -sfn "$CACHE/helm-$HELM_VERSION/helm" "$BIN/helm"
 ln -sfn "$CACHE/crictl-$CRICTL_VERSION/crictl" "$BIN/crictl"
 for b in containerd ctr containerd-shim-runc-v2; do
   ln -sfn "$CACHE/containerd-$CONTAINERD_VERSION/$b" "$BIN/$b"

@@ -4,7 +4,7 @@
 // Debian's Prometheus 2.42 has no Kubernetes discovery, so the test turns the same pod selection
 // into file_sd targets. After a cold start PromQL returns its duration and phases; after a load
 // step, desired pods and panic mode.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -13,7 +13,6 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeClient, kubectlOk, testNamespace, waitFor, waitServiceReady } from '../../dev/cluster/kube.ts';
 import { serverlessService } from '../../dev/cluster/manifests.ts';
-import { repoRoot } from '../../dev/cluster/paths.ts';
 import { installZeroscale } from '../../dev/cluster/zeroscale.ts';
 import { request, runLoad } from '../../dev/load.ts';
 
@@ -69,7 +68,9 @@ async function query(promql: string): Promise<{ metric: Record<string, string>; 
 }
 
 beforeAll(async () => {
-  execFileSync(path.join(repoRoot, 'scripts/ensure-prometheus.sh'), { stdio: 'inherit' });
+  // Installed by `make test-deps` (scripts/ensure-prometheus.sh); the test installs nothing.
+  if (!fs.existsSync('/usr/bin/prometheus'))
+    throw new Error('prometheus not found at /usr/bin/prometheus: run `make test-deps`');
   await installZeroscale();
   ns = await testNamespace('prom');
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zeroscale-prom-'));
