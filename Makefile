@@ -61,7 +61,7 @@ run: cluster-up
 
 bench: cluster-up
 	@scripts/ensure-bench-deps.sh
-	@$(NODE) bench/run.ts
+	@$(NODE) bench/run.ts $(BENCH_FLAGS)
 
 crds: $(STAMP)
 	@$(NODE) src/api/generate-crd.ts
