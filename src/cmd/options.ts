@@ -56,58 +56,47 @@ const range = (min: number, max: number) => (max === Number.MAX_SAFE_INTEGER ? `
 /** Text, trimmed; an empty value counts as unset. */
 export const text = factory(z.string());
 
-/** A whole number in [min, max]. */
-export function integer(min = 0, max = Number.MAX_SAFE_INTEGER): OptionFactory<number> {
+function wholeNumber(min: number, max: number, expected: string): OptionFactory<number> {
   return factory(
     z
       .string()
-      .refine((v) => INTEGER.test(v) && Number(v) >= min && Number(v) <= max, {
-        message: `an integer ${range(min, max)}`,
-      })
+      .refine((v) => INTEGER.test(v) && Number(v) >= min && Number(v) <= max, { message: expected })
       .transform(Number),
   );
+}
+
+function decimalNumber(accept: (n: number) => boolean, expected: string, scale = 1): OptionFactory<number> {
+  return factory(
+    z
+      .string()
+      .refine((v) => DECIMAL.test(v) && accept(Number(v)), { message: expected })
+      .transform((v) => Number(v) * scale),
+  );
+}
+
+/** A whole number in [min, max]. */
+export function integer(min = 0, max = Number.MAX_SAFE_INTEGER): OptionFactory<number> {
+  return wholeNumber(min, max, `an integer ${range(min, max)}`);
 }
 
 /** A TCP port; min 0 lets a test ask for a free one. */
 export function port(min: 0 | 1 = 1): OptionFactory<number> {
-  return factory(
-    z
-      .string()
-      .refine((v) => INTEGER.test(v) && Number(v) >= min && Number(v) <= 65535, {
-        message: `an integer port ${min}-65535`,
-      })
-      .transform(Number),
-  );
+  return wholeNumber(min, 65535, `an integer port ${min}-65535`);
 }
 
 /** A decimal number greater than `above` (rates). */
 export function decimal(bound: { readonly above: number }): OptionFactory<number> {
-  return factory(
-    z
-      .string()
-      .refine((v) => DECIMAL.test(v) && Number(v) > bound.above, { message: `a number > ${bound.above}` })
-      .transform(Number),
-  );
+  return decimalNumber((n) => n > bound.above, `a number > ${bound.above}`);
 }
 
 /** Whole bytes (…_BYTES). */
 export const bytes = integer(0);
 
 /** A number of seconds >= 0, fractions allowed (…_SECONDS); the value is in milliseconds. */
-export const seconds = factory(
-  z
-    .string()
-    .refine((v) => DECIMAL.test(v) && Number(v) >= 0, { message: 'a number of seconds >= 0' })
-    .transform((v) => Number(v) * 1000),
-);
+export const seconds = decimalNumber((n) => n >= 0, 'a number of seconds >= 0', 1000);
 
 /** Whole milliseconds >= 0 (…_MS). */
-export const millis = factory(
-  z
-    .string()
-    .refine((v) => INTEGER.test(v) && Number(v) >= 0, { message: 'an integer number of milliseconds >= 0' })
-    .transform(Number),
-);
+export const millis = wholeNumber(0, Number.MAX_SAFE_INTEGER, 'an integer number of milliseconds >= 0');
 
 /** A duration such as "30s" or "1m30s"; the value is in milliseconds. */
 export const duration = factory(

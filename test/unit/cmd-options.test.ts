@@ -97,65 +97,34 @@ describe('readOptions', () => {
     });
   }
 
-  const bad: readonly { env: Record<string, string>; argv?: string[]; code: string; message: string }[] = [
-    {
-      env: { X_PORT: 'abc' },
-      code: 'INVALID_ENV',
-      message: 'X_PORT: expected an integer port 1-65535, got "abc"',
-    },
-    {
-      env: { X_PORT: '0' },
-      code: 'INVALID_ENV',
-      message: 'X_PORT: expected an integer port 1-65535, got "0"',
-    },
-    {
-      env: {},
-      argv: ['--port', '70000'],
-      code: 'INVALID_OPTION',
-      message: '--port: expected an integer port 1-65535, got "70000"',
-    },
-    {
-      env: { X_DRAIN_SECONDS: '-1' },
-      code: 'INVALID_ENV',
-      message: 'X_DRAIN_SECONDS: expected a number of seconds >= 0, got "-1"',
-    },
-    {
-      env: { X_LEASE_MS: '1.5' },
-      code: 'INVALID_ENV',
-      message: 'X_LEASE_MS: expected an integer number of milliseconds >= 0, got "1.5"',
-    },
-    {
-      env: { X_GRACE: '30' },
-      code: 'INVALID_ENV',
-      message: 'X_GRACE: expected a duration such as 30s, got "30"',
-    },
-    {
-      env: { X_BODY_BYTES: '1k' },
-      code: 'INVALID_ENV',
-      message: 'X_BODY_BYTES: expected an integer >= 0, got "1k"',
-    },
-    { env: { X_RATE: '1' }, code: 'INVALID_ENV', message: 'X_RATE: expected a number > 1, got "1"' },
-    {
-      env: { X_ENABLED: 'yes' },
-      code: 'INVALID_ENV',
-      message: 'X_ENABLED: expected true or false, got "yes"',
-    },
-    {
-      env: { X_LEVEL: 'loud' },
-      code: 'INVALID_ENV',
-      message: 'X_LEVEL: expected one of info, debug, got "loud"',
-    },
-    {
-      env: { X_DEPTH: '101' },
-      code: 'INVALID_ENV',
-      message: 'X_DEPTH: expected an integer 0-100, got "101"',
-    },
-    { env: {}, argv: ['--nope', 'x'], code: 'INVALID_OPTION', message: "'--nope'" },
+  const badEnv: readonly [Record<string, string>, string][] = [
+    [{ X_PORT: 'abc' }, 'X_PORT: expected an integer port 1-65535, got "abc"'],
+    [{ X_PORT: '0' }, 'X_PORT: expected an integer port 1-65535, got "0"'],
+    [{ X_DRAIN_SECONDS: '-1' }, 'X_DRAIN_SECONDS: expected a number of seconds >= 0, got "-1"'],
+    [{ X_LEASE_MS: '1.5' }, 'X_LEASE_MS: expected an integer number of milliseconds >= 0, got "1.5"'],
+    [{ X_GRACE: '30' }, 'X_GRACE: expected a duration such as 30s, got "30"'],
+    [{ X_BODY_BYTES: '1k' }, 'X_BODY_BYTES: expected an integer >= 0, got "1k"'],
+    [{ X_RATE: '1' }, 'X_RATE: expected a number > 1, got "1"'],
+    [{ X_ENABLED: 'yes' }, 'X_ENABLED: expected true or false, got "yes"'],
+    [{ X_LEVEL: 'loud' }, 'X_LEVEL: expected one of info, debug, got "loud"'],
+    [{ X_DEPTH: '101' }, 'X_DEPTH: expected an integer 0-100, got "101"'],
   ];
-  for (const c of bad) {
-    it(`refuses ${JSON.stringify(c.argv ?? c.env)} with ${c.code} naming the source`, () => {
-      expect(() => readOptions(specs, c.env, c.argv)).toThrow(
-        expect.objectContaining({ code: c.code, message: expect.stringContaining(c.message) }),
+  for (const [env, message] of badEnv) {
+    it(`refuses ${JSON.stringify(env)} with INVALID_ENV naming the variable`, () => {
+      expect(() => readOptions(specs, env)).toThrow(
+        expect.objectContaining({ code: 'INVALID_ENV', message }),
+      );
+    });
+  }
+
+  const badFlags: readonly [string[], string][] = [
+    [['--port', '70000'], '--port: expected an integer port 1-65535, got "70000"'],
+    [['--nope', 'x'], "'--nope'"],
+  ];
+  for (const [argv, message] of badFlags) {
+    it(`refuses ${argv.join(' ')} with INVALID_OPTION naming the flag`, () => {
+      expect(() => readOptions(specs, { X_PORT: '1' }, argv)).toThrow(
+        expect.objectContaining({ code: 'INVALID_OPTION', message: expect.stringContaining(message) }),
       );
     });
   }
