@@ -761,6 +761,8 @@ function rejection(err: ZeroscaleError): {
       return { status: 503, reason: 'service-removed', answer: answer(503) };
     case 'SHUTTING_DOWN':
       return { status: 503, reason: 'shutting-down', answer: answer(503) };
+    case 'PIPELINE_FLOOD':
+      return { status: 503, reason: 'pipeline-flood', answer: answer(503) };
     default:
       return { status: 0, reason: 'client-aborted', answer: undefined };
   }

@@ -7,17 +7,30 @@
 
 import type { Socket } from 'node:net';
 import { HeldSignal } from '../dataplane/held.ts';
+import { ZeroscaleError } from '../errors.ts';
 import type { ColdStart } from './cold-start.ts';
 import type { ServiceState } from './service-state.ts';
 
-/** Bytes a kept connection may add after its head (a pipelined request); then it is paused. */
+/**
+ * Bytes a kept connection may send after its head (pipelined requests) while it waits; beyond
+ * them it is answered 503 pipeline-flood, as the server answers deep pipelines. Reading on, not
+ * pausing, is what keeps a leaving client visible.
+ */
 export const MAX_PARKED_EXTRA_BYTES = 16 * 1024;
+
+const PIPELINE_FLOOD = (): ZeroscaleError =>
+  new ZeroscaleError(
+    'PIPELINE_FLOOD',
+    `more than ${MAX_PARKED_EXTRA_BYTES} bytes pipelined behind a request waiting for capacity`,
+    { httpStatus: 503 },
+  );
 
 export class ParkedRequest extends HeldSignal {
   readonly service: ServiceState;
   readonly socket: Socket;
   /** The head, then whatever the client sent after it while kept (pipelined requests). */
   bytes: Buffer;
+  readonly headBytes: number;
   readonly startedAt: number;
   coldStart: ColdStart | undefined = undefined;
 
@@ -26,6 +39,7 @@ export class ParkedRequest extends HeldSignal {
     this.service = service;
     this.socket = socket;
     this.bytes = head;
+    this.headBytes = head.length;
     this.startedAt = startedAt;
   }
 }
@@ -40,7 +54,7 @@ function onParkedBytes(this: Socket & ParkedSocket, chunk: Buffer): void {
   const parked = this[kParked];
   if (parked === undefined) return;
   parked.bytes = Buffer.concat([parked.bytes, chunk]);
-  if (parked.bytes.length > MAX_PARKED_EXTRA_BYTES) this.pause();
+  if (parked.bytes.length > parked.headBytes + MAX_PARKED_EXTRA_BYTES) parked.abort(PIPELINE_FLOOD());
 }
 
 // A client that half-closes has left, as for a parsed request (Node's server ends the connection).
