@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { type Clock, systemClock } from '../clock.ts';
@@ -25,6 +26,7 @@ import {
 } from '../http/internal-headers.ts';
 import { Forwarder, hasUnreadBody } from '../http/proxy.ts';
 import { ServiceRequestMetrics } from '../http/request-metrics.ts';
+import { sniffParkableHost } from '../http/request-sniff.ts';
 import {
   closeServer,
   createServer,
@@ -32,6 +34,7 @@ import {
   destroyConnections,
   listen,
   registerConnectionMetrics,
+  resumeConnection,
 } from '../http/server.ts';
 import { UpgradeForwarder, writeRawErrorAnswer } from '../http/upgrade.ts';
 import { type Logger, LogThrottle, silentLogger } from '../telemetry/log.ts';
@@ -42,6 +45,7 @@ import { registerActivatorMetrics } from './activator-metrics.ts';
 import { ServiceCatalogue } from './catalogue.ts';
 import { type ColdStart, type ColdStartEnded, ColdStartMetrics, coldStartPhases } from './cold-start.ts';
 import type { ActivatorOptions } from './options.ts';
+import { claimParked, keepReading, markResumed, ParkedRequest, stopReading } from './parked.ts';
 import { StatReporter } from './reporter.ts';
 import { ActivatorRequest, requestIds } from './request.ts';
 import { type ActivatorRejection, type PodTarget, ServiceThrottler } from './service-throttler.ts';
@@ -134,6 +138,8 @@ class Activator implements ActivatorHandle {
   #unsubscribe: Unsubscribe | undefined = undefined;
   #port = 0;
   #queued = 0;
+  /** Of the queued: held as bare connections (parked.ts). */
+  #parked = 0;
   #active = 0;
   #draining = false;
   #lastArrival = 0;
@@ -178,6 +184,8 @@ class Activator implements ActivatorHandle {
         request: (req, res) => this.#onRequest(req, res),
         upgrade: (req, socket, head) => this.#onUpgrade(req, socket, head),
         clientError: (kind) => this.#unrouted.reject(kind),
+        // With tracing on, every request gets its span from the parsed request: none is parked.
+        ...(deps.spans === undefined ? { firstBytes: (socket, chunk) => this.#park(socket, chunk) } : {}),
       },
     );
     registerConnectionMetrics(this.#registry, 'zeroscale_activator', this.#server);
@@ -203,6 +211,7 @@ class Activator implements ActivatorHandle {
       unrouted: this.#unrouted,
       services: () => this.#catalogue.services.values(),
       queued: () => this.#queued,
+      parked: () => this.#parked,
       autoscalerErrors: () => this.autoscalerErrors,
     });
   }
@@ -244,6 +253,8 @@ class Activator implements ActivatorHandle {
   // ---- requests ----------------------------------------------------------------------------
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const parked = claimParked(req.socket);
+    if (parked !== undefined && this.#resumeParked(parked, req, res)) return;
     const probe = scanInternalHeaders(req.rawHeaders, this.#marks).probe;
     if (probe !== undefined) {
       this.#answerProbe(res, probe);
@@ -284,6 +295,88 @@ class Activator implements ActivatorHandle {
     }
     if (this.#draining) this.#lastArrival = this.#clock.now();
     this.#begin(new ActivatorRequest(svc, req, undefined, socket, head));
+  }
+
+  // ---- parked requests (parked.ts) ------------------------------------------------------------
+
+  /** firstBytes: keeps a new connection as bare bytes when its request is for a cold service. */
+  #park(socket: Socket, chunk: Buffer): boolean {
+    if (this.#draining || this.#queued >= this.#options.maxQueued) return false;
+    const host = sniffParkableHost(chunk);
+    if (host === undefined) return false;
+    const svc = this.#catalogue.routeHost(host);
+    if (svc === undefined || svc.healthyPods > 0) return false;
+    const parked = new ParkedRequest(svc, socket, chunk, performance.now());
+    svc.active++;
+    this.#active++;
+    svc.stats.requestStarted(false);
+    this.#poke(svc);
+    this.#queued++;
+    this.#parked++;
+    parked.coldStart = svc.coldStarts.join(parked.startedAt, true);
+    if (svc.timeoutMs > 0) {
+      parked.deadline = parked.startedAt + svc.timeoutMs;
+      svc.deadlines.add(parked);
+    }
+    watchClient(socket, parked);
+    keepReading(parked);
+    svc.breaker.acquire(parked.asSignal()).then(
+      () => this.#unpark(parked),
+      (err: ZeroscaleError) => this.#parkedRejected(parked, err),
+    );
+    return true;
+  }
+
+  #unholdParked(parked: ParkedRequest): void {
+    this.#queued--;
+    this.#parked--;
+    parked.service.deadlines.remove(parked);
+    unwatchClient(parked.socket);
+    stopReading(parked);
+  }
+
+  /** It has a slot: the connection goes to Node, whose request is then claimed in #onRequest. */
+  #unpark(parked: ParkedRequest): void {
+    this.#unholdParked(parked);
+    markResumed(parked);
+    resumeConnection(this.#server, parked.socket, parked.bytes);
+    // Node emits the parsed request before resumeConnection returns; if it did not (the client
+    // left, or the server refused the head), nothing else will end this one.
+    if (claimParked(parked.socket) === parked) {
+      parked.service.breaker.release();
+      this.#ended(parked.service, parked.startedAt, parked.coldStart, 0, 'client-aborted');
+    }
+  }
+
+  /**
+   * The request Node parsed from a resumed connection: it keeps its slot, arrival time and cold
+   * start. False when it is not for the service it was held for (then it takes the ordinary path).
+   */
+  #resumeParked(parked: ParkedRequest, req: IncomingMessage, res: ServerResponse): boolean {
+    const svc = parked.service;
+    if (this.#catalogue.route(req) !== svc) {
+      svc.breaker.release();
+      this.#uncount(svc, parked.coldStart);
+      return false;
+    }
+    if (this.#draining) res.shouldKeepAlive = false;
+    const r = new ActivatorRequest(svc, req, res, undefined, undefined, parked.startedAt);
+    r.coldStart = parked.coldStart;
+    r.holdsSlot = true;
+    this.#dispatch(r);
+    return true;
+  }
+
+  #parkedRejected(parked: ParkedRequest, err: ZeroscaleError): void {
+    this.#unholdParked(parked);
+    const rejected = rejection(err);
+    if (rejected.answer !== undefined) {
+      const retryAfter = rejected.answer.status === 503 ? this.#options.retryAfterSeconds : undefined;
+      writeRawErrorAnswer(parked.socket, rejected.answer, retryAfter);
+    } else {
+      parked.socket.destroy();
+    }
+    this.#ended(parked.service, parked.startedAt, parked.coldStart, rejected.status, rejected.reason);
   }
 
   #headersFor(r: ActivatorRequest): string[] {
@@ -497,22 +590,8 @@ class Activator implements ActivatorHandle {
   }
 
   #rejected(r: ActivatorRequest, err: ZeroscaleError): void {
-    switch (err.code) {
-      case 'QUEUE_FULL':
-        this.#finish(r, 503, 'queue-full', { status: 503, code: err.code, message: err.message });
-        return;
-      case 'DEADLINE_EXCEEDED':
-        this.#finish(r, 504, 'deadline', { status: 504, code: err.code, message: err.message });
-        return;
-      case 'SERVICE_REMOVED':
-        this.#finish(r, 503, 'service-removed', { status: 503, code: err.code, message: err.message });
-        return;
-      case 'SHUTTING_DOWN':
-        this.#finish(r, 503, 'shutting-down', { status: 503, code: err.code, message: err.message });
-        return;
-      default:
-        this.#finish(r, 0, 'client-aborted', undefined);
-    }
+    const rejected = rejection(err);
+    this.#finish(r, rejected.status, rejected.reason, rejected.answer);
   }
 
   /** Ends a request: answers it when `answer` is given, frees its slot, records it. */
@@ -536,15 +615,10 @@ class Activator implements ActivatorHandle {
         writeRawErrorAnswer(r.socket!, answer, retryAfter);
       }
     }
-    if (rejection !== undefined) svc.metrics.reject(rejection);
     if (r.holdsSlot) {
       r.holdsSlot = false;
       svc.breaker.release();
     }
-    svc.active--;
-    svc.stats.requestFinished(false);
-    svc.metrics.observe(status, (performance.now() - r.startedAt) / 1000);
-    if (r.coldStart !== undefined) svc.coldStarts.left(r.coldStart);
     if (r.span !== undefined) {
       if (r.waitSpan !== undefined) {
         if (r.coldStart === undefined) this.#spans!.end(r.waitSpan);
@@ -554,6 +628,26 @@ class Activator implements ActivatorHandle {
       if (r.attempts > 1) r.span.setAttribute('zeroscale.attempts', r.attempts);
       this.#spans!.endRequest(r.span, status, failure ?? rejection ?? answer?.code);
     }
+    this.#ended(svc, r.startedAt, r.coldStart, status, rejection);
+  }
+
+  /** The bookkeeping of every request's end, parked or parsed. */
+  #ended(
+    svc: ServiceThrottler,
+    startedAt: number,
+    coldStart: ColdStart | undefined,
+    status: number,
+    rejection: ActivatorRejection | undefined,
+  ): void {
+    if (rejection !== undefined) svc.metrics.reject(rejection);
+    svc.metrics.observe(status, (performance.now() - startedAt) / 1000);
+    this.#uncount(svc, coldStart);
+  }
+
+  #uncount(svc: ServiceThrottler, coldStart: ColdStart | undefined): void {
+    svc.active--;
+    svc.stats.requestFinished(false);
+    if (coldStart !== undefined) svc.coldStarts.left(coldStart);
     this.#active--;
     if (this.#active === 0 && this.#idle !== undefined) this.#idle();
   }
@@ -657,5 +751,28 @@ class Activator implements ActivatorHandle {
     }
     destroyConnections(this.#server);
     await this.#admin.close();
+  }
+}
+
+/** What a request the Breaker refused is answered and counted as. */
+function rejection(err: ZeroscaleError): {
+  status: number;
+  reason: ActivatorRejection;
+  answer: ErrorAnswer | undefined;
+} {
+  const answer = (status: number): ErrorAnswer => ({ status, code: err.code, message: err.message });
+  switch (err.code) {
+    case 'QUEUE_FULL':
+      return { status: 503, reason: 'queue-full', answer: answer(503) };
+    case 'DEADLINE_EXCEEDED':
+      return { status: 504, reason: 'deadline', answer: answer(504) };
+    case 'SERVICE_REMOVED':
+      return { status: 503, reason: 'service-removed', answer: answer(503) };
+    case 'SHUTTING_DOWN':
+      return { status: 503, reason: 'shutting-down', answer: answer(503) };
+    case 'PIPELINE_FLOOD':
+      return { status: 503, reason: 'pipeline-flood', answer: answer(503) };
+    default:
+      return { status: 0, reason: 'client-aborted', answer: undefined };
   }
 }

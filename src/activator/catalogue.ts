@@ -63,8 +63,7 @@ export class ServiceCatalogue {
   /** The service a request is for, or the 404 to answer it with. */
   route(req: IncomingMessage): ServiceThrottler | ErrorAnswer {
     const host = hostOf(req.rawHeaders);
-    const key = host === undefined ? undefined : this.#hosts.lookup(host);
-    const svc = key === undefined ? undefined : this.services.get(key);
+    const svc = host === undefined ? undefined : this.routeHost(host);
     if (svc !== undefined) return svc;
     return {
       status: 404,
@@ -72,6 +71,12 @@ export class ServiceCatalogue {
       message:
         host === undefined ? 'request has no Host header' : `no service for host "${host.slice(0, 256)}"`,
     };
+  }
+
+  /** The service for a Host header value, if any. */
+  routeHost(host: string): ServiceThrottler | undefined {
+    const key = this.#hosts.lookup(host);
+    return key === undefined ? undefined : this.services.get(key);
   }
 
   #add(spec: ActivatorService): ServiceThrottler {

@@ -39,6 +39,7 @@ export class ActivatorRequest extends HeldSignal {
     res: ServerResponse | undefined,
     socket: Duplex | undefined,
     head: Buffer | undefined,
+    startedAt = performance.now(),
   ) {
     super();
     this.service = service;
@@ -46,7 +47,7 @@ export class ActivatorRequest extends HeldSignal {
     this.res = res;
     this.socket = socket;
     this.head = head;
-    this.startedAt = performance.now();
+    this.startedAt = startedAt;
   }
 
   get client(): ServerResponse | Duplex {

@@ -44,6 +44,13 @@ export interface ServerHandlers {
   upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Told about every request refused by the parser or the limits, for metrics. */
   clientError?(kind: ClientErrorKind): void;
+  /**
+   * Offered the first bytes of each new connection, before Node's HTTP parser is attached (it
+   * costs ~10 KB a connection). Returns true to keep the connection as bare bytes: it then hands
+   * it back with `resumeConnection`, or answers and closes it itself. The socket comes paused.
+   * Without this handler connections go to Node at once.
+   */
+  firstBytes?(socket: Socket, chunk: Buffer): boolean;
 }
 
 export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
@@ -76,6 +83,15 @@ export function createServer(limits: ServerLimits, handlers: ServerHandlers): ht
   server.on('drop', () => onClientError?.('too-many-connections'));
   const sockets = new Set<Socket>();
   openSockets.set(server, sockets);
+  // Node's own connection listener (it attaches the HTTP parser) is called by us: at once, or
+  // after `firstBytes` had a look, or when a kept connection is resumed.
+  const attach = server.listeners('connection') as ((socket: Socket) => void)[];
+  server.removeAllListeners('connection');
+  nodeConnectionListeners.set(server, attach);
+  const firstBytes =
+    handlers.firstBytes === undefined
+      ? undefined
+      : new FirstBytesWait(server, handlers.firstBytes, headersTimeout, onClientError);
   const gate = new ConnectionGate(
     handlers,
     limits.maxPipelinedRequests ?? DEFAULT_MAX_PIPELINED_REQUESTS,
@@ -89,6 +105,8 @@ export function createServer(limits: ServerLimits, handlers: ServerHandlers): ht
     // unhandled 'error' that ends the process. What the error means is seen through 'close'.
     socket.on('error', ignoreSocketError);
     socket.once('close', forgetSocket);
+    if (firstBytes === undefined) attachHttp(server, socket);
+    else firstBytes.add(socket);
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => gate.request(req, res));
   // Node sends 100 Continue itself unless this listener exists: the size check comes first.
@@ -115,6 +133,105 @@ export function createServer(limits: ServerLimits, handlers: ServerHandlers): ht
 }
 
 function ignoreSocketError(): void {}
+
+// Per server made here: Node's listeners for 'connection', which attach its HTTP parser.
+const nodeConnectionListeners = new WeakMap<http.Server, ((socket: Socket) => void)[]>();
+
+function attachHttp(server: http.Server, socket: Socket): void {
+  for (const listener of nodeConnectionListeners.get(server) ?? []) listener.call(server, socket);
+}
+
+/**
+ * Hands a connection kept by `firstBytes` to Node's HTTP server with the bytes read from it so
+ * far; Node parses them at once (the request is emitted before this returns) and reads on.
+ */
+export function resumeConnection(server: http.Server, socket: Socket, bytes: Buffer): void {
+  if (socket.destroyed) return;
+  attachHttp(server, socket);
+  // Node's data listener feeds its parser; what arrives from now on goes to the parser directly.
+  socket.emit('data', bytes);
+  socket.resume();
+}
+
+const kFirstBytes = Symbol('zeroscale.firstBytes');
+interface Sniffed {
+  [kFirstBytes]?: FirstBytesWait;
+  /** When the connection was accepted, performance.now() ms. */
+  acceptedAt?: number;
+}
+
+// Module-level: no closure per connection.
+function onFirstBytes(this: Socket & Sniffed, chunk: Buffer): void {
+  this[kFirstBytes]?.received(this, chunk);
+}
+function onClosedBeforeBytes(this: Socket & Sniffed): void {
+  this[kFirstBytes]?.forget(this);
+}
+
+/**
+ * Connections waiting for their first bytes, for `firstBytes`. The headers timeout applies from
+ * accept, as in Node: one sweep timer for all of them answers the silent ones 408.
+ */
+class FirstBytesWait {
+  readonly #server: http.Server;
+  readonly #offer: (socket: Socket, chunk: Buffer) => boolean;
+  readonly #timeoutMs: number;
+  readonly #onClientError: ((kind: ClientErrorKind) => void) | undefined;
+  readonly #waiting = new Set<Socket & Sniffed>();
+  #timer: NodeJS.Timeout | undefined = undefined;
+
+  constructor(
+    server: http.Server,
+    offer: (socket: Socket, chunk: Buffer) => boolean,
+    timeoutMs: number,
+    onClientError: ((kind: ClientErrorKind) => void) | undefined,
+  ) {
+    this.#server = server;
+    this.#offer = offer;
+    this.#timeoutMs = timeoutMs;
+    this.#onClientError = onClientError;
+  }
+
+  add(socket: Socket & Sniffed): void {
+    socket[kFirstBytes] = this;
+    socket.acceptedAt = performance.now();
+    this.#waiting.add(socket);
+    socket.once('data', onFirstBytes);
+    socket.once('close', onClosedBeforeBytes);
+    if (this.#timer === undefined && this.#timeoutMs > 0) {
+      this.#timer = setInterval(() => this.#sweep(), Math.max(10, Math.min(1_000, this.#timeoutMs / 10)));
+      this.#timer.unref();
+    }
+  }
+
+  received(socket: Socket & Sniffed, chunk: Buffer): void {
+    // Paused before anything else: a flowing socket without a data listener drops what it reads.
+    socket.pause();
+    this.forget(socket);
+    socket.removeListener('close', onClosedBeforeBytes);
+    if (!this.#offer(socket, chunk)) resumeConnection(this.#server, socket, chunk);
+  }
+
+  forget(socket: Socket & Sniffed): void {
+    socket[kFirstBytes] = undefined;
+    this.#waiting.delete(socket);
+    if (this.#waiting.size === 0 && this.#timer !== undefined) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  #sweep(): void {
+    const expired = performance.now() - this.#timeoutMs;
+    for (const socket of this.#waiting) {
+      if (socket.acceptedAt! > expired) break; // accept order is deadline order
+      socket.removeListener('data', onFirstBytes);
+      this.forget(socket);
+      this.#onClientError?.('headers-timeout');
+      answerClientError('headers-timeout', socket);
+    }
+  }
+}
 
 // Module-level: a closure per request would be garbage on the hot path.
 function onTurnClose(this: ServerResponse): void {

@@ -42,6 +42,8 @@ describe('activator holding 10,000 requests', () => {
     const metrics = await scrape(rig.activator.metricsPort);
     expect(metricValue(metrics, 'zeroscale_activator_queued_requests', { service: 'hello' })).toBe(FLOOD);
     expect(metricValue(metrics, 'zeroscale_activator_queued_requests_limit')).toBe(FLOOD);
+    // Each is a new connection's only request, without a body: all held as bare connections.
+    expect(metricValue(metrics, 'zeroscale_activator_parked_requests')).toBe(FLOOD);
     expect(metricValue(metrics, 'process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(rig.autoscaler.pokes.length).toBe(1);
 
