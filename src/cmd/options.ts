@@ -1,12 +1,13 @@
 // How every entry point reads its options: each option comes from a flag, else the first of its
-// environment variables that is set, else its default, and is checked once, at start-up, by a zod
-// schema. One unit convention: in the code durations are milliseconds and sizes bytes; a
+// environment variables that is set, else its default, and is checked once, at start-up, by its
+// parser. One unit convention: in the code durations are milliseconds and sizes bytes; a
 // variable's name says what unit it takes (…_SECONDS, …_MS, …_BYTES), and one without a unit
 // takes a duration such as "30s". An error names where the value came from and what was expected:
 // `ZEROSCALE_AUTOSCALER_PORT: expected an integer port 1-65535, got "abc"`.
+// No schema library here: the queue-proxy parses its options on every cold start, and importing
+// zod costs it ~60–140 ms (99 files; issue 17). Each parser is a predicate and a conversion.
 
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
 import { parseDurationMs } from '../api/duration.ts';
 import { ZeroscaleError } from '../errors.ts';
 
@@ -23,7 +24,7 @@ export interface Option<T> {
   /** Variables in order of precedence. */
   readonly env: readonly string[];
   /** Turns the trimmed, non-empty text into the value. */
-  readonly schema: z.ZodType<T, string>;
+  readonly parser: Parser<T>;
   /** Used when no source is set; undefined makes the option required. */
   readonly fallback: (() => T) | undefined;
 }
@@ -40,11 +41,18 @@ type OptionFactory<T> = {
   (sources: Sources): Option<T | undefined>;
 };
 
-function factory<T>(schema: z.ZodType<T, string>): OptionFactory<T> {
+/** What a value must be (`expected`, for the error) and how its text becomes the value. */
+export interface Parser<T> {
+  readonly expected: string;
+  /** The value, or undefined when the text is not acceptable. */
+  parse(text: string): T | undefined;
+}
+
+function factory<T>(parser: Parser<T>): OptionFactory<T> {
   return ((s: Sources & { default?: T; required?: true }) => ({
     flag: s.flag,
     env: s.env === undefined ? [] : typeof s.env === 'string' ? [s.env] : s.env,
-    schema,
+    parser,
     fallback: 'default' in s ? () => s.default as T : s.required ? undefined : () => undefined as T,
   })) as OptionFactory<T>;
 }
@@ -54,24 +62,20 @@ const DECIMAL = /^-?([0-9]+(\.[0-9]*)?|\.[0-9]+)$/;
 const range = (min: number, max: number) => (max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `${min}-${max}`);
 
 /** Text, trimmed; an empty value counts as unset. */
-export const text = factory(z.string());
+export const text = factory<string>({ expected: 'text', parse: (v) => v });
 
 function wholeNumber(min: number, max: number, expected: string): OptionFactory<number> {
-  return factory(
-    z
-      .string()
-      .refine((v) => INTEGER.test(v) && Number(v) >= min && Number(v) <= max, { message: expected })
-      .transform(Number),
-  );
+  return factory({
+    expected,
+    parse: (v) => (INTEGER.test(v) && Number(v) >= min && Number(v) <= max ? Number(v) : undefined),
+  });
 }
 
 function decimalNumber(accept: (n: number) => boolean, expected: string, scale = 1): OptionFactory<number> {
-  return factory(
-    z
-      .string()
-      .refine((v) => DECIMAL.test(v) && accept(Number(v)), { message: expected })
-      .transform((v) => Number(v) * scale),
-  );
+  return factory({
+    expected,
+    parse: (v) => (DECIMAL.test(v) && accept(Number(v)) ? Number(v) * scale : undefined),
+  });
 }
 
 /** A whole number in [min, max]. */
@@ -99,29 +103,20 @@ export const seconds = decimalNumber((n) => n >= 0, 'a number of seconds >= 0', 
 export const millis = wholeNumber(0, Number.MAX_SAFE_INTEGER, 'an integer number of milliseconds >= 0');
 
 /** A duration such as "30s" or "1m30s"; the value is in milliseconds. */
-export const duration = factory(
-  z
-    .string()
-    .refine((v) => parseDurationMs(v) !== undefined, { message: 'a duration such as 30s' })
-    .transform((v) => parseDurationMs(v)!),
-);
+export const duration = factory<number>({ expected: 'a duration such as 30s', parse: parseDurationMs });
 
 /** "true" or "false". */
-export const boolean = factory(
-  z
-    .string()
-    .refine((v) => v === 'true' || v === 'false', { message: 'true or false' })
-    .transform((v) => v === 'true'),
-);
+export const boolean = factory<boolean>({
+  expected: 'true or false',
+  parse: (v) => (v === 'true' ? true : v === 'false' ? false : undefined),
+});
 
 /** One of a fixed set of words. */
 export function oneOf<const W extends readonly [string, ...string[]]>(words: W): OptionFactory<W[number]> {
-  return factory<W[number]>(
-    z
-      .string()
-      .refine((v) => (words as readonly string[]).includes(v), { message: `one of ${words.join(', ')}` })
-      .transform((v) => v as W[number]),
-  );
+  return factory<W[number]>({
+    expected: `one of ${words.join(', ')}`,
+    parse: (v) => ((words as readonly string[]).includes(v) ? (v as W[number]) : undefined),
+  });
 }
 
 export type OptionSpecs = Readonly<Record<string, Option<unknown>>>;
@@ -167,12 +162,11 @@ function readOne<T>(spec: Option<T>, flags: Record<string, string | undefined>, 
       `${names.join(' or ')}: is not set`,
     );
   }
-  const result = spec.schema.safeParse(found.raw.trim());
-  if (result.success) return result.data;
-  const expected = result.error.issues[0]?.message ?? 'a valid value';
+  const value = spec.parser.parse(found.raw.trim());
+  if (value !== undefined) return value;
   throw new ZeroscaleError(
     found.isFlag ? INVALID_OPTION : INVALID_ENV,
-    `${found.name}: expected ${expected}, got ${JSON.stringify(found.raw)}`,
+    `${found.name}: expected ${spec.parser.expected}, got ${JSON.stringify(found.raw)}`,
   );
 }
 

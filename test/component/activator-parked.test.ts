@@ -223,8 +223,14 @@ describe('the sniffer agrees with Node', () => {
         fc.constantFrom('GET', 'HEAD', 'DELETE', 'POST'),
         fc.constantFrom('/', '/p?q=1'),
         fc.array(line, { maxLength: 5 }),
+        value,
+        fc.nat(5),
       )
-      .map(([m, t, lines]) => `${m} ${t} HTTP/1.1\r\n${lines.join('')}\r\n`);
+      // One Host line at a random place, so that enough heads are parkable to compare.
+      .map(([m, t, lines, host, at]) => {
+        lines.splice(at % (lines.length + 1), 0, `Host: ${host}\r\n`);
+        return `${m} ${t} HTTP/1.1\r\n${lines.join('')}\r\n`;
+      });
     let held = 0;
     await fc.assert(
       fc.asyncProperty(head, async (text) => {
@@ -241,6 +247,7 @@ describe('the sniffer agrees with Node', () => {
       }),
       { numRuns: 300 },
     );
-    expect(held).toBeGreaterThan(20);
+    process.stdout.write(`sniffer agreement: ${held} of 300 heads parkable\n`);
+    expect(held).toBeGreaterThan(30);
   });
 });
