@@ -100,11 +100,13 @@ describe('probes', () => {
       90_000,
       200,
     );
-    // kubelet waits 10 s after the first crash, then doubles the wait.
+    // kubelet waits 10 s after the first crash, then doubles the wait. Each gap also holds the
+    // container's own start (seconds on a busy node), so the growth is what is compared: the
+    // second gap is ~10 s longer than the first (start times have a 1 s resolution).
     const first = starts.get(2)! - starts.get(1)!;
     const second = starts.get(3)! - starts.get(2)!;
     expect(first).toBeGreaterThanOrEqual(9_000);
-    expect(second).toBeGreaterThan(first * 1.5);
+    expect(second - first).toBeGreaterThanOrEqual(8_000);
     const events = await client.get<{ items: CoreV1Event[] }>(`/api/v1/namespaces/${ns.name}/events`, {
       fieldSelector: 'involvedObject.name=crasher',
     });
