@@ -7,45 +7,24 @@
 import http, { type IncomingMessage } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { ActivatorOptions } from '../../src/activator/options.ts';
-import type { ActivatorService } from '../../src/activator/sources.ts';
+import { describe, expect, it } from 'vitest';
 import { sniffParkableHost } from '../../src/http/request-sniff.ts';
 import {
   type ActivatorRig,
   type AppHandler,
+  activatorTestKit,
   HELLO,
   LOOPBACK,
   metricValue,
-  type Pod,
   rawExchange,
   request,
   scrape,
   startActivatorRig,
-  startPod,
   waitFor,
 } from './proxy-harness.ts';
 
 const HOST = 'hello.default.svc';
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-async function rig(
-  services?: readonly ActivatorService[],
-  overrides?: Partial<ActivatorOptions>,
-): Promise<ActivatorRig> {
-  const r = await startActivatorRig(services, overrides);
-  cleanups.push(() => r.close());
-  return r;
-}
-
-async function pod(name: string, handler?: AppHandler): Promise<Pod> {
-  const p = await startPod(name, handler);
-  cleanups.push(() => p.close());
-  return p;
-}
+const { cleanups, rig, pod } = activatorTestKit();
 
 async function parked(r: ActivatorRig): Promise<number> {
   return metricValue(await scrape(r.activator.metricsPort), 'zeroscale_activator_parked_requests') ?? -1;

@@ -6,49 +6,27 @@ import type { ServerResponse } from 'node:http';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { ActivatorOptions } from '../../src/activator/options.ts';
+import { describe, expect, it } from 'vitest';
 import type { ActivatorService } from '../../src/activator/sources.ts';
 import { ManualClock } from '../../src/clock.ts';
 import {
-  type ActivatorRig,
   type AppHandler,
+  activatorTestKit,
   deadPort,
   HELLO,
   LOOPBACK,
   metricValue,
   openRaw,
-  type Pod,
   rawExchange,
   request,
   runClockUntil,
   scrape,
   startActivatorRig,
-  startPod,
   waitFor,
 } from './proxy-harness.ts';
 
 const HOST = 'hello.default.svc';
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-async function rig(
-  services?: readonly ActivatorService[],
-  overrides?: Partial<ActivatorOptions>,
-  clock?: ManualClock,
-): Promise<ActivatorRig> {
-  const r = await startActivatorRig(services, overrides, clock === undefined ? {} : { clock });
-  cleanups.push(() => r.close());
-  return r;
-}
-
-async function pod(name: string, handler?: AppHandler): Promise<Pod> {
-  const p = await startPod(name, handler);
-  cleanups.push(() => p.close());
-  return p;
-}
+const { cleanups, rig, pod } = activatorTestKit();
 
 /** A handler that holds every request until released; `held` lists the waiting responses. */
 function holding(): { handler: AppHandler; held: ServerResponse[]; releaseAll: () => void } {

@@ -4,6 +4,7 @@
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
+import { afterEach } from 'vitest';
 import { type ActivatorDeps, type ActivatorHandle, startActivator } from '../../src/activator/activator.ts';
 import {
   MemoryEndpointsSource,
@@ -287,6 +288,38 @@ export async function startPod(
     close: async () => {
       await queueProxy.close();
       await app.close();
+    },
+  };
+}
+
+/**
+ * For a test file of the activator: `rig` and `pod` start an activator rig or a pod that is closed
+ * after each test; anything else to close goes into `cleanups`.
+ */
+export function activatorTestKit(): {
+  readonly cleanups: (() => Promise<void>)[];
+  rig(
+    services?: readonly ActivatorService[],
+    overrides?: Partial<ActivatorOptions>,
+    clock?: ManualClock,
+  ): Promise<ActivatorRig>;
+  pod(name: string, handler?: AppHandler): Promise<Pod>;
+} {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    while (cleanups.length > 0) await cleanups.pop()!();
+  });
+  return {
+    cleanups,
+    async rig(services, overrides, clock) {
+      const r = await startActivatorRig(services, overrides, clock === undefined ? {} : { clock });
+      cleanups.push(() => r.close());
+      return r;
+    },
+    async pod(name, handler) {
+      const p = await startPod(name, handler);
+      cleanups.push(() => p.close());
+      return p;
     },
   };
 }
