@@ -23,7 +23,7 @@ const LOOPBACK = '127.0.0.1';
 const RUN_SECONDS = 4;
 const ROUNDS = 2;
 const CONNECTIONS = 50;
-const SLOW_MS = 10;
+const SLOW_MS = 1; // the "1 ms app" of the queue-proxy goal
 const HELD = 10_000;
 
 // ---- child roles ----------------------------------------------------------------------------

@@ -341,10 +341,12 @@ class Activator implements ActivatorHandle {
     markResumed(parked);
     resumeConnection(this.#server, parked.socket, parked.bytes);
     // Node emits the parsed request before resumeConnection returns; if it did not (the client
-    // left, or the server refused the head), nothing else will end this one.
+    // left, or the server refused the head and counted why), nothing else will end this one.
     if (claimParked(parked.socket) === parked) {
       parked.service.breaker.release();
-      this.#ended(parked.service, parked.startedAt, parked.coldStart, 0, 'client-aborted');
+      if (parked.socket.destroyed)
+        this.#ended(parked.service, parked.startedAt, parked.coldStart, 0, 'client-aborted');
+      else this.#uncount(parked.service, parked.coldStart);
     }
   }
 
