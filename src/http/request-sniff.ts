@@ -96,14 +96,15 @@ type HeaderKind = 'host' | 'content-length' | 'refuse' | 'other';
 const REFUSED = new Set(['transfer-encoding', 'upgrade', 'expect']);
 
 function headerKind(chunk: Uint8Array, at: number, length: number): HeaderKind {
-  if (length > 17) return 'other';
-  const name = Buffer.from(chunk.buffer, chunk.byteOffset + at, length)
+  // Only the first bytes matter: the longest name compared is 17 bytes, the internal prefix 12.
+  const name = Buffer.from(chunk.buffer, chunk.byteOffset + at, Math.min(length, 32))
     .toString('latin1')
     .toLowerCase();
+  if (name.startsWith(INTERNAL_HEADER_PREFIX)) return 'refuse';
+  if (length > 17) return 'other';
   if (name === 'host') return 'host';
   if (name === 'content-length') return 'content-length';
   if (REFUSED.has(name)) return 'refuse';
-  if (name.startsWith(INTERNAL_HEADER_PREFIX)) return 'refuse';
   return 'other';
 }
 

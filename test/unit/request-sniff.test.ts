@@ -33,6 +33,7 @@ describe('sniffParkableHost', () => {
     ['an upgrade', 'GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'],
     ['Expect', 'PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n'],
     ['an internal header', 'GET / HTTP/1.1\r\nHost: a\r\nX-Zeroscale-Probe: activator\r\n\r\n'],
+    ['a long internal header', 'GET / HTTP/1.1\r\nHost: a\r\nX-Zeroscale-Proxied: forged\r\n\r\n'],
     ['bytes after the head', 'GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n'],
     ['an incomplete head', 'GET / HTTP/1.1\r\nHost: a\r\n'],
     ['HTTP/1.0', 'GET / HTTP/1.0\r\nHost: a\r\n\r\n'],
