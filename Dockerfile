@@ -1,26 +1,38 @@
-# The one image of zeroscale: controller, autoscaler, activator and queue-proxy are subcommands.
-# The local cluster builds this same file with buildah (dev/cluster/images.ts); the RUN steps are
-# in exec form, so they need no shell in the base image.
+# The one image of zeroscale: controller, autoscaler, activator and queue-proxy are subcommands of
+# one CLI, `node /app/dist/cli.cjs <component>`. The local cluster builds this same file with
+# buildah (dev/cluster/images.ts); the RUN steps are in exec form, so they need no shell in the
+# base image.
 
-# --- build: install production dependencies with the lockfile ---------------------------------
-FROM node:24-bookworm-slim AS build
+# --- runtime dependencies: what the bundles leave outside (the OpenTelemetry SDK, loaded only with
+# tracing on), installed with the lockfile --------------------------------------------------------
+FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# The `node` and `npm` devDependencies pin the toolchain for development; the image's own Node 24
-# runs the code.
 RUN ["npm", "ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--no-update-notifier"]
+
+# --- bundle: one CommonJS file per component (scripts/bundle.ts says why) ------------------------
+FROM node:24-bookworm-slim AS bundle
+WORKDIR /app
+COPY package.json package-lock.json ./
+# The dev dependencies bring the bundler; no install scripts (the `node` and `npm` devDependencies
+# pin the toolchain for development; the image's own Node 24 runs the code).
+RUN ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--no-update-notifier"]
 COPY src ./src
-COPY crds ./crds
-# Warm Node's compile cache at build time, so a queue-proxy starting for a cold start loads its
-# modules from it (the root filesystem is read-only at run time).
+COPY scripts/bundle.ts ./scripts/bundle.ts
+RUN ["node", "scripts/bundle.ts", "/app/dist"]
+# Warm Node's compile cache at build time, so a queue-proxy starting for a cold start compiles
+# nothing (the root filesystem is read-only at run time; the run stage has the same Node and paths).
 ENV NODE_COMPILE_CACHE=/app/.node-compile-cache
-RUN ["node", "--input-type=module", "-e", "for (const m of ['queue','activator','autoscaler','controller']) await import('/app/src/' + m + '/main.ts');"]
+RUN ["node", "-e", "for (const c of ['queue-proxy', 'activator', 'autoscaler', 'controller']) require('/app/dist/' + c + '.cjs');"]
 
 # --- run: non-root, no shell tools needed -----------------------------------------------------
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production NODE_COMPILE_CACHE=/app/.node-compile-cache
 WORKDIR /app
-COPY --from=build --chown=65532:65532 /app /app
+COPY --from=deps --chown=65532:65532 /app/node_modules ./node_modules
+COPY --from=bundle --chown=65532:65532 /app/dist ./dist
+COPY --from=bundle --chown=65532:65532 /app/.node-compile-cache ./.node-compile-cache
+COPY --chown=65532:65532 package.json ./
+COPY --chown=65532:65532 crds ./crds
 USER 65532:65532
-# Node 24 runs the TypeScript sources directly (type stripping); there is no build step.
-ENTRYPOINT ["node", "/app/src/cli.ts"]
+ENTRYPOINT ["node", "/app/dist/cli.cjs"]

@@ -13,10 +13,13 @@ import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { QUEUE_PROXY_NODE_FLAGS } from '../src/api/queue-proxy.ts';
+import { cpuMs, hasCommand, median, nginxConfig, rssMb, type WrkResult, wrk as wrkAt } from './measure.ts';
 import { writeResult } from './stats.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const cli = path.join(here, '..', 'src', 'cli.ts');
+// The bundles the image ships (bench/run.ts builds them first), the queue-proxy with its V8 flags.
+const cli = path.join(here, '..', 'dist', 'cli.cjs');
 const self = fileURLToPath(import.meta.url);
 const LOOPBACK = '127.0.0.1';
 
@@ -25,6 +28,14 @@ const ROUNDS = 2;
 const CONNECTIONS = 50;
 const SLOW_MS = 1; // the "1 ms app" of the queue-proxy goal
 const HELD = 10_000;
+
+/** wrk on 127.0.0.1 with this benchmark's defaults. */
+function wrk(
+  port: number,
+  options: { connections?: number; seconds?: number; script?: string } = {},
+): WrkResult {
+  return wrkAt(port, { connections: CONNECTIONS, seconds: RUN_SECONDS, ...options });
+}
 
 // ---- child roles ----------------------------------------------------------------------------
 
@@ -192,62 +203,6 @@ function undiciInstalled(): string | undefined {
 
 // ---- measurement helpers ----------------------------------------------------------------------
 
-interface WrkResult {
-  readonly rps: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly requests: number;
-  readonly errors: number;
-}
-
-function toMs(value: string): number {
-  const m = /^([\d.]+)(us|ms|s|m)$/.exec(value.trim());
-  if (m === null) return Number.NaN;
-  const n = Number(m[1]);
-  return m[2] === 'us' ? n / 1000 : m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
-}
-
-function wrk(
-  port: number,
-  options: { connections?: number; seconds?: number; script?: string } = {},
-): WrkResult {
-  const args = [
-    '-t1',
-    `-c${options.connections ?? CONNECTIONS}`,
-    `-d${options.seconds ?? RUN_SECONDS}s`,
-    '--latency',
-  ];
-  if (options.script !== undefined) args.push('-s', options.script);
-  args.push(`http://${LOOPBACK}:${port}/`);
-  const out = execFileSync('wrk', args, { encoding: 'utf8', timeout: 60_000 });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
-  const p50 = /\s50%\s+(\S+)/.exec(out)?.[1] ?? '';
-  const p99 = /\s99%\s+(\S+)/.exec(out)?.[1] ?? '';
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const errors = non2xx + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return { rps, p50Ms: toMs(p50), p99Ms: toMs(p99), requests, errors };
-}
-
-/** CPU time (user + system) of a process, in ms. */
-function cpuMs(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  // utime and stime are fields 14 and 15 of stat, 12 and 13 after the ") " split.
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
-
-function rssMb(pid: number): number {
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
-  return kb / 1024;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
 async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, LOOPBACK, resolve));
@@ -322,46 +277,6 @@ async function stopAll(): Promise<void> {
   clearTimeout(timer);
 }
 
-function nginxConfig(dir: string, routes: readonly { listen: number; upstream: number }[]): string {
-  const blocks = routes
-    .map(
-      (r, i) => `
-  upstream app${i} { server ${LOOPBACK}:${r.upstream}; keepalive 64; keepalive_requests 1000000; }
-  server {
-    listen ${LOOPBACK}:${r.listen};
-    location / { proxy_pass http://app${i}; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }`,
-    )
-    .join('\n');
-  const conf = `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-${blocks}
-}
-`;
-  const file = path.join(dir, 'nginx.conf');
-  fs.writeFileSync(file, conf);
-  return file;
-}
-
-function hasCommand(command: string): string | undefined {
-  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/bin']) {
-    const candidate = path.join(dir, command);
-    if (fs.existsSync(candidate)) return candidate;
-  }
-  return undefined;
-}
-
 // ---- the benchmark ------------------------------------------------------------------------------
 
 interface Target {
@@ -410,7 +325,7 @@ async function run(nginxPath: string, dir: string): Promise<void> {
   role('app', ports.fast, 0);
   role('app', ports.slow, SLOW_MS);
   const queueProxy = (name: string, httpPort: number, userPort: number): ChildProcess =>
-    start(process.execPath, [cli, 'queue-proxy'], {
+    start(process.execPath, [...QUEUE_PROXY_NODE_FLAGS, cli, 'queue-proxy'], {
       SERVING_SERVICE: name,
       SERVING_NAMESPACE: 'bench',
       SERVING_POD: `${name}-pod`,

@@ -93,6 +93,19 @@ build_helm() {
     -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" -o "$1/helm" helm.sh/helm/v4/cmd/helm)
 }
 
+# Knative Serving's queue-proxy, which only the benchmarks run (as a peer to compare against).
+build_knative_queue() {
+  (cd "$ROOT/tools/knative-queue-bin" && go build -trimpath -ldflags "-s -w" -o "$1/knative-queue" \
+    knative.dev/serving/cmd/queue)
+}
+
+# `build-binaries.sh knative-queue`: only the queue-proxy, for the benchmarks (ensure-bench-deps.sh).
+if [[ ${1:-} == knative-queue ]]; then
+  build_into "$CACHE/knative-queue-$KNATIVE_SERVING_VERSION" build_knative_queue
+  ln -sfn "$CACHE/knative-queue-$KNATIVE_SERVING_VERSION/knative-queue" "$BIN/knative-queue"
+  exit 0
+fi
+
 # `build-binaries.sh helm`: only helm, which the unit tests need (make test-deps).
 build_into "$CACHE/helm-$HELM_VERSION" build_helm
 ln -sfn "$CACHE/helm-$HELM_VERSION/helm" "$BIN/helm"

@@ -14,3 +14,5 @@ done
 if ((${#missing[@]})); then
   "$(dirname "$0")/apt-install.sh" ensure-bench-deps "${missing[@]}"
 fi
+# Knative Serving's queue-proxy, a benchmark peer, built from the Go module proxy (cached by version).
+"$(dirname "$0")/build-binaries.sh" knative-queue

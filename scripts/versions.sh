@@ -6,6 +6,8 @@ HELM_VERSION=v4.3.1
 CONTAINERD_VERSION=v2.3.7
 CNI_PLUGINS_VERSION=v1.9.1
 CRICTL_VERSION=v1.37.0
+# Knative Serving's queue-proxy, a benchmark peer only (build-binaries.sh knative-queue).
+KNATIVE_SERVING_VERSION=v0.50.0
 # The pause image's version as Kubernetes v1.36 names it (build/pause/Makefile); built from the
 # kubernetes module's own pause.c.
 PAUSE_VERSION=3.10.2

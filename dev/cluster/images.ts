@@ -320,6 +320,7 @@ function productInputs(): string[] {
     path.join(repoRoot, '.dockerignore'),
     path.join(repoRoot, 'package.json'),
     path.join(repoRoot, 'package-lock.json'),
+    path.join(repoRoot, 'scripts/bundle.ts'),
   ];
   for (const dir of ['src', 'crds']) files.push(...listFiles(path.join(repoRoot, dir)));
   return files;

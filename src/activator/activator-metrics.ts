@@ -4,12 +4,8 @@
 import type { Registry } from 'prom-client';
 import type { HeldBodyBudget } from '../http/held-body.ts';
 import { registerHeldBodyMetrics } from '../http/held-body.ts';
-import {
-  registerCollected,
-  registerRequestMetrics,
-  type Sample,
-  type ServiceRequestMetrics,
-} from '../http/request-metrics.ts';
+import { registerRequestMetrics, type ServiceRequestMetrics } from '../http/request-metrics.ts';
+import { registerCollected, type Sample } from '../telemetry/collected.ts';
 import type { ActivatorOptions } from './options.ts';
 import type { ActivatorRejection, ServiceThrottler } from './service-throttler.ts';
 

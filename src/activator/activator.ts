@@ -4,7 +4,6 @@
 // never reached a pod, and reports its load every second. It times each cold start with its
 // phases (cold-start.ts) and, when tracing is on, makes a span per request.
 
-import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -25,6 +24,7 @@ import {
   scanInternalHeaders,
 } from '../http/internal-headers.ts';
 import { Forwarder, hasUnreadBody } from '../http/proxy.ts';
+import { newRequestId } from '../http/request-id.ts';
 import { ServiceRequestMetrics } from '../http/request-metrics.ts';
 import { sniffParkableHost } from '../http/request-sniff.ts';
 import {
@@ -37,7 +37,8 @@ import {
   resumeConnection,
 } from '../http/server.ts';
 import { UpgradeForwarder, writeRawErrorAnswer } from '../http/upgrade.ts';
-import { type Logger, LogThrottle, silentLogger } from '../telemetry/log.ts';
+import { LogThrottle } from '../telemetry/json-log.ts';
+import { type Logger, silentLogger } from '../telemetry/log.ts';
 import { createRegistry } from '../telemetry/metrics.ts';
 import type { RequestSpans } from '../telemetry/request-spans.ts';
 import { AdminServer } from '../telemetry/server.ts';
@@ -132,7 +133,7 @@ class Activator implements ActivatorHandle {
   readonly #heldBodies: HeldBodyBudget;
   // Behind an ingress, X-Forwarded-* name the real client: appended to, as nginx and Go's
   // ReverseProxy do. Internal headers from clients are dropped.
-  readonly #policy: HeaderPolicy = { trustForwarded: true, stripInternal: true, newRequestId: randomUUID };
+  readonly #policy: HeaderPolicy = { trustForwarded: true, stripInternal: true, newRequestId };
   // Rejections before a service is known (unknown host, bad input): labels namespace="" service="".
   readonly #unrouted = new ServiceRequestMetrics<ActivatorRejection>('', '');
   #unsubscribe: Unsubscribe | undefined = undefined;

@@ -22,6 +22,24 @@ export const QUEUE_PROXY_READINESS_PATH = '/healthz/ready';
 /** Called by the user container's preStop hook: returns once the queue-proxy has drained. */
 export const QUEUE_PROXY_DRAIN_PATH = '/wait-for-drain';
 
+/** The CLI inside the image: the Dockerfile's ENTRYPOINT runs it. */
+export const IMAGE_CLI = '/app/dist/cli.cjs';
+
+/**
+ * V8 flags of the sidecar, chosen by bench/results/sidecar.md: a young generation of 1 MB per
+ * semi-space (a request's garbage dies young; the default grows to 16 MB under load), and
+ * optimising compilation on the main thread — TurboFan's worker threads each keep a malloc arena
+ * of ~5 MB after the first burst of load, which doubled the sidecar's memory.
+ */
+export const QUEUE_PROXY_NODE_FLAGS: readonly string[] = [
+  '--max-semi-space-size=1',
+  '--no-concurrent-recompilation',
+];
+
+/** The sidecar's command (V8 flags go to node itself, before the script) and its arguments. */
+export const QUEUE_PROXY_COMMAND: readonly string[] = ['node', ...QUEUE_PROXY_NODE_FLAGS, IMAGE_CLI];
+export const QUEUE_PROXY_ARGS: readonly string[] = ['queue-proxy'];
+
 /** Environment variables the controller sets on the queue-proxy container. */
 /**
  * The install's internal token, the same on activators and queue-proxies: the queue-proxy trusts

@@ -1,7 +1,8 @@
 // The autoscaler's options: flags, with the environment as default (see cmd/options.ts).
 
 import { boolean, decimal, duration, type Env, millis, port, readOptions } from '../cmd/options.ts';
-import { controlPlaneOptions, identityOf } from '../cmd/shared-options.ts';
+import { controlPlaneOptions } from '../cmd/shared-options.ts';
+import { identityOf } from '../kube/leader.ts';
 import { DEFAULT_CLUSTER_SCALING } from './config.ts';
 import { AUTOSCALER_STATS_PORT } from './metrics/protocol.ts';
 

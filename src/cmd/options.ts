@@ -142,6 +142,8 @@ export function readOptions<S extends OptionSpecs>(
 }
 
 function parseFlags(specs: OptionSpecs, argv: readonly string[]): Record<string, string | undefined> {
+  // No flags (the queue-proxy's case): parseArgs and the TextDecoder it loads are not needed.
+  if (argv.length === 0) return {};
   const options: Record<string, { type: 'string' }> = {};
   for (const spec of Object.values(specs))
     if (spec.flag !== undefined) options[spec.flag] = { type: 'string' };

@@ -1,8 +1,7 @@
 // Options more than one component reads, under the same flags and variables everywhere.
 
-import { leaderIdentity } from '../kube/leader.ts';
-import { buildVersion } from '../telemetry/metrics.ts';
-import { type Env, oneOf, port, text } from './options.ts';
+import { buildVersion } from '../telemetry/build-info.ts';
+import { oneOf, port, text } from './options.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -30,8 +29,3 @@ export const controlPlaneOptions = {
   metricsPort: port(1)({ flag: 'metrics-port', env: 'ZEROSCALE_METRICS_PORT', default: 9090 }),
   identity: text({ flag: 'identity' }),
 } as const;
-
-/** This replica's identity in its leader Lease: the flag, else the pod name with a random suffix. */
-export function identityOf(given: string | undefined, env: Env): string {
-  return given ?? leaderIdentity(env.POD_NAME);
-}

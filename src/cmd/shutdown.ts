@@ -3,7 +3,7 @@
 // its loops and releases its leader lease) and exits 0; SIGINT or a second SIGTERM stops it at
 // once and exits (130 for SIGINT).
 
-import type { Logger } from '../telemetry/log.ts';
+import type { Log } from '../telemetry/json-log.ts';
 
 export interface Stoppable {
   /** The graceful stop of the first SIGTERM. */
@@ -19,7 +19,7 @@ export interface SignalTarget {
 }
 
 export interface ShutdownOptions {
-  readonly log: Logger;
+  readonly log: Log;
   /** After the stop, before exiting: flush what must not be lost (traces). */
   readonly beforeExit?: () => Promise<void>;
   readonly process?: SignalTarget;

@@ -1,7 +1,8 @@
 // The controller's options: flags, with the environment as default (see cmd/options.ts).
 
 import { type Env, millis, port, readOptions, text } from '../cmd/options.ts';
-import { controlPlaneOptions, identityOf } from '../cmd/shared-options.ts';
+import { controlPlaneOptions } from '../cmd/shared-options.ts';
+import { identityOf } from '../kube/leader.ts';
 
 const controllerOptionSpecs = {
   ...controlPlaneOptions,

@@ -5,9 +5,8 @@
 // per request and per process; past a bound reading pauses (the deadline then still ends it).
 
 import type { IncomingMessage } from 'node:http';
-import type { Registry } from 'prom-client';
+import { type MetricsRegistry, registerCollected } from '../telemetry/collected.ts';
 import { hasUnreadBody } from './framing.ts';
-import { registerCollected } from './request-metrics.ts';
 
 /** Bytes the held bodies of one process may buffer at once; shared by all its waiting requests. */
 export class HeldBodyBudget {
@@ -115,7 +114,11 @@ export function dropHeldBody(req: IncomingMessage): void {
 }
 
 /** The budget as `<prefix>_held_body_bytes`, `…_limit` and `<prefix>_held_body_paused_total`. */
-export function registerHeldBodyMetrics(registry: Registry, prefix: string, budget: HeldBodyBudget): void {
+export function registerHeldBodyMetrics(
+  registry: MetricsRegistry,
+  prefix: string,
+  budget: HeldBodyBudget,
+): void {
   registerCollected(
     registry,
     `${prefix}_held_body_bytes`,

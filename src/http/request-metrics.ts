@@ -2,7 +2,8 @@
 // into Prometheus series only when scraped: a request costs a few additions, not a label hash per
 // metric (prom-client hashes the label set on every inc/observe).
 
-import type { Metric, Registry } from 'prom-client';
+import type { Metric } from 'prom-client';
+import { Collected, type CollectedType, type MetricsRegistry, type Sample } from '../telemetry/collected.ts';
 
 /** Upper bounds of the duration histogram, in seconds: 1 ms to the longest timeout (600 s). */
 export const DURATION_BUCKETS: readonly number[] = [
@@ -55,66 +56,16 @@ function zero(): number {
   return 0;
 }
 
-type Labels = Record<string, string | number>;
-export interface Sample {
-  readonly value: number;
-  readonly labels: Labels;
-  readonly metricName?: string;
-}
-
-// The shape prom-client's Registry reads from a metric: name, help, type and `get()`.
-class Collected {
-  readonly name: string;
-  readonly help: string;
-  readonly type: string;
-  readonly aggregator = 'sum';
-  readonly #samples: () => Sample[];
-
-  constructor(name: string, help: string, type: string, samples: () => Sample[]) {
-    this.name = name;
-    this.help = help;
-    this.type = type;
-    this.#samples = samples;
-  }
-
-  async get(): Promise<object> {
-    return {
-      name: this.name,
-      help: this.help,
-      type: this.type,
-      aggregator: this.aggregator,
-      values: this.#samples(),
-    };
-  }
-
-  reset(): void {}
-}
-
-/**
- * Registers a metric whose samples are computed at scrape time from state the caller keeps
- * (counts on its own objects), so updating it costs nothing on the hot path.
- */
-export function registerCollected(
-  registry: Registry,
-  name: string,
-  help: string,
-  type: 'counter' | 'gauge',
-  samples: () => Sample[],
-): void {
-  // The registry accepts any object of this shape; prom-client's types name only its classes.
-  registry.registerMetric(new Collected(name, help, type, samples) as unknown as Metric);
-}
-
 /**
  * Registers the request metrics under `prefix` (`zeroscale_activator`, `zeroscale_queue`) for the
  * services `services()` yields at scrape time.
  */
 export function registerRequestMetrics(
-  registry: Registry,
+  registry: MetricsRegistry,
   prefix: string,
   services: () => Iterable<ServiceRequestMetrics>,
 ): void {
-  const add = (name: string, help: string, type: string, samples: () => Sample[]): void => {
+  const add = (name: string, help: string, type: CollectedType, samples: () => Sample[]): void => {
     registry.registerMetric(new Collected(name, help, type, samples) as unknown as Metric);
   };
   add(

@@ -7,7 +7,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Registry } from 'prom-client';
+import { type MetricsRegistry, registerCollected } from '../telemetry/collected.ts';
 import {
   answerClientError,
   CLIENT_ERROR_ANSWERS,
@@ -15,7 +15,6 @@ import {
   clientErrorKind,
   writeRaw,
 } from './client-errors.ts';
-import { registerCollected } from './request-metrics.ts';
 import { declaredLength, normaliseRequest } from './request-target.ts';
 
 export { type ClientErrorKind, clientErrorKind } from './client-errors.ts';
@@ -359,7 +358,11 @@ export function openConnections(server: http.Server): number {
 }
 
 /** `<prefix>_open_connections` and `…_limit`: how close the server is to its connection bound. */
-export function registerConnectionMetrics(registry: Registry, prefix: string, server: http.Server): void {
+export function registerConnectionMetrics(
+  registry: MetricsRegistry,
+  prefix: string,
+  server: http.Server,
+): void {
   registerCollected(
     registry,
     `${prefix}_open_connections`,
@@ -387,7 +390,11 @@ export function listen(server: http.Server, port: number, host: string): Promise
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
     server.once('error', onError);
-    server.listen({ port, host }, () => {
+    // Every address: no host, so Node binds :: (IPv4 too) at once. With a host, even an IP
+    // literal, Node resolves it through dns.lookup first, which on a queue-proxy's start costs
+    // ~8 ms (the dns module, and the IPv6 regex its result filter compiles).
+    const all = host === '0.0.0.0' || host === '::';
+    server.listen(all ? { port } : { port, host }, () => {
       server.removeListener('error', onError);
       resolve((server.address() as AddressInfo).port);
     });

@@ -41,6 +41,14 @@ export function leaderIdentity(podName: string | undefined): string {
   return `${podName ?? os.hostname()}_${randomUUID().slice(0, 8)}`;
 }
 
+/** This replica's identity in its leader Lease: the flag, else the pod name with a random suffix. */
+export function identityOf(
+  given: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): string {
+  return given ?? leaderIdentity(env.POD_NAME);
+}
+
 /** The pod name inside an identity made by leaderIdentity (pod names never contain "_"). */
 export function podOfIdentity(identity: string): string {
   return identity.split('_')[0] ?? identity;

@@ -3,11 +3,11 @@
 // container's preStop hook.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Registry } from 'prom-client';
 import { QUEUE_PROXY_DRAIN_PATH } from '../api/queue-proxy.ts';
 import { type PodStats, QUEUE_STATS_PATH } from '../autoscaler/metrics/protocol.ts';
 import type { Clock, Timer } from '../clock.ts';
 import type { RequestStats, StatsReport } from '../dataplane/stats.ts';
+import type { MetricsSource } from '../telemetry/collected.ts';
 import { AdminServer, plain } from '../telemetry/server.ts';
 
 export interface AdminOptions {
@@ -15,7 +15,7 @@ export interface AdminOptions {
   readonly stats: RequestStats;
   readonly intervalMs: number;
   readonly clock: Clock;
-  readonly registry: Registry;
+  readonly registry: MetricsSource;
   /** /readyz: the user container is ready and the queue-proxy is not draining (/healthz stays 200). */
   readonly ready: () => boolean;
 }

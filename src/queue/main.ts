@@ -4,7 +4,7 @@
 import { readOptions } from '../cmd/options.ts';
 import { logLevelOption } from '../cmd/shared-options.ts';
 import { stopOnSignals } from '../cmd/shutdown.ts';
-import { createLogger } from '../telemetry/log.ts';
+import { createJsonLog } from '../telemetry/json-log.ts';
 import { startTracing } from '../telemetry/tracing.ts';
 import { parseQueueProxyEnv } from './options.ts';
 import { startQueueProxy } from './queue-proxy.ts';
@@ -12,7 +12,8 @@ import { startQueueProxy } from './queue-proxy.ts';
 export async function runQueueProxy(_argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
   const options = parseQueueProxyEnv(env);
   const { logLevel } = readOptions({ logLevel: logLevelOption }, env);
-  const log = createLogger('queue-proxy', logLevel);
+  // JSON lines in pino's format without loading pino (see telemetry/json-log.ts).
+  const log = createJsonLog('queue-proxy', logLevel);
   // Off unless OTEL_TRACES_EXPORTER or an OTLP endpoint is set; the SDK is loaded only then, so a
   // pod without tracing starts as fast as before (see telemetry/tracing.ts).
   const tracing = await startTracing({ component: 'queue-proxy', env, log });

@@ -3,12 +3,10 @@
 // answers readiness from its own probing of the container, and drains on SIGTERM. With tracing
 // on, each request gets a span whose traceparent goes on to the app.
 
-import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Span } from '@opentelemetry/api';
-import { collectDefaultMetrics, type Registry } from 'prom-client';
 import { QUEUE_PROXY_READINESS_PATH } from '../api/queue-proxy.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import { Breaker, breakerError } from '../dataplane/breaker.ts';
@@ -31,7 +29,8 @@ import {
   scanInternalHeaders,
 } from '../http/internal-headers.ts';
 import { Forwarder, hasUnreadBody } from '../http/proxy.ts';
-import { registerCollected, registerRequestMetrics, ServiceRequestMetrics } from '../http/request-metrics.ts';
+import { newRequestId } from '../http/request-id.ts';
+import { registerRequestMetrics, ServiceRequestMetrics } from '../http/request-metrics.ts';
 import {
   type ClientErrorKind,
   closeServer,
@@ -43,18 +42,22 @@ import {
 import { parseTraceparent } from '../http/traceparent.ts';
 import { UpgradeForwarder, writeRawErrorAnswer } from '../http/upgrade.ts';
 import { Upstream } from '../http/upstream.ts';
-import { type Logger, LogThrottle, silentLogger } from '../telemetry/log.ts';
-import { createRegistry } from '../telemetry/metrics.ts';
+import { type MetricsRegistry, type MetricsSource, registerCollected } from '../telemetry/collected.ts';
+import { type Log, LogThrottle, silentLog } from '../telemetry/json-log.ts';
 import type { RequestSpans } from '../telemetry/request-spans.ts';
+import { createTextRegistry } from '../telemetry/text-registry.ts';
 import { AdminEndpoints } from './admin.ts';
 import type { QueueProxyOptions } from './options.ts';
 import { ReadinessProber } from './readiness.ts';
 
 export interface QueueProxyDeps {
   readonly clock?: Clock;
-  readonly logger?: Logger;
-  /** Defaults to a fresh registry for this queue-proxy. */
-  readonly registry?: Registry;
+  readonly logger?: Log;
+  /**
+   * Defaults to a TextRegistry with the build info and process metrics: the sidecar never loads
+   * prom-client (see telemetry/text-registry.ts). Tests may pass prom-client's Registry.
+   */
+  readonly registry?: MetricsRegistry & MetricsSource;
   /** Tracing (see telemetry/tracing.ts); without it no span is made, nothing is spent on traces. */
   readonly spans?: RequestSpans | undefined;
 }
@@ -130,8 +133,8 @@ class QueueRequest extends HeldSignal {
 class QueueProxy implements QueueProxyHandle {
   readonly #options: QueueProxyOptions;
   readonly #clock: Clock;
-  readonly #log: Logger;
-  readonly #registry: Registry;
+  readonly #log: Log;
+  readonly #registry: MetricsRegistry & MetricsSource;
   readonly #upstream: Upstream;
   readonly #breaker: Breaker | undefined;
   readonly #stats: RequestStats;
@@ -154,13 +157,13 @@ class QueueProxy implements QueueProxyHandle {
   readonly #edgePolicy: HeaderPolicy = {
     trustForwarded: false,
     stripInternal: true,
-    newRequestId: randomUUID,
+    newRequestId,
   };
   // Requests from the activator carry X-Forwarded-* set by it: kept and appended to.
   readonly #activatorPolicy: HeaderPolicy = {
     trustForwarded: true,
     stripInternal: true,
-    newRequestId: randomUUID,
+    newRequestId,
   };
   #httpPort = 0;
   #active = 0;
@@ -172,12 +175,12 @@ class QueueProxy implements QueueProxyHandle {
   constructor(options: QueueProxyOptions, deps: QueueProxyDeps) {
     this.#options = options;
     this.#clock = deps.clock ?? systemClock;
-    this.#log = (deps.logger ?? silentLogger()).child({
+    this.#log = (deps.logger ?? silentLog()).child({
       namespace: options.namespace,
       service: options.service,
       pod: options.pod,
     });
-    this.#registry = deps.registry ?? createRegistry('queue-proxy');
+    this.#registry = deps.registry ?? createTextRegistry('queue-proxy');
     const cc = options.containerConcurrency;
     this.#upstream = new Upstream({
       host: options.userHost,
@@ -193,7 +196,6 @@ class QueueProxy implements QueueProxyHandle {
     registerRequestMetrics(this.#registry, 'zeroscale_queue', () => [this.#metrics]);
     this.#registerLimits();
     this.#spans = deps.spans;
-    if (deps.registry === undefined) collectDefaultMetrics({ register: this.#registry });
     this.#prober = new ReadinessProber({
       spec: options.readinessProbe,
       host: options.userHost,

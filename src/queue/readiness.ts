@@ -3,7 +3,6 @@
 // queue-proxy's readiness is this result, so a pod is usable the moment the app listens.
 
 import http from 'node:http';
-import https from 'node:https';
 import net from 'node:net';
 import type { ProbeAction, ReadinessProbeSpec } from './probe-spec.ts';
 
@@ -120,7 +119,8 @@ function probeHttp(
   timeoutMs: number,
 ): Promise<boolean> {
   return new Promise((resolve) => {
-    const client = action.scheme === 'https' ? https : http;
+    // node:https only for an HTTPS probe: loading it costs every other pod 3 MB of memory.
+    const client = action.scheme === 'https' ? process.getBuiltinModule('node:https') : http;
     // With headers given as a list Node adds no Host of its own; kubelet sends host:port.
     const headers = [
       'host',

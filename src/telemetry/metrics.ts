@@ -2,21 +2,18 @@
 // registry, so tests can build as many components as they like side by side.
 
 import { Gauge, Registry } from 'prom-client';
-import packageJson from '../../package.json' with { type: 'json' };
+import { BUILD_INFO_HELP, BUILD_INFO_NAME, buildInfoLabels, type Component } from './build-info.ts';
 
-export type Component = 'controller' | 'autoscaler' | 'activator' | 'queue-proxy';
-
-/** The package's version (the image is tagged with it); read from package.json, not the environment. */
-export const buildVersion: string = packageJson.version;
+export { buildVersion, type Component } from './build-info.ts';
 
 export function createRegistry(component: Component): Registry {
   const registry = new Registry();
   const info = new Gauge({
-    name: 'zeroscale_build_info',
-    help: 'Build information of this zeroscale component; always 1.',
+    name: BUILD_INFO_NAME,
+    help: BUILD_INFO_HELP,
     labelNames: ['component', 'version', 'node_version'],
     registers: [registry],
   });
-  info.set({ component, version: buildVersion, node_version: process.versions.node }, 1);
+  info.set(buildInfoLabels(component), 1);
   return registry;
 }

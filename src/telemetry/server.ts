@@ -3,14 +3,14 @@
 // own routes (the queue-proxy's /stats and /wait-for-drain). GET and HEAD only.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Registry } from 'prom-client';
 import { type Clock, systemClock } from '../clock.ts';
 import { closeServer, listen } from '../http/server.ts';
+import type { MetricsSource } from './collected.ts';
 
 export type AdminRoute = (req: IncomingMessage, res: ServerResponse) => void;
 
 export interface AdminServerConfig {
-  readonly registry: Registry;
+  readonly registry: MetricsSource;
   /** /readyz; the activator also fails /healthz with it while draining (see `healthy`). */
   readonly ready: () => boolean;
   /** /healthz; always healthy when absent. */
@@ -95,7 +95,7 @@ export class AdminServer {
 export interface AdminServerOptions {
   readonly port: number;
   readonly host?: string;
-  readonly registry: Registry;
+  readonly registry: MetricsSource;
   readonly ready: () => boolean;
 }
 

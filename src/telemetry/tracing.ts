@@ -3,8 +3,8 @@
 // environment asks for an exporter. The SDK and the API are loaded only then, so a proxy without
 // tracing pays neither their start-up time nor anything per request.
 
-import type { Logger } from './log.ts';
-import { buildVersion } from './metrics.ts';
+import { buildVersion } from './build-info.ts';
+import type { Log } from './json-log.ts';
 import type { RequestSpans, TracedComponent } from './request-spans.ts';
 
 export interface Tracing {
@@ -36,7 +36,7 @@ export interface StartTracingOptions {
   readonly component: TracedComponent;
   /** Decides whether to start; the SDK itself reads the OTEL_* variables from process.env. */
   readonly env: Env;
-  readonly log: Logger;
+  readonly log: Log;
 }
 
 /**

@@ -1,15 +1,42 @@
 // `zeroscale queue-proxy` and `zeroscale activator` as processes: they start from their
-// environment, serve, refuse bad options with a message naming them, and drain on SIGTERM.
+// environment, serve, refuse bad options with a message naming them, and drain on SIGTERM. Each
+// runs both from the sources and from the bundles the image ships (scripts/bundle.ts), the
+// queue-proxy with the V8 flags the controller gives it.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { bundle } from '../../scripts/bundle.ts';
+import { QUEUE_PROXY_NODE_FLAGS } from '../../src/api/queue-proxy.ts';
 import { type App, request, startApp, waitFor } from './proxy-harness.ts';
 
-const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli.ts');
+const repo = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const sourceCli = path.join(repo, 'src', 'cli.ts');
+let bundleDir = '';
+beforeAll(async () => {
+  // Inside the repository, as dist/ is in the image: what the bundles leave outside (prom-client's
+  // optional @opentelemetry/api, the tracing SDK) resolves from node_modules.
+  fs.mkdirSync(path.join(repo, '.zeroscale'), { recursive: true });
+  bundleDir = fs.mkdtempSync(path.join(repo, '.zeroscale', 'test-bundle-'));
+  await bundle(bundleDir);
+}, 120_000);
+afterAll(() => {
+  if (bundleDir !== '') fs.rmSync(bundleDir, { recursive: true, force: true });
+});
+
+/** How each form starts a component: node's own flags, then the CLI script. */
+const forms = {
+  sources: (_component: string): string[] => [sourceCli],
+  bundle: (component: string): string[] => [
+    ...(component === 'queue-proxy' ? QUEUE_PROXY_NODE_FLAGS : []),
+    path.join(bundleDir, 'cli.cjs'),
+  ],
+} as const;
+type Form = keyof typeof forms;
+
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
@@ -22,8 +49,8 @@ interface Running {
   readonly exited: Promise<number | null>;
 }
 
-function run(args: string[], env: Record<string, string>): Running {
-  const child = spawn(process.execPath, [cli, ...args], {
+function run(form: Form, args: string[], env: Record<string, string>): Running {
+  const child = spawn(process.execPath, [...forms[form](args[0]!), ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -60,10 +87,10 @@ const started = (r: Running, msg: string) =>
     20_000,
   );
 
-describe('zeroscale queue-proxy', () => {
+describe.each(Object.keys(forms) as Form[])('zeroscale queue-proxy from the %s', (form) => {
   it('serves from its environment and drains on SIGTERM, exiting 0', async () => {
     const a = await app();
-    const qp = run(['queue-proxy'], {
+    const qp = run(form, ['queue-proxy'], {
       SERVING_SERVICE: 'hello',
       SERVING_NAMESPACE: 'default',
       SERVING_POD: 'hello-1',
@@ -77,13 +104,19 @@ describe('zeroscale queue-proxy', () => {
     await waitFor('ready', async () => (await request(httpPort!, { path: '/healthz/ready' })).status === 200);
     expect(await request(httpPort!)).toMatchObject({ status: 200, body: 'from app' });
     expect((await request(metricsPort!, { path: '/stats' })).status).toBe(200);
+    const metrics = await request(metricsPort!, { path: '/metrics' });
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toMatch(
+      /^zeroscale_queue_requests_total\{namespace="default",service="hello",code="200",code_class="2xx"\} 1$/m,
+    );
+    expect(metrics.body).toMatch(/^process_resident_memory_bytes \d+$/m);
     qp.child.kill('SIGTERM');
     expect(await qp.exited).toBe(0);
     expect(qp.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['drain started', 'drained']));
   });
 
   it('refuses a bad environment with a message naming the variable, exiting 1', async () => {
-    const qp = run(['queue-proxy'], {
+    const qp = run(form, ['queue-proxy'], {
       SERVING_SERVICE: 'hello',
       SERVING_NAMESPACE: 'default',
       USER_PORT: 'eighty',
@@ -93,7 +126,7 @@ describe('zeroscale queue-proxy', () => {
   });
 });
 
-describe('zeroscale activator', () => {
+describe.each(Object.keys(forms) as Form[])('zeroscale activator from the %s', (form) => {
   it('serves the services of a static config and exits 0 after a SIGTERM drain', async () => {
     const a = await app();
     // The app stands in for a queue-proxy: it answers the activator's probe too.
@@ -110,7 +143,7 @@ describe('zeroscale activator', () => {
         services: [{ namespace: 'default', name: 'hello', pods: [{ ip: '127.0.0.1', port: a.port }] }],
       }),
     );
-    const act = run(['activator', '--static-config', config], {
+    const act = run(form, ['activator', '--static-config', config], {
       ACTIVATOR_PORT: '0',
       ACTIVATOR_METRICS_PORT: '0',
       ACTIVATOR_LISTEN_HOST: '127.0.0.1',

@@ -87,6 +87,12 @@ describe('buildDeployment', () => {
               {
                 name: 'queue-proxy',
                 image: 'ghcr.io/zeroscale/zeroscale:v0.1.0',
+                command: [
+                  'node',
+                  '--max-semi-space-size=1',
+                  '--no-concurrent-recompilation',
+                  '/app/dist/cli.cjs',
+                ],
                 args: ['queue-proxy'],
                 ports: [
                   { name: 'http', containerPort: 8012, protocol: 'TCP' },

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { trace } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
-import { LogThrottle } from '../../src/telemetry/log.ts';
+import { LogThrottle } from '../../src/telemetry/json-log.ts';
 import { callerContext } from '../../src/telemetry/request-spans.ts';
 import { tracingRequested } from '../../src/telemetry/tracing.ts';
 

@@ -8,6 +8,8 @@ import { ownedLabels, podSelector } from '../../api/labels.ts';
 import { DEFAULT_SERVING_CONTAINER_NAME, deploymentName } from '../../api/names.ts';
 import { InvalidSpecError } from '../../api/parse.ts';
 import {
+  QUEUE_PROXY_ARGS,
+  QUEUE_PROXY_COMMAND,
   QUEUE_PROXY_CONTAINER_NAME,
   QUEUE_PROXY_DRAIN_PATH,
   QUEUE_PROXY_ENV,
@@ -179,7 +181,8 @@ function queueProxyContainer(input: QueueProxyInput): V1Container {
   return {
     name: QUEUE_PROXY_CONTAINER_NAME,
     image: config.queueProxy.image,
-    args: ['queue-proxy'],
+    command: [...QUEUE_PROXY_COMMAND],
+    args: [...QUEUE_PROXY_ARGS],
     ports: [
       { name: QUEUE_PROXY_HTTP_PORT_NAME, containerPort: QUEUE_PROXY_HTTP_PORT, protocol: 'TCP' },
       { name: QUEUE_PROXY_METRICS_PORT_NAME, containerPort: QUEUE_PROXY_METRICS_PORT, protocol: 'TCP' },
