@@ -252,8 +252,12 @@ class QueueProxy implements QueueProxyHandle {
     const o = this.#options;
     this.#prober.start();
     this.#admin.start();
-    await this.#admin.listen(o.metricsPort, o.listenHost);
-    this.#httpPort = await listen(this.#server, o.httpPort, o.listenHost);
+    // Both at once, the serving port first: a cold start's first request waits on it alone.
+    const [httpPort] = await Promise.all([
+      listen(this.#server, o.httpPort, o.listenHost),
+      this.#admin.listen(o.metricsPort, o.listenHost),
+    ]);
+    this.#httpPort = httpPort;
     this.#log.info(
       {
         httpPort: this.#httpPort,
