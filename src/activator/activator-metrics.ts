@@ -61,6 +61,32 @@ export function registerActivatorMetrics(view: ActivatorMetricsView): void {
   );
   registerCollected(
     registry,
+    'zeroscale_activator_fail_fast_total',
+    "Requests answered 503 at once because every pod of the service was failing, by the pods' reason (CrashLoopBackOff, ImagePullBackOff, OOMKilled, Unschedulable...).",
+    'counter',
+    () => {
+      const out: Sample[] = [];
+      for (const s of view.services())
+        for (const [reason, value] of s.failFast)
+          out.push({ value, labels: { ...s.metrics.labels, reason } });
+      return out;
+    },
+  );
+  registerCollected(
+    registry,
+    'zeroscale_activator_service_failing',
+    'Services whose every pod is failing now (1, with the reason): their requests are answered 503 at once.',
+    'gauge',
+    () => {
+      const out: Sample[] = [];
+      for (const s of view.services())
+        if (s.failure !== undefined)
+          out.push({ value: 1, labels: { ...s.metrics.labels, reason: s.failure.reason } });
+      return out;
+    },
+  );
+  registerCollected(
+    registry,
     'zeroscale_activator_queued_requests_all',
     'Requests waiting for capacity, all services.',
     'gauge',

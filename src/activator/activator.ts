@@ -49,12 +49,19 @@ import type { ActivatorOptions } from './options.ts';
 import { claimParked, keepReading, markResumed, ParkedRequest, stopReading } from './parked.ts';
 import { StatReporter } from './reporter.ts';
 import { ActivatorRequest, requestIds } from './request.ts';
-import { type ActivatorRejection, type PodTarget, ServiceThrottler } from './service-throttler.ts';
+import {
+  type ActivatorRejection,
+  FAIL_FAST_RETRY_AFTER_SECONDS,
+  type PodTarget,
+  ServiceFailingError,
+  ServiceThrottler,
+} from './service-throttler.ts';
 import type {
   AutoscalerClient,
   EndpointsSource,
   PodLifecycleSource,
   ServiceCatalog,
+  ServiceFailureSource,
   Unsubscribe,
 } from './sources.ts';
 
@@ -70,6 +77,9 @@ export interface ActivatorDeps {
   readonly spans?: RequestSpans | undefined;
   /** Pod creation and scheduling times for the cold-start phases of those names, when wired. */
   readonly podLifecycle?: PodLifecycleSource | undefined;
+  /** When every pod of a service is failing (crash loop, image pull…): requests are answered at
+   * once with the reason instead of waiting for their deadline. Without it, they wait. */
+  readonly failures?: ServiceFailureSource | undefined;
   /** Told of every finished cold start (the CLI records a Kubernetes Event on the service). */
   readonly onColdStart?: ((e: ColdStartEnded) => void) | undefined;
 }
@@ -162,6 +172,7 @@ class Activator implements ActivatorHandle {
       options,
       endpoints: deps.endpoints,
       podLifecycle: deps.podLifecycle,
+      failures: deps.failures,
       clock: this.#clock,
       log: this.#log,
       coldStartMetrics: this.#coldStartMetrics,
@@ -306,7 +317,8 @@ class Activator implements ActivatorHandle {
     const host = sniffParkableHost(chunk);
     if (host === undefined) return false;
     const svc = this.#catalogue.routeHost(host);
-    if (svc === undefined || svc.healthyPods > 0) return false;
+    // A failing service is answered at once on the ordinary path.
+    if (svc === undefined || svc.healthyPods > 0 || svc.failure !== undefined) return false;
     const parked = new ParkedRequest(svc, socket, chunk, performance.now());
     svc.active++;
     this.#active++;
@@ -373,9 +385,9 @@ class Activator implements ActivatorHandle {
   #parkedRejected(parked: ParkedRequest, err: ZeroscaleError): void {
     this.#unholdParked(parked);
     const rejected = rejection(err);
+    if (err instanceof ServiceFailingError) parked.service.countFailFast(err.failure);
     if (rejected.answer !== undefined) {
-      const retryAfter = rejected.answer.status === 503 ? this.#options.retryAfterSeconds : undefined;
-      writeRawErrorAnswer(parked.socket, rejected.answer, retryAfter);
+      writeRawErrorAnswer(parked.socket, rejected.answer, this.#retryAfter(rejected.answer));
     } else {
       parked.socket.destroy();
     }
@@ -415,6 +427,12 @@ class Activator implements ActivatorHandle {
     if (svc.breaker.tryAcquire()) {
       r.holdsSlot = true;
       this.#dispatch(r);
+      return;
+    }
+    // Every pod is failing (a crash loop, a bad image): say why now rather than at the deadline.
+    const failing = svc.failingError();
+    if (failing !== undefined) {
+      this.#rejected(r, failing);
       return;
     }
     const cold = svc.healthyPods === 0;
@@ -589,11 +607,14 @@ class Activator implements ActivatorHandle {
     }
     if (forwardedAt !== undefined) spans.event(span, 'forwarded', forwardedAt);
     span.setAttribute('zeroscale.cold_start.began_here', coldStart.startedAt === r.startedAt);
+    if (coldStart.failure !== undefined)
+      span.setAttribute('zeroscale.cold_start.failure_reason', coldStart.failure.reason);
     spans.end(span, forwardedAt);
   }
 
   #rejected(r: ActivatorRequest, err: ZeroscaleError): void {
     const rejected = rejection(err);
+    if (err instanceof ServiceFailingError) r.service.countFailFast(err.failure);
     this.#finish(r, rejected.status, rejected.reason, rejected.answer);
   }
 
@@ -608,7 +629,7 @@ class Activator implements ActivatorHandle {
     const svc = r.service;
     dropHeldBody(r.req);
     if (answer !== undefined) {
-      const retryAfter = answer.status === 503 ? this.#options.retryAfterSeconds : undefined;
+      const retryAfter = this.#retryAfter(answer);
       if (r.res !== undefined) {
         writeErrorAnswer(r.res, answer, {
           close: hasUnreadBody(r.req),
@@ -632,6 +653,11 @@ class Activator implements ActivatorHandle {
       this.#spans!.endRequest(r.span, status, failure ?? rejection ?? answer?.code);
     }
     this.#ended(svc, r.startedAt, r.coldStart, status, rejection);
+  }
+
+  /** Retry-After of an error answer: its own, or the activator's for a 503. */
+  #retryAfter(answer: ErrorAnswer): number | undefined {
+    return answer.retryAfterSeconds ?? (answer.status === 503 ? this.#options.retryAfterSeconds : undefined);
   }
 
   /** The bookkeeping of every request's end, parked or parsed. */
@@ -771,6 +797,12 @@ function rejection(err: ZeroscaleError): {
       return { status: 504, reason: 'deadline', answer: answer(504) };
     case 'SERVICE_REMOVED':
       return { status: 503, reason: 'service-removed', answer: answer(503) };
+    case 'SERVICE_CANNOT_START':
+      return {
+        status: 503,
+        reason: 'service-failing',
+        answer: { ...answer(503), retryAfterSeconds: FAIL_FAST_RETRY_AFTER_SECONDS },
+      };
     case 'SHUTTING_DOWN':
       return { status: 503, reason: 'shutting-down', answer: answer(503) };
     case 'PIPELINE_FLOOD':

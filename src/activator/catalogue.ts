@@ -11,12 +11,18 @@ import type { ColdStartMetrics } from './cold-start.ts';
 import { buildHostTable, type HostTable } from './hosts.ts';
 import type { ActivatorOptions } from './options.ts';
 import { ServiceThrottler } from './service-throttler.ts';
-import type { ActivatorService, EndpointsSource, PodLifecycleSource } from './sources.ts';
+import type {
+  ActivatorService,
+  EndpointsSource,
+  PodLifecycleSource,
+  ServiceFailureSource,
+} from './sources.ts';
 
 export interface CatalogueDeps {
   readonly options: ActivatorOptions;
   readonly endpoints: EndpointsSource;
   readonly podLifecycle: PodLifecycleSource | undefined;
+  readonly failures: ServiceFailureSource | undefined;
   readonly clock: Clock;
   readonly log: Logger;
   readonly coldStartMetrics: ColdStartMetrics;
@@ -80,7 +86,7 @@ export class ServiceCatalogue {
   }
 
   #add(spec: ActivatorService): ServiceThrottler {
-    const { options, endpoints, podLifecycle, clock, log, coldStartMetrics } = this.#deps;
+    const { options, endpoints, podLifecycle, failures, clock, log, coldStartMetrics } = this.#deps;
     const svc = new ServiceThrottler(spec, {
       queueDepth: options.queueDepth,
       probeIntervalMs: options.probeIntervalMs,
@@ -94,6 +100,9 @@ export class ServiceCatalogue {
     svc.unsubscribe = endpoints.subscribe(spec.namespace, spec.name, (pods) => svc.setEndpoints(pods));
     svc.unsubscribeLifecycle = podLifecycle?.subscribe(spec.namespace, spec.name, (event) =>
       svc.podLifecycle(event),
+    );
+    svc.unsubscribeFailures = failures?.subscribe(spec.namespace, spec.name, (failure) =>
+      svc.setFailure(failure),
     );
     return svc;
   }

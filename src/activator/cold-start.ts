@@ -67,7 +67,9 @@ export class ColdStart implements ColdStartTimes {
   waiting = 0;
   /** Requests that waited through it, in all. */
   requests = 0;
-  outcome: 'served' | 'abandoned' | undefined = undefined;
+  outcome: 'served' | 'abandoned' | 'failed' | undefined = undefined;
+  /** Why it cannot succeed, when every pod of the service failed while it waited. */
+  failure: ColdStartFailure | undefined = undefined;
 
   constructor(startedAt: number) {
     this.startedAt = startedAt;
@@ -79,6 +81,12 @@ export class ColdStart implements ColdStartTimes {
     this.at[phase] = at;
     return true;
   }
+}
+
+/** Why a cold start could not succeed: every pod failed for this reason (see kube/pod-problems.ts). */
+export interface ColdStartFailure {
+  readonly reason: string;
+  readonly message: string;
 }
 
 /** What the log line of a served cold start names: the request that got the first byte. */
@@ -99,9 +107,11 @@ type ServiceLabels = { readonly namespace: string; readonly service: string };
 export interface ColdStartEnded {
   readonly namespace: string;
   readonly service: string;
-  /** Undefined when no waiting request was served (abandoned). */
+  /** Undefined when no waiting request was served (abandoned or failed). */
   readonly totalMs: number | undefined;
   readonly phases: readonly PhaseTiming[];
+  /** Set when its requests were answered at once because every pod was failing. */
+  readonly failure?: ColdStartFailure | undefined;
 }
 
 export class ColdStartMetrics {
@@ -142,10 +152,15 @@ export class ColdStartMetrics {
     this.#total.inc(labels);
   }
 
-  ended(labels: ServiceLabels, totalMs: number | undefined, phases: readonly PhaseTiming[]): void {
+  ended(
+    labels: ServiceLabels,
+    totalMs: number | undefined,
+    phases: readonly PhaseTiming[],
+    failure?: ColdStartFailure,
+  ): void {
     if (totalMs !== undefined) this.#duration.observe(labels, totalMs / 1000);
     for (const p of phases) this.#phases.observe({ ...labels, phase: p.phase }, p.ms / 1000);
-    this.#onEnded?.({ namespace: labels.namespace, service: labels.service, totalMs, phases });
+    this.#onEnded?.({ namespace: labels.namespace, service: labels.service, totalMs, phases, failure });
   }
 
   /** Drops the series of a service that is gone. */
@@ -220,9 +235,19 @@ export class ColdStartTracker {
   left(coldStart: ColdStart): void {
     coldStart.waiting--;
     if (coldStart !== this.#current || coldStart.waiting > 0) return;
-    coldStart.outcome = 'abandoned';
+    coldStart.outcome = coldStart.failure === undefined ? 'abandoned' : 'failed';
     this.#current = undefined;
     this.#record(coldStart, undefined);
+  }
+
+  /**
+   * Every pod of the service is failing: the cold start under way (if any) will not be served.
+   * Its requests are about to be answered with the reason; when the last has left, it is
+   * recorded as failed, with the reason.
+   */
+  failed(failure: ColdStartFailure): void {
+    const coldStart = this.#current;
+    if (coldStart !== undefined) coldStart.failure ??= failure;
   }
 
   /** The service is gone: nothing more is recorded and its series are dropped. */
@@ -237,7 +262,7 @@ export class ColdStartTracker {
     const phases = coldStartPhases(coldStart);
     const forwarded = coldStart.at.forwarded;
     const totalMs = forwarded === undefined ? undefined : forwarded - coldStart.startedAt;
-    this.#metrics.ended(this.#labels, totalMs, phases);
+    this.#metrics.ended(this.#labels, totalMs, phases, coldStart.failure);
     const phasesMs: Partial<Record<ColdStartPhase, number>> = {};
     for (const p of phases) phasesMs[p.phase] = round(p.ms);
     const fields = {
@@ -246,6 +271,7 @@ export class ColdStartTracker {
         ...(totalMs === undefined ? {} : { durationMs: round(totalMs) }),
         phasesMs,
         requests: coldStart.requests,
+        ...(coldStart.failure === undefined ? {} : { failure: coldStart.failure }),
       },
       ...(by?.requestId === undefined ? {} : { requestId: by.requestId }),
       ...(by?.traceId === undefined ? {} : { traceId: by.traceId }),
@@ -253,6 +279,11 @@ export class ColdStartTracker {
     };
     if (totalMs !== undefined) {
       this.#log.info(fields, `cold start served its first request after ${Math.round(totalMs)} ms`);
+    } else if (coldStart.failure !== undefined) {
+      this.#log.warn(
+        fields,
+        `cold start failed: ${coldStart.failure.message} (${coldStart.failure.reason}); its ${coldStart.requests} requests were answered 503`,
+      );
     } else {
       this.#log.info(fields, `cold start ended with none of its ${coldStart.requests} requests served`);
     }

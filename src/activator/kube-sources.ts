@@ -17,6 +17,7 @@ import { EventRecorder } from '../kube/events.ts';
 import { Informer, logWatchErrors, servingInformers } from '../kube/informer.ts';
 import { podOfIdentity } from '../kube/leader.ts';
 import { kubePaths } from '../kube/paths.ts';
+import { DEFAULT_FAIL_FAST_POLICY, type FailFastPolicy, failingProblem } from '../kube/pod-problems.ts';
 import type { KubeClient } from '../kube/rest.ts';
 import type { ColdStartEnded } from './cold-start.ts';
 import type {
@@ -26,6 +27,8 @@ import type {
   PodLifecycleEvent,
   PodLifecycleSource,
   ServiceCatalog,
+  ServiceFailure,
+  ServiceFailureSource,
   Unsubscribe,
 } from './sources.ts';
 
@@ -34,6 +37,16 @@ export interface KubeSourcesOptions {
   readonly autoscalerService: string;
   readonly imageTag: string;
   readonly log: Logger;
+  /** When a service counts as failing (see kube/pod-problems.ts). */
+  readonly failFast?: FailFastPolicy;
+}
+
+/** The failure verdict of one service that someone listens to. */
+interface FailureWatch {
+  readonly listeners: Set<(failure: ServiceFailure | undefined) => void>;
+  current: ServiceFailure | undefined;
+  /** Asks again when an unschedulable pod reaches the bound, though no pod changes. */
+  timer: NodeJS.Timeout | undefined;
 }
 
 export class KubeActivatorSources {
@@ -41,12 +54,17 @@ export class KubeActivatorSources {
   readonly endpoints: EndpointsSource;
   /** Pods created and scheduled, for the cold-start phases a pod informer sees first. */
   readonly podLifecycle: PodLifecycleSource;
+  /** Every pod of a service failing (crash loop, image pull…), from the same pod informer. */
+  readonly failures: ServiceFailureSource;
   readonly #services: Informer<{ metadata?: { name?: string; namespace?: string } }>;
   readonly #slices: Informer<V1EndpointSlice>;
   readonly #configWatch: ClusterConfigWatch;
   readonly #pods: Informer<V1Pod>;
   /** Subscribers by `namespace/serviceName`. */
   readonly #lifecycleListeners = new Map<string, Set<(e: PodLifecycleEvent) => void>>();
+  /** Pods by `namespace/serviceName` (bounded by the pods that exist). */
+  readonly #podsByService = new Map<string, Map<string, V1Pod>>();
+  readonly #failureWatches = new Map<string, FailureWatch>();
   /** Pods already reported as scheduled (bounded by the pods that exist). */
   readonly #scheduled = new Set<string>();
   /** The autoscaler's leader Lease: only its holder runs the stats server. */
@@ -80,13 +98,13 @@ export class KubeActivatorSources {
       onError: logWatchErrors(options.log, 'Pod'),
     });
     this.#pods.on((event, pod, key) => {
+      const svcKey = `${pod.metadata?.namespace}/${pod.metadata?.labels?.[SERVICE_LABEL]}`;
+      this.#indexPod(svcKey, key, event === 'delete' ? undefined : pod);
       if (event === 'delete') {
         this.#scheduled.delete(key);
         return;
       }
-      const listeners = this.#lifecycleListeners.get(
-        `${pod.metadata?.namespace}/${pod.metadata?.labels?.[SERVICE_LABEL]}`,
-      );
+      const listeners = this.#lifecycleListeners.get(svcKey);
       const name = pod.metadata?.name;
       if (event === 'add') for (const l of listeners ?? []) l({ phase: 'pod_created', pod: name });
       if (pod.spec?.nodeName && !this.#scheduled.has(key)) {
@@ -103,6 +121,29 @@ export class KubeActivatorSources {
         return () => {
           set.delete(onEvent);
           if (set.size === 0) this.#lifecycleListeners.delete(key);
+        };
+      },
+    };
+    this.failures = {
+      subscribe: (namespace, name, onChange): Unsubscribe => {
+        const key = serviceKey(namespace, name);
+        let watch = this.#failureWatches.get(key);
+        if (watch === undefined) {
+          watch = { listeners: new Set(), current: undefined, timer: undefined };
+          this.#failureWatches.set(key, watch);
+          this.#judgeFailure(key);
+        }
+        const w = watch;
+        w.listeners.add(onChange);
+        if (w.current !== undefined) {
+          const failure = w.current;
+          queueMicrotask(() => onChange(failure));
+        }
+        return () => {
+          w.listeners.delete(onChange);
+          if (w.listeners.size > 0 || this.#failureWatches.get(key) !== w) return;
+          if (w.timer !== undefined) clearTimeout(w.timer);
+          this.#failureWatches.delete(key);
         };
       },
     };
@@ -159,6 +200,44 @@ export class KubeActivatorSources {
   stop(): void {
     for (const i of [this.#configWatch.informer, this.#slices, this.#services, this.#leases, this.#pods])
       i.stop();
+    for (const w of this.#failureWatches.values()) if (w.timer !== undefined) clearTimeout(w.timer);
+    this.#failureWatches.clear();
+  }
+
+  #indexPod(svcKey: string, podKey: string, pod: V1Pod | undefined): void {
+    let pods = this.#podsByService.get(svcKey);
+    if (pod !== undefined) {
+      if (pods === undefined) {
+        pods = new Map();
+        this.#podsByService.set(svcKey, pods);
+      }
+      pods.set(podKey, pod);
+    } else if (pods !== undefined) {
+      pods.delete(podKey);
+      if (pods.size === 0) this.#podsByService.delete(svcKey);
+    }
+    if (this.#failureWatches.has(svcKey)) this.#judgeFailure(svcKey);
+  }
+
+  /** Recomputes whether every pod of a service is failing; tells its listeners when that changed. */
+  #judgeFailure(svcKey: string): void {
+    const watch = this.#failureWatches.get(svcKey);
+    if (watch === undefined) return;
+    if (watch.timer !== undefined) clearTimeout(watch.timer);
+    watch.timer = undefined;
+    const now = Date.now();
+    const pods = [...(this.#podsByService.get(svcKey)?.values() ?? [])];
+    const verdict = failingProblem(pods, now, this.#o.failFast ?? DEFAULT_FAIL_FAST_POLICY);
+    if (verdict.recheckAtMs !== undefined) {
+      watch.timer = setTimeout(() => this.#judgeFailure(svcKey), verdict.recheckAtMs - now + 10);
+      watch.timer.unref();
+    }
+    const p = verdict.problem;
+    const failure = p === undefined ? undefined : { reason: p.reason, message: p.publicMessage };
+    const before = watch.current;
+    if (failure?.reason === before?.reason && failure?.message === before?.message) return;
+    watch.current = failure;
+    for (const l of watch.listeners) l(failure);
   }
 
   /**
@@ -179,7 +258,14 @@ export class KubeActivatorSources {
         namespace: e.namespace,
         uid: svc?.metadata?.uid,
       };
-      if (e.totalMs === undefined) {
+      if (e.failure !== undefined) {
+        events.record(
+          involved,
+          'Warning',
+          'ColdStartFailed',
+          `Cold start failed: ${e.failure.message} (${e.failure.reason}); its requests were answered 503 at once (${phases || 'no phase reached'})`,
+        );
+      } else if (e.totalMs === undefined) {
         events.record(
           involved,
           'Warning',

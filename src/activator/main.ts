@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { readOptions } from '../cmd/options.ts';
 import { stopOnSignals } from '../cmd/shutdown.ts';
 import { createKubeClient } from '../kube/config.ts';
+import { DEFAULT_FAIL_FAST_POLICY } from '../kube/pod-problems.ts';
 import { createLogger } from '../telemetry/log.ts';
 import { startTracing } from '../telemetry/tracing.ts';
 import { startActivator } from './activator.ts';
@@ -33,6 +34,7 @@ export async function runActivator(argv: readonly string[], env: NodeJS.ProcessE
       autoscalerService: w.autoscalerService,
       imageTag: w.imageTag,
       log,
+      failFast: { ...DEFAULT_FAIL_FAST_POLICY, unschedulableAfterMs: w.unschedulableFailAfterMs },
     });
     kube.start();
     await kube.waitForSync();
@@ -52,6 +54,7 @@ export async function runActivator(argv: readonly string[], env: NodeJS.ProcessE
     spans: tracing?.spans,
     onColdStart: kube?.coldStartEvents(),
     podLifecycle: kube?.podLifecycle,
+    failures: kube?.failures,
   });
   stopOnSignals(activator, { log, beforeExit: async () => await tracing?.shutdown() });
 }

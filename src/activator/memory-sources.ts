@@ -10,6 +10,8 @@ import type {
   PodLifecycleEvent,
   PodLifecycleSource,
   ServiceCatalog,
+  ServiceFailure,
+  ServiceFailureSource,
   Unsubscribe,
 } from './sources.ts';
 
@@ -160,5 +162,38 @@ export class MemoryPodLifecycleSource implements PodLifecycleSource {
 
   emit(namespace: string, name: string, event: PodLifecycleEvent): void {
     for (const listener of this.#listeners.get(keyOf(namespace, name)) ?? []) listener(event);
+  }
+}
+
+/** Service failures set by hand (tests; a stand-in for the verdict over a pod informer). */
+export class MemoryServiceFailureSource implements ServiceFailureSource {
+  readonly #failures = new Map<string, ServiceFailure>();
+  readonly #listeners = new Map<string, Set<(failure: ServiceFailure | undefined) => void>>();
+
+  subscribe(
+    namespace: string,
+    name: string,
+    onChange: (failure: ServiceFailure | undefined) => void,
+  ): Unsubscribe {
+    const key = keyOf(namespace, name);
+    let set = this.#listeners.get(key);
+    if (set === undefined) {
+      set = new Set();
+      this.#listeners.set(key, set);
+    }
+    set.add(onChange);
+    const failure = this.#failures.get(key);
+    if (failure !== undefined) onChange(failure);
+    return () => {
+      set.delete(onChange);
+    };
+  }
+
+  /** Sets (or, with undefined, clears) the failure of a service. */
+  set(namespace: string, name: string, failure: ServiceFailure | undefined): void {
+    const key = keyOf(namespace, name);
+    if (failure === undefined) this.#failures.delete(key);
+    else this.#failures.set(key, failure);
+    for (const listener of this.#listeners.get(key) ?? []) listener(failure);
   }
 }

@@ -5,6 +5,7 @@ import os from 'node:os';
 import { bytes, type Env, integer, port, readOptions, seconds, text } from '../cmd/options.ts';
 import { kubeOptions } from '../cmd/shared-options.ts';
 import type { ServerLimits } from '../http/server.ts';
+import { DEFAULT_FAIL_FAST_POLICY } from '../kube/pod-problems.ts';
 
 export interface ActivatorOptions {
   /** This replica's name in reports and pokes (the pod name in a cluster). */
@@ -168,5 +169,14 @@ export const activatorWiringOptions = {
     flag: 'autoscaler-service',
     env: 'ZEROSCALE_AUTOSCALER_SERVICE',
     default: 'zeroscale-autoscaler',
+  }),
+  /**
+   * How long the scheduler must have refused every pod of a service before its requests are
+   * answered 503 at once (a cluster autoscaler may be adding a node meanwhile).
+   */
+  unschedulableFailAfterMs: seconds({
+    flag: 'unschedulable-fail-after',
+    env: 'ACTIVATOR_UNSCHEDULABLE_FAIL_AFTER_SECONDS',
+    default: DEFAULT_FAIL_FAST_POLICY.unschedulableAfterMs,
   }),
 } as const;

@@ -16,7 +16,32 @@ import type { Logger } from '../telemetry/log.ts';
 import { Balancer } from './balancer.ts';
 import { type ColdStartMetrics, ColdStartTracker } from './cold-start.ts';
 import { probeQueueProxy } from './pod-probe.ts';
-import type { ActivatorService, PodEndpoint, PodLifecycleEvent, Unsubscribe } from './sources.ts';
+import type {
+  ActivatorService,
+  PodEndpoint,
+  PodLifecycleEvent,
+  ServiceFailure,
+  Unsubscribe,
+} from './sources.ts';
+
+/**
+ * Retry-After of a fail-fast answer. A crash loop or a bad image stays until someone changes the
+ * service, and kubelet retries a crashing container after 10 s at the soonest: a client retrying
+ * sooner only gets the same answer.
+ */
+export const FAIL_FAST_RETRY_AFTER_SECONDS = 10;
+
+/** A request refused because every pod of its service is failing; answered 503 with the reason. */
+export class ServiceFailingError extends ZeroscaleError {
+  readonly failure: ServiceFailure;
+
+  constructor(key: string, failure: ServiceFailure) {
+    super('SERVICE_CANNOT_START', `service ${key} cannot start: ${failure.message} (${failure.reason})`, {
+      httpStatus: 503,
+    });
+    this.failure = failure;
+  }
+}
 
 export type ActivatorRejection =
   | ClientErrorKind
@@ -28,6 +53,7 @@ export type ActivatorRejection =
   | 'body-too-large'
   | 'no-capacity'
   | 'service-removed'
+  | 'service-failing'
   | 'shutting-down';
 
 export interface ServiceThrottlerOptions {
@@ -101,6 +127,11 @@ export class ServiceThrottler {
   poked = false;
   unsubscribe: Unsubscribe | undefined = undefined;
   unsubscribeLifecycle: Unsubscribe | undefined = undefined;
+  unsubscribeFailures: Unsubscribe | undefined = undefined;
+  /** Set while every pod is failing for a reason that needs the user: requests get 503 at once. */
+  failure: ServiceFailure | undefined = undefined;
+  /** Requests answered at once for a failure, by its reason (bounded: the runtime's reasons). */
+  readonly failFast = new Map<string, number>();
   readonly #options: ServiceThrottlerOptions;
   #closed = false;
 
@@ -182,12 +213,47 @@ export class ServiceThrottler {
     this.coldStarts.mark(event.phase, at);
   }
 
+  /**
+   * Every pod is failing (a crash loop, an image that cannot be pulled…), or no longer is. While
+   * it lasts, requests that have to wait are answered at once (`failingError`); those waiting
+   * now are answered so, and the cold start under way ends with the reason.
+   */
+  setFailure(failure: ServiceFailure | undefined): void {
+    if (this.#closed) return;
+    const before = this.failure;
+    this.failure = failure;
+    if (failure === undefined) {
+      if (before !== undefined)
+        this.log.info({ reason: before.reason }, 'pods no longer failing; requests wait for them again');
+      return;
+    }
+    if (before?.reason !== failure.reason || before.message !== failure.message) {
+      this.log.warn(
+        { reason: failure.reason, failure: failure.message, waiting: this.breaker.queued },
+        'every pod is failing: answering its requests with 503 at once',
+      );
+    }
+    this.coldStarts.failed(failure);
+    this.breaker.rejectWaiting(this.failingError()!);
+  }
+
+  /** The error a request that would wait gets while the service is failing; undefined otherwise. */
+  failingError(): ServiceFailingError | undefined {
+    return this.failure === undefined ? undefined : new ServiceFailingError(this.key, this.failure);
+  }
+
+  /** Counts a fail-fast answer by the failure's reason. */
+  countFailFast(failure: ServiceFailure): void {
+    this.failFast.set(failure.reason, (this.failFast.get(failure.reason) ?? 0) + 1);
+  }
+
   /** Stops probing, fails the waiting requests, closes pools as their requests end. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.unsubscribe?.();
     this.unsubscribeLifecycle?.();
+    this.unsubscribeFailures?.();
     this.coldStarts.close();
     for (const pod of [...this.pods.values()]) this.#removePod(pod);
     this.deadlines.clear();

@@ -85,3 +85,26 @@ export interface PodLifecycleEvent {
 export interface PodLifecycleSource {
   subscribe(namespace: string, name: string, onEvent: (event: PodLifecycleEvent) => void): Unsubscribe;
 }
+
+/** Why a service cannot start now, as a client of it may be told (see kube/pod-problems.ts). */
+export interface ServiceFailure {
+  /** The runtime's reason: CrashLoopBackOff, ImagePullBackOff, OOMKilled, Unschedulable… */
+  readonly reason: string;
+  /** Names no pod or address: "container app exited with code 3". */
+  readonly message: string;
+}
+
+/**
+ * Optional: says when every pod of a service is failing for a reason that will not fix itself,
+ * and when that ends. The activator then answers the requests it holds for the service, and new
+ * ones, at once with 503 and the reason, instead of holding them to their deadline.
+ */
+export interface ServiceFailureSource {
+  /** Calls `onChange` with the failure when one begins or its reason changes, and with undefined
+   * when it ends. Nothing is called while the service is healthy. */
+  subscribe(
+    namespace: string,
+    name: string,
+    onChange: (failure: ServiceFailure | undefined) => void,
+  ): Unsubscribe;
+}

@@ -10,6 +10,12 @@ export type ServiceType = 'private' | 'public';
 /** On the public EndpointSlice: the mode it was written for ("proxy" or "serve"). */
 export const MODE_LABEL = 'serving.zeroscale.dev/mode';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+/**
+ * On a Deployment: a hash of what the controller last meant to apply (replicas aside). A field
+ * removed from the template leaves the live object a superset of the desired one, which a subset
+ * check alone would take for "nothing to do".
+ */
+export const DESIRED_HASH_ANNOTATION = 'serving.zeroscale.dev/desired-hash';
 export const MANAGED_BY = 'zeroscale';
 
 /** EndpointSlice label (Kubernetes'): the Service a slice belongs to. */

@@ -2,12 +2,13 @@
 // children (Deployment, private and public Services, public EndpointSlice) with server-side apply,
 // then write the status once if it changed. Level-based: running it twice changes nothing more.
 
+import { createHash } from 'node:crypto';
 import type { V1Deployment, V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ClusterConfig } from '../api/cluster-config.ts';
 import { CONDITION, findCondition, INVALID_SPEC_REASON } from '../api/conditions.ts';
 import { resolveServerlessServiceSpec } from '../api/defaults.ts';
-import { MODE_LABEL } from '../api/labels.ts';
+import { DESIRED_HASH_ANNOTATION, MODE_LABEL } from '../api/labels.ts';
 import {
   CONTROLLER_FIELD_MANAGER,
   deploymentName,
@@ -19,6 +20,7 @@ import { describeIssues, safeParseServerlessService } from '../api/parse.ts';
 import { API_VERSION, KIND, type ServerlessService } from '../api/serverless-service.ts';
 import type { Clock } from '../clock.ts';
 import type { EventRecorder, InvolvedObject } from '../kube/events.ts';
+import { handOverCreatedFields } from '../kube/field-ownership.ts';
 import { kubePaths } from '../kube/paths.ts';
 import { isAlreadyExists, type KubeClient } from '../kube/rest.ts';
 import { containsDesired } from '../kube/subset.ts';
@@ -52,6 +54,23 @@ export interface ReconcilerOptions {
 }
 
 const creationManager = `${CONTROLLER_FIELD_MANAGER}-create`;
+/** What the creation POST keeps owning: the first replicas (the autoscaler's from then on). */
+const CREATED_REPLICAS = ['f:spec', 'f:replicas'];
+
+/** The Deployment the controller wants, stamped with a hash of itself (see DESIRED_HASH_ANNOTATION). */
+function desiredDeployment(svc: ServerlessService, config: ClusterConfig, replicas?: number): V1Deployment {
+  const desired = buildDeployment(svc, config);
+  const hash = createHash('sha256').update(JSON.stringify(desired)).digest('hex').slice(0, 16);
+  const metadata = {
+    ...desired.metadata,
+    annotations: { ...desired.metadata?.annotations, [DESIRED_HASH_ANNOTATION]: hash },
+  };
+  return {
+    ...desired,
+    metadata,
+    spec: { ...desired.spec!, ...(replicas === undefined ? {} : { replicas }) },
+  };
+}
 
 function isReadyPod(p: V1Pod): boolean {
   return (
@@ -144,7 +163,7 @@ export class ServerlessServiceReconciler {
       try {
         const created = await this.#o.client.post<V1Deployment>(
           kubePaths.deployments(ns),
-          buildDeployment(svc, config, { replicas }),
+          desiredDeployment(svc, config, replicas),
           {
             fieldManager: creationManager,
           },
@@ -160,8 +179,21 @@ export class ServerlessServiceReconciler {
         if (!isAlreadyExists(err)) throw err;
       }
     }
-    const desired = buildDeployment(svc, config);
+    const desired = desiredDeployment(svc, config);
     if (live && containsDesired(desired, live)) return live;
+    // Created by POST: its fields are the creator's until handed to our Apply entry, and apply
+    // could remove none of them (a command or env var dropped from the template would stay).
+    const handedOver = handOverCreatedFields(
+      live?.metadata?.managedFields,
+      creationManager,
+      CONTROLLER_FIELD_MANAGER,
+      CREATED_REPLICAS,
+    );
+    if (live && handedOver) {
+      await this.#o.client.patch(kubePaths.deployment(ns, name), 'merge', {
+        metadata: { resourceVersion: live.metadata?.resourceVersion, managedFields: handedOver },
+      });
+    }
     const applied = await this.#o.client.apply<V1Deployment>(
       kubePaths.deployment(ns, name),
       desired,

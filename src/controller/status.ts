@@ -14,7 +14,7 @@ import {
 import { serviceUrl } from '../api/names.ts';
 import type { ServerlessService } from '../api/serverless-service.ts';
 import type { Condition, ServingMode } from '../api/status.ts';
-import { findPodProblem } from './pod-problems.ts';
+import { findPodProblem } from '../kube/pod-problems.ts';
 
 export interface ObservedChildren {
   readonly deployment: V1Deployment | undefined;

@@ -164,6 +164,8 @@ export interface ErrorAnswer {
   readonly status: number;
   readonly code: string;
   readonly message: string;
+  /** Seconds for Retry-After, when this answer knows better than the server's default. */
+  readonly retryAfterSeconds?: number;
 }
 
 export interface ErrorAnswerOptions {

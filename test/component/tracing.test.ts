@@ -8,6 +8,7 @@ import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Span, type SpanContext, type Tracer, trace } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryServiceFailureSource } from '../../src/activator/memory-sources.ts';
 import { silentLogger } from '../../src/telemetry/log.ts';
 import { callerContext, RequestSpans } from '../../src/telemetry/request-spans.ts';
 import { startTracing, type Tracing } from '../../src/telemetry/tracing.ts';
@@ -231,6 +232,27 @@ describe('tracing exported over OTLP/HTTP', () => {
     expect(attr(coldStart, 'zeroscale.cold_start.began_here')).toBe(true);
     const eventTimes = (coldStart.events ?? []).map((e) => BigInt(e.timeUnixNano));
     expect([...eventTimes].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(eventTimes);
+  });
+
+  it('ends a cold start that failed fast with its reason on the cold_start span', async () => {
+    const failures = new MemoryServiceFailureSource();
+    const r = await startActivatorRig([HELLO], {}, { spans: tracing.spans, failures });
+    cleanups.push(() => r.close());
+    const traceId = '5cf92f3577b34da6a3ce929d0e0e4737';
+    const cold = request(r.activator.port, {
+      host: HOST,
+      headers: { traceparent: `00-${traceId}-${CLIENT_SPAN}-01` },
+    });
+    await waitFor('request held', () => r.activator.service('default', 'hello')?.queued === 1);
+    failures.set('default', 'hello', {
+      reason: 'ImagePullBackOff',
+      message: 'container app: image "x" cannot be pulled',
+    });
+    expect((await cold).status).toBe(503);
+    const span = await waitFor('the cold_start span exported', () =>
+      receiver.spans.find((s) => s.name === 'cold_start' && s.traceId === traceId),
+    );
+    expect(attr(span, 'zeroscale.cold_start.failure_reason')).toBe('ImagePullBackOff');
   });
 
   it('starts a trace for a request without a traceparent and passes it on', async () => {

@@ -139,6 +139,31 @@ describe('drift', () => {
   });
 });
 
+describe('template changes', () => {
+  it('removes from the Deployment what the template no longer has, and leaves its replicas alone', async () => {
+    const withEnv = { ...helloApp, env: [{ name: 'GREETING', value: 'hi' }] };
+    await kubectlOk(['apply', '-n', ns.name, '-f', '-'], manifest('shrink', withEnv, { timeoutSeconds: 5 }));
+    await waitReady('shrink');
+    const deployment = () =>
+      client.get<V1Deployment>(`/apis/apps/v1/namespaces/${ns.name}/deployments/shrink`);
+    const app = (d: V1Deployment) => d.spec?.template.spec?.containers.find((c) => c.name === 'app');
+    const names = (d: V1Deployment) => app(d)?.env?.map((e) => e.name);
+    expect(names(await deployment())).toEqual(['GREETING', 'PORT']);
+    const replicas = (await deployment()).spec?.replicas;
+
+    // The same service without the env var: kubectl apply drops it from the ServerlessService,
+    // and the controller must drop it from the Deployment (and so from the pods).
+    await kubectlOk(['apply', '-n', ns.name, '-f', '-'], manifest('shrink', helloApp, { timeoutSeconds: 5 }));
+    const updated = await waitFor('GREETING gone from the Deployment', async () => {
+      const d = await deployment();
+      return names(d)?.join() === 'PORT' ? d : undefined;
+    });
+    expect(app(updated)?.command).toEqual(helloApp.command);
+    expect(updated.spec?.replicas).toBe(replicas);
+    await kubectlOk(['delete', 'ssvc', 'shrink', '-n', ns.name, '--wait=false']);
+  });
+});
+
 describe('pod problems in status', () => {
   it('shows ImagePullBackOff for an image that does not exist', async () => {
     await kubectlOk(

@@ -1,0 +1,149 @@
+// Fail fast through a real activator over 127.0.0.1, with in-memory sources: when every pod of a
+// service is failing (what kube-sources.ts judges from the pod informer), the requests it holds
+// and the new ones are answered at once with 503, Retry-After and the reason; the cold start ends
+// as failed with the reason (log line, the hook the CLI turns into an Event, metrics); and when
+// the failure ends, the next request cold-starts as usual.
+
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ColdStartEnded } from '../../src/activator/cold-start.ts';
+import { MemoryServiceFailureSource } from '../../src/activator/memory-sources.ts';
+import {
+  HELLO,
+  metricValue,
+  openRaw,
+  request,
+  scrape,
+  startActivatorRig,
+  startPod,
+  waitFor,
+} from './proxy-harness.ts';
+
+const HOST = 'hello.default.svc';
+const CRASH = { reason: 'CrashLoopBackOff', message: 'container app exited with code 3 (restarted once)' };
+const BODY = `service default/hello cannot start: ${CRASH.message} (CrashLoopBackOff)\n`;
+const series = { namespace: 'default', service: 'hello' };
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+async function rig() {
+  const lines: { level: number; msg: string; [k: string]: unknown }[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  const failures = new MemoryServiceFailureSource();
+  const ended: ColdStartEnded[] = [];
+  const r = await startActivatorRig([HELLO], {}, { logger, failures, onColdStart: (e) => ended.push(e) });
+  cleanups.push(() => r.close());
+  return { ...r, failures, lines, ended };
+}
+
+/** Reads a raw connection until it closes. */
+function readAll(socket: import('node:net').Socket): Promise<string> {
+  return new Promise((resolve) => {
+    let out = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (c: string) => (out += c));
+    socket.on('close', () => resolve(out));
+    socket.on('error', () => resolve(out));
+  });
+}
+
+describe('activator fail fast', () => {
+  it('answers the requests it holds with 503, Retry-After and the reason once every pod fails', async () => {
+    const r = await rig();
+    // One parked (first request of a connection, no body), one through the parser (a body).
+    const parked = await openRaw(r.activator.port, `GET /a HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
+    const parkedAnswer = readAll(parked);
+    const withBody = request(r.activator.port, { host: HOST, method: 'POST', path: '/b', body: 'x' });
+    await waitFor('both held', () => r.activator.service('default', 'hello')?.queued === 2);
+
+    r.failures.set('default', 'hello', CRASH);
+
+    const answer = await withBody;
+    expect(answer.status).toBe(503);
+    expect(answer.headers['retry-after']).toBe('10');
+    expect(answer.headers['x-zeroscale-error']).toBe('SERVICE_CANNOT_START');
+    expect(answer.body).toBe(BODY);
+    const raw = await parkedAnswer;
+    expect(raw).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/);
+    expect(raw).toMatch(/\r\nretry-after: 10\r\n/i);
+    expect(raw.endsWith(`\r\n\r\n${BODY}`)).toBe(true);
+    expect(r.activator.service('default', 'hello')?.queued).toBe(0);
+
+    // The cold start they waited through ended as failed, with the reason, once.
+    await waitFor('cold start recorded', () => r.ended.length === 1);
+    expect(r.ended[0]).toMatchObject({ totalMs: undefined, failure: CRASH });
+    const line = r.lines.find((l) => l.msg.startsWith('cold start failed'));
+    expect(line?.msg).toBe(
+      `cold start failed: ${CRASH.message} (CrashLoopBackOff); its 2 requests were answered 503`,
+    );
+    expect(line?.coldStart).toMatchObject({ outcome: 'failed', failure: CRASH });
+
+    const text = await scrape(r.activator.metricsPort);
+    expect(
+      metricValue(text, 'zeroscale_activator_fail_fast_total', { ...series, reason: 'CrashLoopBackOff' }),
+    ).toBe(2);
+    expect(
+      metricValue(text, 'zeroscale_activator_rejected_requests_total', {
+        ...series,
+        reason: 'service-failing',
+      }),
+    ).toBe(2);
+    expect(
+      metricValue(text, 'zeroscale_activator_service_failing', { ...series, reason: 'CrashLoopBackOff' }),
+    ).toBe(1);
+  });
+
+  it('answers new requests at once while the failure holds, without a poke or a cold start', async () => {
+    const r = await rig();
+    r.failures.set('default', 'hello', CRASH);
+    for (const path of ['/1', '/2', '/3']) {
+      const answer = await request(r.activator.port, { host: HOST, path });
+      expect(answer).toMatchObject({ status: 503, body: BODY });
+      expect(answer.headers['retry-after']).toBe('10');
+    }
+    // A new connection's first request is not parked for a failing service either.
+    const raw = readAll(
+      await openRaw(r.activator.port, `GET / HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`),
+    );
+    expect(await raw).toMatch(/^HTTP\/1\.1 503 /);
+    expect(r.autoscaler.pokes).toEqual([]);
+    const text = await scrape(r.activator.metricsPort);
+    expect(metricValue(text, 'zeroscale_cold_starts_total', series) ?? 0).toBe(0);
+    expect(
+      metricValue(text, 'zeroscale_activator_fail_fast_total', { ...series, reason: 'CrashLoopBackOff' }),
+    ).toBe(4);
+  });
+
+  it('waits for pods again once the failure ends: the next request cold-starts and is served', async () => {
+    const r = await rig();
+    r.failures.set('default', 'hello', {
+      reason: 'ImagePullBackOff',
+      message: 'container app: image "x" cannot be pulled',
+    });
+    expect((await request(r.activator.port, { host: HOST })).status).toBe(503);
+    r.failures.set('default', 'hello', undefined);
+    const waiting = request(r.activator.port, { host: HOST, path: '/fixed' });
+    await waitFor('held again', () => r.activator.service('default', 'hello')?.queued === 1);
+    await r.autoscaler.waitFor((c) => c.pokes.length === 1);
+    const p = await startPod('hello-1', (req, res) => res.end(`served ${req.url}`));
+    cleanups.push(() => p.close());
+    r.endpoints.set('default', 'hello', [p.endpoint]);
+    expect(await waiting).toMatchObject({ status: 200, body: 'served /fixed' });
+    const text = await scrape(r.activator.metricsPort);
+    expect(metricValue(text, 'zeroscale_activator_service_failing', series)).toBeUndefined();
+    expect(r.lines.some((l) => l.msg === 'pods no longer failing; requests wait for them again')).toBe(true);
+  });
+
+  it('still serves from a pod that is healthy: only requests that would wait are answered at once', async () => {
+    const r = await rig();
+    const p = await startPod('hello-1', (_req, res) => res.end('ok'));
+    cleanups.push(() => p.close());
+    r.endpoints.set('default', 'hello', [p.endpoint]);
+    await waitFor('pod healthy', () => r.activator.service('default', 'hello')?.healthyPods === 1);
+    r.failures.set('default', 'hello', CRASH);
+    expect(await request(r.activator.port, { host: HOST })).toMatchObject({ status: 200, body: 'ok' });
+  });
+});

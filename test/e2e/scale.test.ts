@@ -1,0 +1,49 @@
+// Scale on the local cluster, everything installed by the Helm chart: 1,000 ServerlessServices
+// applied at once with kubectl all become Ready (at zero, so no pods), and 50 services at zero
+// woken by one burst at the same moment answer every request with 200. The times are printed
+// here; `make bench` (bench/scale.ts) records them with the components' memory.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kubectlOk, testNamespace } from '../../dev/cluster/kube.ts';
+import { installZeroscale } from '../../dev/cluster/zeroscale.ts';
+import { applyServices, fireColdStorm, waitAllReady } from '../../dev/scale.ts';
+
+let ns: { name: string; remove: () => Promise<void> };
+
+beforeAll(async () => {
+  await installZeroscale();
+}, 300_000);
+afterAll(async () => {
+  await ns?.remove();
+});
+
+describe('many services', () => {
+  it('makes 1,000 services applied at once all Ready', async () => {
+    ns = await testNamespace('scale');
+    const started = Date.now();
+    await applyServices(ns.name, 'svc', 1_000);
+    const applied = Date.now() - started;
+    const ready = await waitAllReady(ns.name, 1_000, 240_000);
+    console.log(
+      `1,000 services: kubectl apply took ${applied} ms, all Ready after ${ready.allReadyMs + applied} ms`,
+    );
+    expect(ready.ready).toBe(1_000);
+    await ns.remove();
+  }, 400_000);
+
+  it('serves a burst to 50 services at zero at the same moment, every request with 200', async () => {
+    ns = await testNamespace('storm');
+    await applyServices(ns.name, 'storm', 50);
+    await waitAllReady(ns.name, 50, 120_000);
+    const storm = await fireColdStorm(ns.name, 'storm', 50, 2);
+    console.log(
+      `cold storm: ${storm.results.length} requests to 50 services, last answered after ${storm.lastMs} ms (p50 ${storm.p50Ms} ms)`,
+    );
+    expect(storm.failures).toEqual([]);
+    expect(storm.results.filter((r) => r.status === 200).length).toBe(100);
+    // Every service woke: one pod or more each.
+    const deployments = JSON.parse(await kubectlOk(['get', 'deployments', '-n', ns.name, '-o', 'json'])) as {
+      items: { spec: { replicas: number } }[];
+    };
+    expect(deployments.items.filter((d) => d.spec.replicas >= 1).length).toBe(50);
+  }, 400_000);
+});
