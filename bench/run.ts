@@ -8,6 +8,7 @@ import { benchCluster } from './cluster.ts';
 import { benchColdStart } from './coldstart.ts';
 import { benchKubeClient } from './kube-client.ts';
 import { benchProxy } from './proxy.ts';
+import { benchScale } from './scale.ts';
 import { benchSidecar } from './sidecar.ts';
 
 // The data-plane benchmarks run the bundles the image ships.
@@ -15,6 +16,7 @@ await bundle(path.join(import.meta.dirname, '..', 'dist'));
 await benchCluster();
 await benchColdStart();
 await benchAutoscaler();
+await benchScale();
 await benchProxy();
 await benchSidecar();
 if (process.argv.includes('--kube-client')) await benchKubeClient();

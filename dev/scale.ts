@@ -40,8 +40,16 @@ export interface AllReady {
   readonly hosts: ReadonlyMap<string, string>;
 }
 
-/** Waits until `count` services in the namespace are Ready for their current generation. */
-export async function waitAllReady(namespace: string, count: number, timeoutMs: number): Promise<AllReady> {
+/**
+ * Waits until `count` services in the namespace (those named `<prefix>-…`, when given) are Ready
+ * for their current generation.
+ */
+export async function waitAllReady(
+  namespace: string,
+  count: number,
+  timeoutMs: number,
+  prefix?: string,
+): Promise<AllReady> {
   const client = kubeClient();
   const started = Date.now();
   try {
@@ -55,6 +63,7 @@ export async function waitAllReady(namespace: string, count: number, timeoutMs: 
         );
         const out = new Map<string, string>();
         for (const s of list.items) {
+          if (prefix !== undefined && !s.metadata.name.startsWith(`${prefix}-`)) continue;
           const c = s.status?.conditions?.find((x) => x.type === 'Ready');
           if (c?.status === 'True' && s.status?.observedGeneration === s.metadata.generation && s.status?.url)
             out.set(s.metadata.name, new URL(s.status.url).host);

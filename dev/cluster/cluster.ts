@@ -343,6 +343,31 @@ async function stopPid(c: Component, quiet: boolean): Promise<void> {
   fs.rmSync(pidFile(c), { force: true });
 }
 
+/** The parts of the running cluster a fault test may stop and start again. */
+export type RestartableComponent = 'etcd' | 'kube-apiserver' | 'kubelet';
+
+/** Stops one component of the running cluster, as `down` does (SIGTERM, SIGKILL after 15 s). */
+export async function stopComponent(c: RestartableComponent): Promise<void> {
+  await stopPid(c, false);
+}
+
+/** Starts a stopped component again with the cluster's ports; waits until it answers. */
+export async function startComponent(c: RestartableComponent): Promise<void> {
+  const ports = clusterPorts();
+  say(`starting ${c} again`);
+  startDetached(c, ports);
+  if (c === 'etcd') {
+    await waitFor('etcd /health', 'etcd', 30_000, async () => {
+      const res = await fetch(`http://127.0.0.1:${ports.etcdClient}/health`);
+      return res.ok;
+    });
+  } else if (c === 'kube-apiserver') {
+    await waitFor('kube-apiserver /readyz', 'kube-apiserver', 90_000, () =>
+      httpsGetOk(`https://127.0.0.1:${ports.apiserver}/readyz`),
+    );
+  }
+}
+
 export async function down(options: { quiet?: boolean } = {}): Promise<void> {
   const quiet = options.quiet ?? false;
   // kubelet first, so that it does not restart what the CRI clean-up removes; then every sandbox

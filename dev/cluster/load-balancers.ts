@@ -1,6 +1,6 @@
 // Services of type LoadBalancer, as a cloud provider (or kind's cloud-provider-kind) would give
 // them, but only on 127.0.0.1: for each port a TCP listener on 127.0.0.1:<port> that spreads
-// connections round-robin over the Service's ready endpoints, and status.loadBalancer.ingress set
+// connections round-robin over the Service's ready endpoints (the next one when one refuses), and status.loadBalancer.ingress set
 // to 127.0.0.1. This is how the activator is published on the host at 127.0.0.1:8080.
 
 import net from 'node:net';
@@ -8,7 +8,7 @@ import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { ENDPOINTSLICE_SERVICE_NAME_LABEL } from '../../src/api/labels.ts';
 import { Informer } from '../../src/kube/informer.ts';
 import type { KubeClient } from '../../src/kube/rest.ts';
-import { pipeTcp } from './host-ports.ts';
+import { pipeTcpToFirstReachable } from './host-ports.ts';
 
 interface Listener {
   readonly server: net.Server;
@@ -70,8 +70,9 @@ export class LocalLoadBalancers {
       client.destroy(); // as a load balancer with no healthy target: the connection is refused
       return;
     }
-    const target = backends[listener.next++ % backends.length]!;
-    pipeTcp(client, target.ip, target.port);
+    // Round-robin, moving on to the next backend when one refuses (it may have just died).
+    const first = listener.next++ % backends.length;
+    pipeTcpToFirstReachable(client, [...backends.slice(first), ...backends.slice(0, first)]);
   }
 
   async #sync(): Promise<void> {

@@ -48,7 +48,8 @@ export const network = {
   bridge: 'zs0',
   hostIp: '10.244.0.1',
   podCidr: '10.244.0.0/16',
-  serviceCidr: '10.96.0.0/24',
+  // kind's and kubeadm's default: room for thousands of services (a /24 held 250).
+  serviceCidr: '10.96.0.0/16',
   /** The `kubernetes` Service's ClusterIP, which kubelet puts in every pod's environment. */
   apiClusterIp: '10.96.0.1',
   nftTable: 'zeroscale',

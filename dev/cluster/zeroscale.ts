@@ -64,3 +64,44 @@ export async function installZeroscale(extraArgs: readonly string[] = []): Promi
   if (r.code !== 0) throw new Error(`helm upgrade --install failed: ${r.stderr || r.stdout}`);
   return image;
 }
+
+/** The /metrics text of every running pod of a zeroscale component, read through the apiserver's pod proxy. */
+export async function componentMetrics(
+  component: 'activator' | 'autoscaler' | 'controller',
+): Promise<{ pod: string; text: string }[]> {
+  const pods = JSON.parse(
+    await kubectlOk([
+      'get',
+      'pods',
+      '-n',
+      systemNamespace,
+      '-l',
+      `app.kubernetes.io/component=${component}`,
+      '--field-selector=status.phase=Running',
+      '-o',
+      'json',
+    ]),
+  ) as { items: { metadata: { name: string } }[] };
+  return Promise.all(
+    pods.items.map(async (p) => ({
+      pod: p.metadata.name,
+      text: await kubectlOk([
+        'get',
+        '--raw',
+        `/api/v1/namespaces/${systemNamespace}/pods/${p.metadata.name}:9090/proxy/metrics`,
+      ]),
+    })),
+  );
+}
+
+/** Sum of the samples of `name` in a Prometheus text whose labels include all of `labels`. */
+export function metricSum(text: string, name: string, labels: Record<string, string> = {}): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const labelText = line.slice(name.length, line.lastIndexOf(' '));
+    if (Object.entries(labels).every(([k, v]) => labelText.includes(`${k}="${v}"`)))
+      total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}

@@ -58,6 +58,7 @@ import {
 } from './service-throttler.ts';
 import type {
   AutoscalerClient,
+  ControlPlaneHealthSource,
   EndpointsSource,
   PodLifecycleSource,
   ServiceCatalog,
@@ -80,6 +81,9 @@ export interface ActivatorDeps {
   /** When every pod of a service is failing (crash loop, image pull…): requests are answered at
    * once with the reason instead of waiting for their deadline. Without it, they wait. */
   readonly failures?: ServiceFailureSource | undefined;
+  /** When the Kubernetes API is unavailable: requests for a service with no pod are answered at
+   * once (nothing could start one); services with pods keep serving. */
+  readonly controlPlane?: ControlPlaneHealthSource | undefined;
   /** Told of every finished cold start (the CLI records a Kubernetes Event on the service). */
   readonly onColdStart?: ((e: ColdStartEnded) => void) | undefined;
 }
@@ -147,6 +151,7 @@ class Activator implements ActivatorHandle {
   // Rejections before a service is known (unknown host, bad input): labels namespace="" service="".
   readonly #unrouted = new ServiceRequestMetrics<ActivatorRejection>('', '');
   #unsubscribe: Unsubscribe | undefined = undefined;
+  #unsubscribeControlPlane: Unsubscribe | undefined = undefined;
   #port = 0;
   #queued = 0;
   /** Of the queued: held as bare connections (parked.ts). */
@@ -255,6 +260,9 @@ class Activator implements ActivatorHandle {
   async listen(): Promise<void> {
     this.#unsubscribe = this.#deps.catalog.subscribe((services) => {
       if (!this.#closed) this.#catalogue.update(services);
+    });
+    this.#unsubscribeControlPlane = this.#deps.controlPlane?.subscribe((unavailable) => {
+      if (!this.#closed) this.#catalogue.setApiUnavailable(unavailable);
     });
     await this.#admin.listen(this.#options.metricsPort, this.#options.host);
     this.#port = await listen(this.#server, this.#options.port, this.#options.host);
@@ -774,6 +782,7 @@ class Activator implements ActivatorHandle {
     this.#closed = true;
     this.#reporter.stop();
     this.#unsubscribe?.();
+    this.#unsubscribeControlPlane?.();
     for (const svc of this.#catalogue.services.values()) {
       svc.breaker.rejectWaiting(SHUTTING_DOWN());
       svc.close();

@@ -15,6 +15,7 @@ import type {
   ActivatorService,
   EndpointsSource,
   PodLifecycleSource,
+  ServiceFailure,
   ServiceFailureSource,
 } from './sources.ts';
 
@@ -33,6 +34,7 @@ export class ServiceCatalogue {
   readonly #deps: CatalogueDeps;
   #hosts: HostTable = buildHostTable([]);
   #hostProblems = '';
+  #apiUnavailable: ServiceFailure | undefined = undefined;
 
   constructor(deps: CatalogueDeps) {
     this.#deps = deps;
@@ -64,6 +66,12 @@ export class ServiceCatalogue {
       this.services.delete(key);
       svc.close();
     }
+  }
+
+  /** The Kubernetes API became unavailable, or available again: every service is told. */
+  setApiUnavailable(unavailable: ServiceFailure | undefined): void {
+    this.#apiUnavailable = unavailable;
+    for (const svc of this.services.values()) svc.setApiUnavailable(unavailable);
   }
 
   /** The service a request is for, or the 404 to answer it with. */
@@ -104,6 +112,7 @@ export class ServiceCatalogue {
     svc.unsubscribeFailures = failures?.subscribe(spec.namespace, spec.name, (failure) =>
       svc.setFailure(failure),
     );
+    if (this.#apiUnavailable !== undefined) svc.setApiUnavailable(this.#apiUnavailable);
     return svc;
   }
 }

@@ -6,9 +6,11 @@ import { readOptions } from '../cmd/options.ts';
 import { stopOnSignals } from '../cmd/shutdown.ts';
 import { createKubeClient } from '../kube/config.ts';
 import { DEFAULT_FAIL_FAST_POLICY } from '../kube/pod-problems.ts';
+import type { KubeClient } from '../kube/rest.ts';
 import { createLogger } from '../telemetry/log.ts';
 import { startTracing } from '../telemetry/tracing.ts';
 import { startActivator } from './activator.ts';
+import { API_HEALTH_DEFAULTS, ApiHealthProbe } from './api-health.ts';
 import { HttpAutoscalerClient } from './http-autoscaler-client.ts';
 import { KubeActivatorSources } from './kube-sources.ts';
 import { DiscardingAutoscalerClient } from './memory-sources.ts';
@@ -24,12 +26,14 @@ export async function runActivator(argv: readonly string[], env: NodeJS.ProcessE
   let endpoints: EndpointsSource;
   let autoscaler: AutoscalerClient | undefined;
   let kube: KubeActivatorSources | undefined;
+  let kubeClient: KubeClient | undefined;
   const staticFile = w.staticConfig;
   if (staticFile !== undefined) {
     ({ catalog, endpoints } = staticSources(parseStaticConfig(fs.readFileSync(staticFile, 'utf8'))));
     autoscaler = new DiscardingAutoscalerClient();
   } else {
-    kube = new KubeActivatorSources(createKubeClient(w.kubeconfig), {
+    kubeClient = createKubeClient(w.kubeconfig);
+    kube = new KubeActivatorSources(kubeClient, {
       systemNamespace: w.namespace,
       autoscalerService: w.autoscalerService,
       imageTag: w.imageTag,
@@ -42,6 +46,10 @@ export async function runActivator(argv: readonly string[], env: NodeJS.ProcessE
     const sources = kube;
     autoscaler = new HttpAutoscalerClient({ baseUrl: () => sources.autoscalerUrl() });
   }
+  // Only in a cluster: a static setup has no API to lose.
+  const apiHealth =
+    kubeClient === undefined ? undefined : new ApiHealthProbe(kubeClient, { ...API_HEALTH_DEFAULTS, log });
+  apiHealth?.start();
   const url = w.autoscalerUrl;
   if (url !== undefined) autoscaler = new HttpAutoscalerClient({ baseUrl: url });
   // Off unless OTEL_TRACES_EXPORTER or an OTLP endpoint is set (see telemetry/tracing.ts).
@@ -55,6 +63,7 @@ export async function runActivator(argv: readonly string[], env: NodeJS.ProcessE
     onColdStart: kube?.coldStartEvents(),
     podLifecycle: kube?.podLifecycle,
     failures: kube?.failures,
+    controlPlane: apiHealth,
   });
   stopOnSignals(activator, { log, beforeExit: async () => await tracing?.shutdown() });
 }

@@ -128,8 +128,13 @@ export class ServiceThrottler {
   unsubscribe: Unsubscribe | undefined = undefined;
   unsubscribeLifecycle: Unsubscribe | undefined = undefined;
   unsubscribeFailures: Unsubscribe | undefined = undefined;
-  /** Set while every pod is failing for a reason that needs the user: requests get 503 at once. */
+  /**
+   * Set while the service cannot start: every pod is failing for a reason that needs the user, or
+   * the Kubernetes API is unavailable and it has no pod at all. Requests that would wait get 503.
+   */
   failure: ServiceFailure | undefined = undefined;
+  #podFailure: ServiceFailure | undefined = undefined;
+  #apiUnavailable: ServiceFailure | undefined = undefined;
   /** Requests answered at once for a failure, by its reason (bounded: the runtime's reasons). */
   readonly failFast = new Map<string, number>();
   readonly #options: ServiceThrottlerOptions;
@@ -199,6 +204,7 @@ export class ServiceThrottler {
     for (const pod of [...this.pods.values()]) {
       if (!seen.has(pod.id)) this.#removePod(pod);
     }
+    if (this.#apiUnavailable !== undefined) this.#refreshFailure();
   }
 
   /** A forward to `pod` could not connect: take it out until a probe passes again. */
@@ -213,24 +219,37 @@ export class ServiceThrottler {
     this.coldStarts.mark(event.phase, at);
   }
 
-  /**
-   * Every pod is failing (a crash loop, an image that cannot be pulled…), or no longer is. While
-   * it lasts, requests that have to wait are answered at once (`failingError`); those waiting
-   * now are answered so, and the cold start under way ends with the reason.
-   */
+  /** Every pod is failing (a crash loop, an image that cannot be pulled…), or no longer is. */
   setFailure(failure: ServiceFailure | undefined): void {
+    this.#podFailure = failure;
+    this.#refreshFailure();
+  }
+
+  /** The Kubernetes API became unavailable (or available again): only a service with no pod is hit. */
+  setApiUnavailable(unavailable: ServiceFailure | undefined): void {
+    this.#apiUnavailable = unavailable;
+    this.#refreshFailure();
+  }
+
+  /**
+   * While a failure lasts, requests that have to wait are answered at once (`failingError`);
+   * those waiting when it begins are answered so, and the cold start under way ends with it.
+   */
+  #refreshFailure(): void {
     if (this.#closed) return;
+    const failure = this.#podFailure ?? (this.pods.size === 0 ? this.#apiUnavailable : undefined);
     const before = this.failure;
+    if (failure === before) return;
     this.failure = failure;
     if (failure === undefined) {
       if (before !== undefined)
-        this.log.info({ reason: before.reason }, 'pods no longer failing; requests wait for them again');
+        this.log.info({ reason: before.reason }, 'service can start again; requests wait for its pods again');
       return;
     }
     if (before?.reason !== failure.reason || before.message !== failure.message) {
       this.log.warn(
         { reason: failure.reason, failure: failure.message, waiting: this.breaker.queued },
-        'every pod is failing: answering its requests with 503 at once',
+        'service cannot start: answering its requests with 503 at once',
       );
     }
     this.coldStarts.failed(failure);

@@ -108,3 +108,14 @@ export interface ServiceFailureSource {
     onChange: (failure: ServiceFailure | undefined) => void,
   ): Unsubscribe;
 }
+
+/**
+ * Optional: says when the Kubernetes API stops answering (and when it answers again). Without
+ * it no pod can be started, so a service with no pod at all cannot start: the activator answers
+ * its requests at once with the reason, while services with pods keep serving from what the
+ * activator knows.
+ */
+export interface ControlPlaneHealthSource {
+  /** Calls `onChange` with the failure when the API becomes unavailable, undefined when it is back. */
+  subscribe(onChange: (unavailable: ServiceFailure | undefined) => void): Unsubscribe;
+}

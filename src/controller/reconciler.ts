@@ -22,7 +22,7 @@ import type { Clock } from '../clock.ts';
 import type { EventRecorder, InvolvedObject } from '../kube/events.ts';
 import { handOverCreatedFields } from '../kube/field-ownership.ts';
 import { kubePaths } from '../kube/paths.ts';
-import { isAlreadyExists, type KubeClient } from '../kube/rest.ts';
+import { isAlreadyExists, isNotFound, type KubeClient } from '../kube/rest.ts';
 import { containsDesired } from '../kube/subset.ts';
 import type { ProcessResult } from '../kube/workqueue.ts';
 import { choosePublicBackends } from './mode.ts';
@@ -218,8 +218,20 @@ export class ServerlessServiceReconciler {
     ] as const) {
       const live = this.#o.view.service(ns, name);
       if (live && containsDesired(desired, live)) continue;
+      // A private Service of an older version has a ClusterIP, which cannot be changed to None:
+      // it is made again (its EndpointSlices follow within a second; the activator keeps the
+      // pods it is sending to meanwhile).
+      if (
+        live &&
+        desired.spec?.clusterIP === 'None' &&
+        live.spec?.clusterIP &&
+        live.spec.clusterIP !== 'None'
+      ) {
+        await this.#o.client.delete(kubePaths.service(ns, name)).catch((err: unknown) => {
+          if (!isNotFound(err)) throw err;
+        });
+      }
       await this.#o.client.apply(kubePaths.service(ns, name), desired, CONTROLLER_FIELD_MANAGER);
-      if (!live) this.#o.events.record(this.#involved(svc), 'Normal', 'Created', `Created Service ${name}`);
     }
   }
 

@@ -6,8 +6,10 @@
 
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { API_UNAVAILABLE_REASON } from '../../src/activator/api-health.ts';
 import type { ColdStartEnded } from '../../src/activator/cold-start.ts';
 import { MemoryServiceFailureSource } from '../../src/activator/memory-sources.ts';
+import type { ServiceFailure } from '../../src/activator/sources.ts';
 import {
   HELLO,
   metricValue,
@@ -29,14 +31,38 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-async function rig() {
+/** A ControlPlaneHealthSource driven by hand. */
+function manualControlPlane() {
+  const listeners = new Set<(u: ServiceFailure | undefined) => void>();
+  return {
+    subscribe(onChange: (u: ServiceFailure | undefined) => void) {
+      listeners.add(onChange);
+      return () => listeners.delete(onChange);
+    },
+    set(u: ServiceFailure | undefined) {
+      for (const l of listeners) l(u);
+    },
+  };
+}
+
+async function rig(services = [HELLO]) {
   const lines: { level: number; msg: string; [k: string]: unknown }[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
   const failures = new MemoryServiceFailureSource();
+  const controlPlane = manualControlPlane();
   const ended: ColdStartEnded[] = [];
-  const r = await startActivatorRig([HELLO], {}, { logger, failures, onColdStart: (e) => ended.push(e) });
+  const r = await startActivatorRig(
+    services,
+    {},
+    {
+      logger,
+      failures,
+      controlPlane,
+      onColdStart: (e) => ended.push(e),
+    },
+  );
   cleanups.push(() => r.close());
-  return { ...r, failures, lines, ended };
+  return { ...r, failures, controlPlane, lines, ended };
 }
 
 /** Reads a raw connection until it closes. */
@@ -134,7 +160,9 @@ describe('activator fail fast', () => {
     expect(await waiting).toMatchObject({ status: 200, body: 'served /fixed' });
     const text = await scrape(r.activator.metricsPort);
     expect(metricValue(text, 'zeroscale_activator_service_failing', series)).toBeUndefined();
-    expect(r.lines.some((l) => l.msg === 'pods no longer failing; requests wait for them again')).toBe(true);
+    expect(r.lines.some((l) => l.msg === 'service can start again; requests wait for its pods again')).toBe(
+      true,
+    );
   });
 
   it('still serves from a pod that is healthy: only requests that would wait are answered at once', async () => {
@@ -145,5 +173,41 @@ describe('activator fail fast', () => {
     await waitFor('pod healthy', () => r.activator.service('default', 'hello')?.healthyPods === 1);
     r.failures.set('default', 'hello', CRASH);
     expect(await request(r.activator.port, { host: HOST })).toMatchObject({ status: 200, body: 'ok' });
+  });
+
+  it('answers only services with no pod while the Kubernetes API is unavailable, until it is back', async () => {
+    const WARM = { ...HELLO, name: 'warm' };
+    const r = await rig([HELLO, WARM]);
+    const p = await startPod('warm-1', (_req, res) => res.end('warm'));
+    cleanups.push(() => p.close());
+    r.endpoints.set('default', 'warm', [p.endpoint]);
+    await waitFor('warm pod healthy', () => r.activator.service('default', 'warm')?.healthyPods === 1);
+    const held = request(r.activator.port, { host: HOST, method: 'POST', body: 'x' });
+    await waitFor('cold request held', () => r.activator.service('default', 'hello')?.queued === 1);
+
+    const unavailable = {
+      reason: API_UNAVAILABLE_REASON,
+      message: 'the Kubernetes API is unavailable, so no pod can be started for it now',
+    };
+    r.controlPlane.set(unavailable);
+    const answer = await held;
+    expect(answer.status).toBe(503);
+    expect(answer.body).toBe(
+      `service default/hello cannot start: ${unavailable.message} (${API_UNAVAILABLE_REASON})\n`,
+    );
+    expect(answer.headers['retry-after']).toBe('10');
+    // A service with a pod keeps serving from what the activator knows.
+    expect(await request(r.activator.port, { host: 'warm.default.svc' })).toMatchObject({
+      status: 200,
+      body: 'warm',
+    });
+
+    r.controlPlane.set(undefined);
+    const waiting = request(r.activator.port, { host: HOST, path: '/back' });
+    await waitFor('held again', () => r.activator.service('default', 'hello')?.queued === 1);
+    const q = await startPod('hello-1', (req, res) => res.end(`served ${req.url}`));
+    cleanups.push(() => q.close());
+    r.endpoints.set('default', 'hello', [q.endpoint]);
+    expect(await waiting).toMatchObject({ status: 200, body: 'served /back' });
   });
 });

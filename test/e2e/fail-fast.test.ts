@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { kubectlOk, testNamespace, waitFor, waitServiceReady } from '../../dev/cluster/kube.ts';
 import { serverlessService } from '../../dev/cluster/manifests.ts';
-import { installZeroscale, systemNamespace } from '../../dev/cluster/zeroscale.ts';
+import { componentMetrics, installZeroscale, metricSum } from '../../dev/cluster/zeroscale.ts';
 import { request } from '../../dev/load.ts';
 
 let ns: { name: string; remove: () => Promise<void> };
@@ -58,37 +58,15 @@ async function events(name: string): Promise<{ reason: string; message: string }
   return (JSON.parse(out) as { items: { reason: string; message: string }[] }).items;
 }
 
-/** zeroscale_activator_fail_fast_total summed over the activators, read from their pods. */
+/** zeroscale_activator_fail_fast_total summed over the activators. */
 async function failFastTotal(name: string, reason: string): Promise<number> {
-  const pods = JSON.parse(
-    await kubectlOk([
-      'get',
-      'pods',
-      '-n',
-      systemNamespace,
-      '-l',
-      'app.kubernetes.io/component=activator',
-      '-o',
-      'json',
-    ]),
-  ) as { items: { metadata: { name: string } }[] };
   let total = 0;
-  for (const p of pods.items) {
-    const text = await kubectlOk([
-      'get',
-      '--raw',
-      `/api/v1/namespaces/${systemNamespace}/pods/${p.metadata.name}:9090/proxy/metrics`,
-    ]);
-    for (const line of text.split('\n')) {
-      if (
-        line.startsWith('zeroscale_activator_fail_fast_total{') &&
-        line.includes(`service="${name}"`) &&
-        line.includes(`namespace="${ns.name}"`) &&
-        line.includes(`reason="${reason}"`)
-      )
-        total += Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-  }
+  for (const { text } of await componentMetrics('activator'))
+    total += metricSum(text, 'zeroscale_activator_fail_fast_total', {
+      namespace: ns.name,
+      service: name,
+      reason,
+    });
   return total;
 }
 

@@ -333,6 +333,7 @@ describe('buildPrivateService and buildPublicService', () => {
       },
       spec: {
         type: 'ClusterIP',
+        clusterIP: 'None',
         selector: { 'serving.zeroscale.dev/service': 'hello' },
         ports: [
           { name: 'http', port: 80, targetPort: 8012, protocol: 'TCP' },
