@@ -1,6 +1,7 @@
 // AutoscalerClient over the autoscaler's HTTP endpoint (src/autoscaler/metrics/protocol.ts): JSON POSTs
 // on kept-alive connections. Finding the autoscaler's address is the caller's business (a fixed
-// URL, or a function reading the autoscaler's EndpointSlices).
+// URL, or a function reading the autoscaler's EndpointSlices). Each report and poke also goes to
+// the hot standbys, best effort, so that a new leader has the same history as the old one.
 
 import http from 'node:http';
 import {
@@ -15,12 +16,15 @@ import type { AutoscalerClient } from './sources.ts';
 export interface HttpAutoscalerClientOptions {
   /** `http://host:port` of an autoscaler, or a function giving the current one. */
   readonly baseUrl: string | (() => string | undefined);
+  /** `http://host:port` of the standby autoscalers; their failures are not the caller's. */
+  readonly standbyUrls?: () => readonly string[];
   /** Per call; a report is worthless a second later. */
   readonly timeoutMs?: number;
 }
 
 export class HttpAutoscalerClient implements AutoscalerClient {
   readonly #baseUrl: () => string | undefined;
+  readonly #standbyUrls: () => readonly string[];
   readonly #timeoutMs: number;
   readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
@@ -28,6 +32,7 @@ export class HttpAutoscalerClient implements AutoscalerClient {
     const base = options.baseUrl;
     this.#baseUrl = typeof base === 'string' ? () => base : base;
     this.#timeoutMs = options.timeoutMs ?? 2_000;
+    this.#standbyUrls = options.standbyUrls ?? (() => []);
   }
 
   report(report: ActivatorReport): Promise<void> {
@@ -47,8 +52,15 @@ export class HttpAutoscalerClient implements AutoscalerClient {
     if (base === undefined) {
       return Promise.reject(new ZeroscaleError('AUTOSCALER_UNKNOWN', 'no autoscaler address known yet'));
     }
-    const url = new URL(path, base);
     const body = JSON.stringify(value);
+    for (const standby of this.#standbyUrls()) {
+      if (standby !== base) this.#postTo(standby, path, body).catch(() => {});
+    }
+    return this.#postTo(base, path, body);
+  }
+
+  #postTo(base: string, path: string, body: string): Promise<void> {
+    const url = new URL(path, base);
     return new Promise((resolve, reject) => {
       const req = http.request(url, {
         method: 'POST',

@@ -288,19 +288,39 @@ export class KubeActivatorSources {
    * Service share the name), found among the Service's endpoints. Undefined while there is none.
    */
   autoscalerUrl(): string | undefined {
+    const leader = this.#autoscalerLeaderPod();
+    if (leader === undefined) return undefined;
+    for (const e of this.#autoscalerEndpoints()) if (e.pod === leader) return e.url;
+    return undefined;
+  }
+
+  /** Base URLs of the ready autoscalers that do not hold the Lease: the hot standbys. */
+  autoscalerStandbyUrls(): string[] {
+    const leader = this.#autoscalerLeaderPod();
+    const urls: string[] = [];
+    for (const e of this.#autoscalerEndpoints()) if (e.ready && e.pod !== leader) urls.push(e.url);
+    return urls;
+  }
+
+  #autoscalerLeaderPod(): string | undefined {
     const holder = this.#leases.list()[0]?.spec?.holderIdentity;
-    if (!holder) return undefined;
-    const leader = podOfIdentity(holder);
+    return holder ? podOfIdentity(holder) : undefined;
+  }
+
+  *#autoscalerEndpoints(): Generator<{ pod: string | undefined; url: string; ready: boolean }> {
     const slices = this.#slicesByService.get(`${this.#o.systemNamespace}/${this.#o.autoscalerService}`);
     for (const s of slices?.values() ?? []) {
       const port = s.ports?.find((p) => p.name === 'http')?.port ?? AUTOSCALER_STATS_PORT;
       for (const e of s.endpoints ?? []) {
-        if (e.targetRef?.name !== leader) continue;
         const ip = e.addresses[0];
-        if (ip) return `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+        if (!ip) continue;
+        yield {
+          pod: e.targetRef?.name,
+          url: `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}`,
+          ready: e.conditions?.ready !== false,
+        };
       }
     }
-    return undefined;
   }
 
   /** Bursts of informer events collapse into one catalog update. */

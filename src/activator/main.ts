@@ -44,7 +44,10 @@ export async function runActivator(argv: readonly string[], env: NodeJS.ProcessE
     await kube.waitForSync();
     ({ catalog, endpoints } = kube);
     const sources = kube;
-    autoscaler = new HttpAutoscalerClient({ baseUrl: () => sources.autoscalerUrl() });
+    autoscaler = new HttpAutoscalerClient({
+      baseUrl: () => sources.autoscalerUrl(),
+      standbyUrls: () => sources.autoscalerStandbyUrls(),
+    });
   }
   // Only in a cluster: a static setup has no API to lose.
   const apiHealth =

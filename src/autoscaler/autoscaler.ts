@@ -29,6 +29,13 @@ export interface AutoscalerOptions {
   /** For the pod sample; Math.random by default, seeded in tests. */
   readonly random?: RandomSource;
   readonly config?: AutoscalerConfig;
+  /**
+   * False for a hot standby: it takes the same reports, scrapes and decides like the leader, but
+   * writes nothing, exports no per-service gauges and logs no decisions, until `lead()`. So a new
+   * leader starts with full windows and the same scale-down and scale-to-zero clocks as the old
+   * one, instead of a minute of fresh history. Default true.
+   */
+  readonly leading?: boolean;
 }
 
 export type PokeOutcome = 'decided' | 'unknown-service';
@@ -60,7 +67,8 @@ export class Autoscaler {
   #scrapesInFlight = 0;
   #idle: { promise: Promise<void>; resolve: () => void } | undefined;
   #timer: Timer | undefined;
-  #acting = true;
+  #running = true;
+  #leading: boolean;
 
   constructor(options: AutoscalerOptions) {
     this.config = options.config ?? resolveAutoscalerConfig();
@@ -69,13 +77,25 @@ export class Autoscaler {
     this.#log = options.logger;
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
+    this.#leading = options.leading ?? true;
     this.#metrics = new AutoscalerMetrics(options.registry, () => this.#gaugeValues());
     this.#context = {
       config: this.config,
       target: options.target,
       metrics: this.#metrics,
-      acting: () => this.#acting,
+      acting: () => this.#running && this.#leading,
     };
+  }
+
+  /** A standby becomes the leader: from its next decision on it writes what it decides. */
+  lead(): void {
+    if (this.#leading) return;
+    this.#leading = true;
+    this.#log.info({ services: this.#services.size }, 'leading with the history the standby kept');
+  }
+
+  get leading(): boolean {
+    return this.#leading;
   }
 
   /**
@@ -84,7 +104,7 @@ export class Autoscaler {
    * scrapes in one 1 s bucket or leaves one empty.
    */
   start(): void {
-    if (!this.#acting) {
+    if (!this.#running) {
       throw new ZeroscaleError(
         'AUTOSCALER_STOPPED',
         'a stopped Autoscaler cannot start again; make a new one',
@@ -100,7 +120,7 @@ export class Autoscaler {
    * new Autoscaler can be made on the same registry (leadership lost and regained).
    */
   async stop(): Promise<void> {
-    this.#acting = false;
+    this.#running = false;
     this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.#whenIdle();
@@ -213,7 +233,7 @@ export class Autoscaler {
     const nowMs = this.#clock.now();
     const next = (Math.floor(nowMs / tickMs) + 1) * tickMs + TICK_PHASE_MS;
     this.#timer = this.#clock.setTimeout(() => {
-      if (!this.#acting) return;
+      if (!this.#running) return;
       void this.tick();
       this.#schedule();
     }, next - nowMs);
@@ -353,6 +373,8 @@ export class Autoscaler {
   }
 
   *#gaugeValues() {
+    // One series per service in Prometheus: the standby's would double every sum.
+    if (!this.#leading) return;
     for (const state of this.#services.values()) {
       if (state.decider !== undefined) yield state.gaugeValues();
     }

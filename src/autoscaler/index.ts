@@ -1,5 +1,5 @@
-// Entry point of the autoscaler's runtime, for `zeroscale autoscaler` (cli.ts) to call once it
-// holds the leader lease: the tick loop, the stats server for the activators, and the scraper.
+// Entry point of the autoscaler's runtime, for `zeroscale autoscaler` (cli.ts): the tick loop, the
+// stats server for the activators, and the scraper; on every replica, the leader's writing.
 // Kubernetes is not touched here: the caller passes the ServiceSource and ScaleTarget.
 
 import type { Registry } from 'prom-client';
@@ -50,6 +50,8 @@ export interface StartAutoscalerOptions {
   /** Replaces the HTTP scraper (benchmarks, tests). */
   readonly fetcher?: StatsFetcher;
   readonly clock?: Clock;
+  /** False starts a hot standby: it decides but writes nothing until `autoscaler.lead()`. */
+  readonly leading?: boolean;
 }
 
 export interface RunningAutoscaler {
@@ -76,6 +78,7 @@ export async function startAutoscaler(options: StartAutoscalerOptions): Promise<
     registry: options.registry,
     config,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.leading === undefined ? {} : { leading: options.leading }),
   });
   const server = new StatsServer({ sink: autoscaler, logger: options.logger, registry: options.registry });
   let port: number;
@@ -86,7 +89,10 @@ export async function startAutoscaler(options: StartAutoscalerOptions): Promise<
     throw err;
   }
   autoscaler.start();
-  options.logger.info({ port, tickMs: config.tickMs }, 'started the autoscaler');
+  options.logger.info(
+    { port, tickMs: config.tickMs, leading: autoscaler.leading },
+    autoscaler.leading ? 'started the autoscaler' : 'started the autoscaler as a hot standby',
+  );
   return {
     autoscaler,
     port,

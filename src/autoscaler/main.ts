@@ -1,6 +1,7 @@
-// `zeroscale autoscaler`: every replica warms its informer caches and reports ready once they are
-// synced; the replica holding the leader lease decides, writes and runs the stats server. So all
-// replicas are the Service's endpoints, and activators pick the leader's among them by its Lease.
+// `zeroscale autoscaler`: every replica warms its informer caches, then runs the stats server and
+// the decision loop and reports ready; only the replica holding the leader lease writes. The others
+// are hot standbys: the activators report to every replica (the leader found by its Lease), and a
+// standby scrapes the pods too, so a new leader decides on the same history as the old one.
 
 import { systemClock } from '../clock.ts';
 import { stopOnce, stopOnSignals } from '../cmd/shutdown.ts';
@@ -41,28 +42,33 @@ export async function runAutoscaler(argv: readonly string[], env: NodeJS.Process
     leaseDurationMs: o.leaseDurationMs,
   });
   let running: RunningAutoscaler | undefined;
+  let elected = false;
   let synced = false;
-  void source.waitForSync().then(() => {
+  const admin = await startAdminServer({ port: o.metricsPort, registry, ready: () => running !== undefined });
+  // Every replica runs the loop once its caches are synced: the standby takes the activators'
+  // reports and scrapes the pods like the leader, so it takes over with full windows.
+  void (async () => {
+    await source.waitForSync();
     synced = true;
+    running = await startAutoscaler({
+      source,
+      target: new KubeScaleTarget(client, { log, uidOf: (svc) => source.uidOf(svc) }),
+      logger: log,
+      registry,
+      port: o.port,
+      config: { cluster },
+      leading: elected,
+    });
+    if (elected) running.autoscaler.lead();
+  })().catch((err: unknown) => {
+    log.fatal({ err: String(err) }, 'autoscaler failed to start');
+    process.exit(1);
   });
-  const admin = await startAdminServer({ port: o.metricsPort, registry, ready: () => synced });
   void elector.run(
     () => {
-      void (async () => {
-        await source.waitForSync();
-        running = await startAutoscaler({
-          source,
-          target: new KubeScaleTarget(client, { log, uidOf: (svc) => source.uidOf(svc) }),
-          logger: log,
-          registry,
-          port: o.port,
-          config: { cluster },
-        });
-        log.info({ identity: o.identity }, 'became leader; deciding');
-      })().catch((err: unknown) => {
-        log.fatal({ err: String(err) }, 'autoscaler failed to start');
-        process.exit(1);
-      });
+      elected = true;
+      running?.autoscaler.lead();
+      log.info({ identity: o.identity, synced }, 'became leader; deciding');
     },
     () => {
       log.error('lost leadership; exiting so that a fresh process campaigns again');

@@ -26,7 +26,10 @@ export interface ServiceScalerContext {
   readonly config: AutoscalerConfig;
   readonly target: ScaleTarget;
   readonly metrics: AutoscalerMetrics;
-  /** Whether the autoscaler still acts (false once stopped, e.g. after losing leadership). */
+  /**
+   * Whether the autoscaler writes, counts and logs its decisions: false once stopped, and on a hot
+   * standby, which decides the same way only to keep its state ready for a takeover.
+   */
   readonly acting: () => boolean;
 }
 

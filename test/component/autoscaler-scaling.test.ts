@@ -32,10 +32,20 @@ afterEach(async () => {
   }
 });
 
-async function world(options: { clock?: Clock; tickMs?: number; graceMs?: number } = {}): Promise<World> {
+interface WorldOptions {
+  clock?: Clock;
+  tickMs?: number;
+  graceMs?: number;
+  /** Another autoscaler on the same pods (a standby beside a leader); it is closed with the first. */
+  fleet?: FakeFleet;
+  leading?: boolean;
+}
+
+async function world(options: WorldOptions = {}): Promise<World> {
   const clock = options.clock ?? new ManualClock(t0);
-  const fleet = new FakeFleet(clock);
+  const fleet = options.fleet ?? new FakeFleet(clock);
   const running = await startAutoscaler({
+    leading: options.leading ?? true,
     source: fleet.source,
     target: fleet,
     logger: silentLogger(),
@@ -51,7 +61,8 @@ async function world(options: { clock?: Clock; tickMs?: number; graceMs?: number
     scrape: { timeoutMs: 2_000 },
   });
   const w = { fleet, running, clock };
-  worlds.push(w);
+  // A shared fleet is closed once, by the world that made it (afterEach runs in order).
+  worlds.push(options.fleet === undefined ? w : { ...w, fleet: new FakeFleet(clock) });
   return w;
 }
 
@@ -183,5 +194,69 @@ describe('autoscaler over sockets', () => {
     const zero = w.fleet.events.find((e) => e.what === 'scale' && e.replicas === 0);
     expect(inPath).toBeDefined();
     expect(zero!.atMs - inPath!.atMs).toBeGreaterThanOrEqual(1_000);
+  });
+
+  describe('a hot standby that takes over', () => {
+    // 4 pods carry 16 in flight (target 4 per pod); the load drops to 4 at DROP_S and the leader
+    // stops one second later. A stable window (6 s) after the drop, one pod is enough.
+    const DROP_S = 12;
+    const TAKEOVER_S = DROP_S + 1;
+    const spec: MemoryServiceOptions = {
+      scaling: { stableWindow: '6s', target: 4, targetUtilizationPercentage: 100, maxScale: 8 },
+    };
+
+    /** Seconds after the drop at which the service went to 1 pod, with `next` leading from TAKEOVER_S. */
+    async function scaleDownAfterDrop(next: 'same' | 'standby' | 'fresh'): Promise<number> {
+      const clock = new ManualClock(t0);
+      const leader = await world({ clock });
+      const load = await addService(leader, 'cooling', 4, spec);
+      const standby =
+        next === 'standby' ? await world({ clock, fleet: leader.fleet, leading: false }) : undefined;
+      load.total = 16;
+      let deciding = [leader, ...(standby ? [standby] : [])];
+      for (let s = 1; s <= 40; s++) {
+        if (s === DROP_S) load.total = 4;
+        if (s === TAKEOVER_S && next !== 'same') {
+          await leader.running.stop();
+          const successor = standby ?? (await world({ clock, fleet: leader.fleet }));
+          successor.running.autoscaler.lead();
+          deciding = [successor];
+        }
+        clock.advance(1_000);
+        await Promise.all(deciding.map((w) => w.running.autoscaler.tick()));
+        await leader.fleet.settled();
+        if (leader.fleet.replicas(NS, 'cooling') === 1) return s - DROP_S;
+      }
+      throw new Error('never went to 1 pod');
+    }
+
+    it('writes nothing and exports no service gauges while standing by', async () => {
+      const clock = new ManualClock(t0);
+      const leader = await world({ clock });
+      const load = await addService(leader, 'quiet', 2, spec);
+      load.total = 20;
+      const standby = await world({ clock, fleet: leader.fleet, leading: false });
+      clock.advance(1_000);
+      await standby.running.autoscaler.tick();
+      await leader.fleet.settled();
+      // The standby wants 5 pods, as the leader would, but only the leader may say so.
+      expect(standby.running.autoscaler.inspect(NS, 'quiet')).toMatchObject({ desiredPods: 5 });
+      expect(leader.fleet.events).toEqual([]);
+      expect(leader.fleet.statuses.size).toBe(0);
+      standby.running.autoscaler.lead();
+      clock.advance(1_000);
+      await standby.running.autoscaler.tick();
+      await leader.fleet.settled();
+      expect(leader.fleet.replicas(NS, 'quiet')).toBe(5);
+    });
+
+    it("scales down on the old leader's schedule, where a fresh leader holds every pod a stable window longer", async () => {
+      const undisturbed = await scaleDownAfterDrop('same');
+      const standby = await scaleDownAfterDrop('standby');
+      const fresh = await scaleDownAfterDrop('fresh');
+      expect(standby).toBe(undisturbed);
+      expect(fresh).toBeGreaterThanOrEqual(TAKEOVER_S - DROP_S + 6);
+      expect(fresh).toBeGreaterThan(undisturbed);
+    });
   });
 });

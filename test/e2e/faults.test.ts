@@ -9,7 +9,12 @@ import { kubeClient, kubectlOk, testNamespace, waitFor, waitServiceReady } from 
 import { serverlessService } from '../../dev/cluster/manifests.ts';
 import { containerPid } from '../../dev/cluster/node.ts';
 import { nodeName } from '../../dev/cluster/paths.ts';
-import { installZeroscale, systemNamespace } from '../../dev/cluster/zeroscale.ts';
+import {
+  componentMetrics,
+  installZeroscale,
+  metricSum,
+  systemNamespace,
+} from '../../dev/cluster/zeroscale.ts';
 import { type LoadResult, runLoad } from '../../dev/load.ts';
 import { podOfIdentity } from '../../src/kube/leader.ts';
 
@@ -155,6 +160,14 @@ describe('component deaths under steady load', () => {
     );
     const leader = await leaseHolder('zeroscale-autoscaler');
     expect(leader).toBeTruthy();
+    // The standby is hot: the activators' reports reach it too, and it decides the same scale.
+    const standby = await waitFor('reports reaching the standby autoscaler', async () => {
+      const other = (await componentMetrics('autoscaler')).find((m) => m.pod !== podOfIdentity(leader!));
+      return other !== undefined && metricSum(other.text, 'zeroscale_autoscaler_activator_reports_total') > 0
+        ? other
+        : undefined;
+    });
+    expect(metricSum(standby.text, 'zeroscale_autoscaler_desired_pods', { service: 'leaderless' })).toBe(0);
     await sigkill(
       await client.get<V1Pod>(`/api/v1/namespaces/${systemNamespace}/pods/${podOfIdentity(leader!)}`),
     );
@@ -177,5 +190,18 @@ describe('component deaths under steady load', () => {
       return holder !== undefined && holder !== leader ? holder : undefined;
     });
     expect(next).not.toBe(leader);
+    console.log(
+      `autoscaler leader SIGKILLed: the lease went to ${podOfIdentity(next) === standby.pod ? 'the hot standby' : 'the restarted process'}`,
+    );
+    if (podOfIdentity(next) === standby.pod) {
+      // It leads with the history it kept: at once the same scale, not a cold minute of panic.
+      const led = (await componentMetrics('autoscaler')).find((m) => m.pod === standby.pod)!;
+      expect(
+        metricSum(led.text, 'zeroscale_autoscaler_desired_pods', { service: 'leaderless' }),
+      ).toBeGreaterThanOrEqual(steady);
+      expect(metricSum(led.text, 'zeroscale_autoscaler_activator_reports_total')).toBeGreaterThan(
+        metricSum(standby.text, 'zeroscale_autoscaler_activator_reports_total'),
+      );
+    }
   });
 });
