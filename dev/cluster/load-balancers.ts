@@ -24,6 +24,8 @@ export class LocalLoadBalancers {
   readonly #slices: Informer<V1EndpointSlice>;
   /** By host port. */
   readonly #listeners = new Map<number, Listener>();
+  /** Slices by `namespace/serviceName`. */
+  readonly #slicesByService = new Map<string, Map<string, V1EndpointSlice>>();
 
   constructor(client: KubeClient, log: (msg: string, f?: Record<string, unknown>) => void) {
     this.#client = client;
@@ -32,7 +34,24 @@ export class LocalLoadBalancers {
     this.#slices = new Informer<V1EndpointSlice>(client, {
       path: '/apis/discovery.k8s.io/v1/endpointslices',
     });
-    this.#services.on(() => void this.#sync());
+    // Only LoadBalancer Services matter: with 1,000 ServerlessServices (2,000 Services) a re-sync
+    // on every Service event took seconds of CPU from the cluster it measures.
+    this.#services.on((_event, svc, key) => {
+      if (svc.spec?.type === 'LoadBalancer' || this.#servesKey(key)) void this.#sync();
+    });
+    this.#slices.on((event, slice, key) => {
+      const svcKey = `${slice.metadata?.namespace}/${slice.metadata?.labels?.[ENDPOINTSLICE_SERVICE_NAME_LABEL]}`;
+      const entry = this.#slicesByService.get(svcKey) ?? new Map<string, V1EndpointSlice>();
+      if (event === 'delete') entry.delete(key);
+      else entry.set(key, slice);
+      if (entry.size === 0) this.#slicesByService.delete(svcKey);
+      else this.#slicesByService.set(svcKey, entry);
+    });
+  }
+
+  #servesKey(key: string): boolean {
+    for (const l of this.#listeners.values()) if (l.serviceKey === key) return true;
+    return false;
   }
 
   start(): void {
@@ -49,11 +68,8 @@ export class LocalLoadBalancers {
 
   /** Ready endpoint addresses with the port named `portName`, for one Service. */
   #backends(serviceKey: string, portName: string): { ip: string; port: number }[] {
-    const [ns, name] = serviceKey.split('/');
     const out: { ip: string; port: number }[] = [];
-    for (const s of this.#slices.list()) {
-      if (s.metadata?.namespace !== ns || s.metadata?.labels?.[ENDPOINTSLICE_SERVICE_NAME_LABEL] !== name)
-        continue;
+    for (const s of this.#slicesByService.get(serviceKey)?.values() ?? []) {
       const port = s.ports?.find((p) => (p.name ?? '') === portName)?.port;
       if (port === undefined) continue;
       for (const e of s.endpoints ?? []) {

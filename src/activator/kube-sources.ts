@@ -5,6 +5,7 @@
 
 import type { V1EndpointSlice, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { ClusterConfig } from '../api/cluster-config.ts';
 import { resolveServerlessServiceSpec } from '../api/defaults.ts';
 import { ENDPOINTSLICE_SERVICE_NAME_LABEL, SERVICE_LABEL } from '../api/labels.ts';
 import { privateServiceName, serviceKey } from '../api/names.ts';
@@ -14,7 +15,7 @@ import { API_VERSION, KIND } from '../api/serverless-service.ts';
 import { AUTOSCALER_STATS_PORT } from '../autoscaler/metrics/protocol.ts';
 import { ClusterConfigWatch } from '../kube/cluster-config-watch.ts';
 import { EventRecorder } from '../kube/events.ts';
-import { Informer, logWatchErrors, servingInformers } from '../kube/informer.ts';
+import { Informer, type KubeObject, logWatchErrors, objectKey, servingInformers } from '../kube/informer.ts';
 import { podOfIdentity } from '../kube/leader.ts';
 import { kubePaths } from '../kube/paths.ts';
 import { DEFAULT_FAIL_FAST_POLICY, type FailFastPolicy, failingProblem } from '../kube/pod-problems.ts';
@@ -56,7 +57,7 @@ export class KubeActivatorSources {
   readonly podLifecycle: PodLifecycleSource;
   /** Every pod of a service failing (crash loop, image pull…), from the same pod informer. */
   readonly failures: ServiceFailureSource;
-  readonly #services: Informer<{ metadata?: { name?: string; namespace?: string } }>;
+  readonly #services: Informer<KubeObject>;
   readonly #slices: Informer<V1EndpointSlice>;
   readonly #configWatch: ClusterConfigWatch;
   readonly #pods: Informer<V1Pod>;
@@ -75,7 +76,12 @@ export class KubeActivatorSources {
   readonly #podListeners = new Map<string, Set<(p: readonly PodEndpoint[]) => void>>();
   /** Slices by `namespace/serviceName` (the Service the slice belongs to). */
   readonly #slicesByService = new Map<string, Map<string, V1EndpointSlice>>();
-  #catalogTimer: NodeJS.Immediate | undefined;
+  #catalogTimer: NodeJS.Timeout | undefined;
+  #catalogBuiltAtMs = Number.NEGATIVE_INFINITY;
+  /** What each ServerlessService gave the catalog, by key, with its resourceVersion. */
+  #parsed = new Map<string, ParsedService>();
+  #parsedDefaults: unknown;
+  #catalog: ActivatorService[] = [];
 
   readonly #client: KubeClient;
 
@@ -164,7 +170,13 @@ export class KubeActivatorSources {
     this.catalog = {
       subscribe: (onChange) => {
         this.#catalogListeners.add(onChange);
-        if (this.#services.synced) queueMicrotask(() => onChange(this.#activatorServices()));
+        if (this.#services.synced) {
+          queueMicrotask(() => {
+            // A change not yet sent goes to everyone; otherwise the newcomer gets the list as it is.
+            if (this.#rebuildCatalog()) this.#emitCatalog();
+            else onChange(this.#catalog);
+          });
+        }
         return () => this.#catalogListeners.delete(onChange);
       },
     };
@@ -202,6 +214,8 @@ export class KubeActivatorSources {
       i.stop();
     for (const w of this.#failureWatches.values()) if (w.timer !== undefined) clearTimeout(w.timer);
     this.#failureWatches.clear();
+    clearTimeout(this.#catalogTimer);
+    this.#catalogTimer = undefined;
   }
 
   #indexPod(svcKey: string, podKey: string, pod: V1Pod | undefined): void {
@@ -323,36 +337,63 @@ export class KubeActivatorSources {
     }
   }
 
-  /** Bursts of informer events collapse into one catalog update. */
+  /**
+   * Bursts of informer events collapse into one catalog update, and an update that changes no
+   * service as the activator sees it (a status write by the autoscaler, a resync) is not sent: at
+   * 1,000 services, re-sending the whole list on every status write cost most of a core.
+   */
   #catalogChanged(): void {
     if (this.#catalogTimer || !this.#services.synced) return;
-    this.#catalogTimer = setImmediate(() => {
+    // The first change after a quiet spell goes out at once (a new service is routable at once);
+    // during a burst, at most one build per CATALOG_MIN_INTERVAL_MS.
+    const waitMs = Math.max(0, this.#catalogBuiltAtMs + CATALOG_MIN_INTERVAL_MS - Date.now());
+    this.#catalogTimer = setTimeout(() => {
       this.#catalogTimer = undefined;
-      const services = this.#activatorServices();
-      for (const l of this.#catalogListeners) l(services);
-    });
+      this.#catalogBuiltAtMs = Date.now();
+      if (this.#rebuildCatalog()) this.#emitCatalog();
+    }, waitMs);
   }
 
-  #activatorServices(): ActivatorService[] {
+  #emitCatalog(): void {
+    for (const l of this.#catalogListeners) l(this.#catalog);
+  }
+
+  /**
+   * Builds the catalog again; true when it differs from the last one built. Each object is parsed
+   * once per resourceVersion (and again when the cluster defaults change).
+   */
+  #rebuildCatalog(): boolean {
+    const defaults = this.#configWatch.current.defaults;
+    const previous = this.#parsed;
+    const next = new Map<string, ParsedService>();
+    let changed = defaults !== this.#parsedDefaults;
     const out: ActivatorService[] = [];
     for (const raw of this.#services.list()) {
-      const parsed = safeParseServerlessService(raw);
-      if (!parsed.ok) continue;
-      const svc = parsed.value;
-      try {
-        const spec = resolveServerlessServiceSpec(svc.spec, this.#configWatch.current.defaults);
-        out.push({
-          namespace: svc.metadata.namespace ?? 'default',
-          name: svc.metadata.name,
-          url: svc.status?.url,
-          containerConcurrency: spec.containerConcurrency,
-          timeoutSeconds: spec.timeoutSeconds,
-        });
-      } catch {
-        // reported by the controller as InvalidSpec
+      const key = objectKey(raw);
+      const version = raw.metadata?.resourceVersion;
+      const before = previous.get(key);
+      let entry: ParsedService;
+      if (before !== undefined && before.version === version && defaults === this.#parsedDefaults) {
+        entry = before;
+      } else {
+        const value = toActivatorService(raw, defaults);
+        entry = {
+          version,
+          value:
+            before?.value !== undefined && value !== undefined && sameService(before.value, value)
+              ? before.value
+              : value,
+        };
+        if (entry.value !== before?.value) changed = true;
       }
+      next.set(key, entry);
+      if (entry.value !== undefined) out.push(entry.value);
     }
-    return out;
+    if (next.size !== previous.size) changed = true;
+    this.#parsed = next;
+    this.#parsedDefaults = defaults;
+    if (changed) this.#catalog = out;
+    return changed;
   }
 
   #podsOf(sliceServiceKey: string): PodEndpoint[] {
@@ -373,4 +414,48 @@ export class KubeActivatorSources {
     }
     return pods;
   }
+}
+
+/**
+ * Least time between two catalog builds in a burst of changes. A build at 1,000 services (the host
+ * table, every throttler's spec) takes ~10 ms on a small node; a burst of new services used to
+ * cost one per informer event.
+ */
+const CATALOG_MIN_INTERVAL_MS = 100;
+
+interface ParsedService {
+  readonly version: string | undefined;
+  /** Undefined for an object the controller refuses (InvalidSpec): the activator skips it. */
+  readonly value: ActivatorService | undefined;
+}
+
+function toActivatorService(
+  raw: KubeObject,
+  defaults: ClusterConfig['defaults'],
+): ActivatorService | undefined {
+  const parsed = safeParseServerlessService(raw);
+  if (!parsed.ok) return undefined;
+  const svc = parsed.value;
+  try {
+    const spec = resolveServerlessServiceSpec(svc.spec, defaults);
+    return {
+      namespace: svc.metadata.namespace ?? 'default',
+      name: svc.metadata.name,
+      url: svc.status?.url,
+      containerConcurrency: spec.containerConcurrency,
+      timeoutSeconds: spec.timeoutSeconds,
+    };
+  } catch {
+    return undefined; // reported by the controller as InvalidSpec
+  }
+}
+
+function sameService(a: ActivatorService, b: ActivatorService): boolean {
+  return (
+    a.namespace === b.namespace &&
+    a.name === b.name &&
+    a.url === b.url &&
+    a.containerConcurrency === b.containerConcurrency &&
+    a.timeoutSeconds === b.timeoutSeconds
+  );
 }

@@ -11,6 +11,7 @@ import { ClusterConfigWatch } from '../kube/cluster-config-watch.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { Informer, logWatchErrors, objectKey } from '../kube/informer.ts';
 import { LeaderElector } from '../kube/leader.ts';
+import { OwnWrites } from '../kube/own-writes.ts';
 import { kubePaths } from '../kube/paths.ts';
 import type { KubeClient } from '../kube/rest.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
@@ -119,7 +120,19 @@ export function startController(o: ControllerOptions): ControllerHandle {
         })),
       );
 
+  // What the informers see of our children settles the writes they did not show yet.
+  const ownWrites = new OwnWrites({ registry: o.registry });
+  for (const [kind, inf] of [
+    ['Deployment', deployments],
+    ['Service', svcObjects],
+    ['EndpointSlice', slices],
+  ] as const) {
+    (inf as Informer<V1Service>).on((event, obj, key) =>
+      ownWrites.observed(`${kind}:${key}`, event === 'delete' ? undefined : obj),
+    );
+  }
   const reconciler = new ServerlessServiceReconciler({
+    ownWrites,
     client: o.client,
     events: new EventRecorder(o.client, 'zeroscale-controller', o.log),
     log: o.log,
@@ -136,7 +149,7 @@ export function startController(o: ControllerOptions): ControllerHandle {
     },
   });
   const queue = new WorkQueue(
-    { name: 'serverlessservice', workers: o.workers ?? 4, maxLength: maxQueueLength, registry: o.registry },
+    { name: 'serverlessservice', workers: o.workers ?? 16, maxLength: maxQueueLength, registry: o.registry },
     (key) => reconciler.reconcile(key),
   );
   queue.onError = (key, err) =>

@@ -29,6 +29,7 @@ export async function runController(argv: readonly string[], env: NodeJS.Process
     leaseDurationMs: o.leaseDurationMs,
     renewDeadlineMs: o.renewDeadlineMs,
     retryPeriodMs: o.retryPeriodMs,
+    workers: o.workers,
     onLostLeadership: () => process.exit(1),
   });
   const admin = await startAdminServer({ port: o.metricsPort, registry, ready: () => true });

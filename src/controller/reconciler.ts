@@ -21,6 +21,7 @@ import { API_VERSION, KIND, type ServerlessService } from '../api/serverless-ser
 import type { Clock } from '../clock.ts';
 import type { EventRecorder, InvolvedObject } from '../kube/events.ts';
 import { handOverCreatedFields } from '../kube/field-ownership.ts';
+import type { OwnWrites } from '../kube/own-writes.ts';
 import { kubePaths } from '../kube/paths.ts';
 import { isAlreadyExists, isNotFound, type KubeClient } from '../kube/rest.ts';
 import { containsDesired } from '../kube/subset.ts';
@@ -51,7 +52,13 @@ export interface ReconcilerOptions {
   readonly activatorPort: number;
   /** The time of condition transitions. */
   readonly clock: Clock;
+  /** Writes the caches do not show yet; the controller tells it what the informers see. */
+  readonly ownWrites: OwnWrites;
 }
+
+/** Key of a child in OwnWrites: the kind and the informer key. */
+export const childKey = (kind: 'Deployment' | 'Service' | 'EndpointSlice', namespace: string, name: string) =>
+  `${kind}:${namespace}/${name}`;
 
 const creationManager = `${CONTROLLER_FIELD_MANAGER}-create`;
 /** What the creation POST keeps owning: the first replicas (the autoscaler's from then on). */
@@ -157,7 +164,12 @@ export class ServerlessServiceReconciler {
   async #applyDeployment(svc: ServerlessService, config: ClusterConfig): Promise<V1Deployment> {
     const ns = svc.metadata.namespace ?? 'default';
     const name = deploymentName(svc.metadata.name);
+    const key = childKey('Deployment', ns, name);
     const live = this.#o.view.deployment(ns, name);
+    const desired = desiredDeployment(svc, config);
+    const desiredJson = JSON.stringify(desired);
+    const writes = this.#o.ownWrites;
+    if (writes.covers(key, desiredJson, live)) return live ?? (writes.result(key) as V1Deployment);
     if (!live) {
       const replicas = resolveServerlessServiceSpec(svc.spec, config.defaults).scaling.initialScale;
       try {
@@ -168,6 +180,7 @@ export class ServerlessServiceReconciler {
             fieldManager: creationManager,
           },
         );
+        writes.record(key, desiredJson, undefined, created);
         this.#o.events.record(
           this.#involved(svc),
           'Normal',
@@ -179,7 +192,6 @@ export class ServerlessServiceReconciler {
         if (!isAlreadyExists(err)) throw err;
       }
     }
-    const desired = desiredDeployment(svc, config);
     if (live && containsDesired(desired, live)) return live;
     // Created by POST: its fields are the creator's until handed to our Apply entry, and apply
     // could remove none of them (a command or env var dropped from the template would stay).
@@ -199,6 +211,7 @@ export class ServerlessServiceReconciler {
       desired,
       CONTROLLER_FIELD_MANAGER,
     );
+    writes.record(key, desiredJson, live, applied);
     if (live && applied.metadata?.generation !== live.metadata?.generation) {
       this.#o.events.record(
         this.#involved(svc),
@@ -218,6 +231,9 @@ export class ServerlessServiceReconciler {
     ] as const) {
       const live = this.#o.view.service(ns, name);
       if (live && containsDesired(desired, live)) continue;
+      const key = childKey('Service', ns, name);
+      const desiredJson = JSON.stringify(desired);
+      if (this.#o.ownWrites.covers(key, desiredJson, live)) continue;
       // A private Service of an older version has a ClusterIP, which cannot be changed to None:
       // it is made again (its EndpointSlices follow within a second; the activator keeps the
       // pods it is sending to meanwhile).
@@ -231,7 +247,12 @@ export class ServerlessServiceReconciler {
           if (!isNotFound(err)) throw err;
         });
       }
-      await this.#o.client.apply(kubePaths.service(ns, name), desired, CONTROLLER_FIELD_MANAGER);
+      const applied = await this.#o.client.apply<V1Service>(
+        kubePaths.service(ns, name),
+        desired,
+        CONTROLLER_FIELD_MANAGER,
+      );
+      this.#o.ownWrites.record(key, desiredJson, live, applied);
     }
   }
 
@@ -248,7 +269,15 @@ export class ServerlessServiceReconciler {
     const name = publicEndpointSliceName(svc.metadata.name);
     const live = this.#o.view.endpointSlice(ns, name);
     if (live && containsDesired(desired, live)) return backends.mode;
-    await this.#o.client.apply(kubePaths.endpointSlice(ns, name), desired, CONTROLLER_FIELD_MANAGER);
+    const key = childKey('EndpointSlice', ns, name);
+    const desiredJson = JSON.stringify(desired);
+    if (this.#o.ownWrites.covers(key, desiredJson, live)) return backends.mode;
+    const applied = await this.#o.client.apply<V1EndpointSlice>(
+      kubePaths.endpointSlice(ns, name),
+      desired,
+      CONTROLLER_FIELD_MANAGER,
+    );
+    this.#o.ownWrites.record(key, desiredJson, live, applied);
     const before = live?.metadata?.labels?.[MODE_LABEL];
     if (before && before !== backends.mode) {
       this.#o.log.info(
