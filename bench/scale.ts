@@ -56,6 +56,12 @@ function quantileBound(
   return Number.POSITIVE_INFINITY;
 }
 
+/** Deletes the namespace and waits until it is gone: its garbage would load the next step. */
+async function removeAndWait(namespace: string): Promise<void> {
+  await kubectlOk(['delete', 'namespace', namespace, '--wait=false']);
+  await kubectlOk(['wait', '--for=delete', `namespace/${namespace}`, '--timeout=900s']);
+}
+
 export async function benchScale(): Promise<void> {
   await installZeroscale();
   const idle = { controller: await sample('controller'), autoscaler: await sample('autoscaler') };
@@ -68,7 +74,7 @@ export async function benchScale(): Promise<void> {
     while (polling) {
       for (const { text } of await componentMetrics('controller').catch(() => []))
         maxDepth = Math.max(maxDepth, metricSum(text, 'zeroscale_workqueue_depth'));
-      await new Promise((r) => setTimeout(r, 1_000));
+      await new Promise((r) => setTimeout(r, 3_000));
     }
   })();
   const started = Date.now();
@@ -80,14 +86,13 @@ export async function benchScale(): Promise<void> {
   await depthPoller;
   const after = await reconciles();
   const loaded = { controller: await sample('controller'), autoscaler: await sample('autoscaler') };
-  await ns.remove();
+  await removeAndWait(ns.name);
 
   const storm = await testNamespace('bench-storm');
   await applyServices(storm.name, 'storm', STORM_SERVICES);
   await waitAllReady(storm.name, STORM_SERVICES, 300_000);
   const burst = await fireColdStorm(storm.name, 'storm', STORM_SERVICES, 2);
-  await kubectlOk(['delete', 'ssvc', '--all', '-n', storm.name, '--wait=false']);
-  await storm.remove();
+  await removeAndWait(storm.name);
 
   const n = after.count - before.count;
   const data = {

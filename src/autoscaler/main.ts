@@ -3,6 +3,7 @@
 // are hot standbys: the activators report to every replica (the leader found by its Lease), and a
 // standby scrapes the pods too, so a new leader decides on the same history as the old one.
 
+import { collectDefaultMetrics } from 'prom-client';
 import { systemClock } from '../clock.ts';
 import { stopOnce, stopOnSignals } from '../cmd/shutdown.ts';
 import { createKubeClient } from '../kube/config.ts';
@@ -19,6 +20,8 @@ export async function runAutoscaler(argv: readonly string[], env: NodeJS.Process
   const o = parseAutoscalerOptions(argv, env);
   const log = createLogger('autoscaler', o.logLevel);
   const registry = createRegistry('autoscaler');
+  // Node's process metrics (memory, CPU, heap), as the activator exports them.
+  collectDefaultMetrics({ register: registry });
   const client = createKubeClient(o.kubeconfig);
   const cluster = {
     enableScaleToZero: o.enableScaleToZero,

@@ -1,6 +1,7 @@
 // `zeroscale controller`: parses its options, builds the controller and serves metrics; stops on
 // SIGTERM or SIGINT, releasing the leader lease.
 
+import { collectDefaultMetrics } from 'prom-client';
 import { systemClock } from '../clock.ts';
 import { stopOnce, stopOnSignals } from '../cmd/shutdown.ts';
 import { createKubeClient } from '../kube/config.ts';
@@ -14,6 +15,8 @@ export async function runController(argv: readonly string[], env: NodeJS.Process
   const o = parseControllerOptions(argv, env);
   const log = createLogger('controller', o.logLevel);
   const registry = createRegistry('controller');
+  // Node's process metrics (memory, CPU, heap), as the activator exports them.
+  collectDefaultMetrics({ register: registry });
   const client = createKubeClient(o.kubeconfig);
   const controller = startController({
     client,

@@ -140,6 +140,9 @@ describe('Prometheus scraping the components', () => {
       60_000,
     );
     expect(up.size).toBeGreaterThanOrEqual(3);
+    // Each of them, the queue-proxies too, exports its memory and CPU.
+    const without = await query('zeroscale_build_info unless on (instance) process_resident_memory_bytes');
+    expect(without.map((x) => x.metric.component)).toEqual([]);
   });
 
   it('returns a cold start and its phases by PromQL', async () => {
