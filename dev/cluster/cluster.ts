@@ -153,10 +153,6 @@ function commandLine(c: Component, ports: ClusterPorts): [string, string[]] {
           `--service-account-private-key-file=${pkiFiles.saKey}`,
           `--root-ca-file=${pkiFiles.caCert}`,
           '--use-service-account-credentials=true',
-          // The default 20 QPS made the garbage collector take over 5 minutes to delete a
-          // namespace of 1,000 ServerlessServices (6 dependents each), slowing every test after.
-          '--kube-api-qps=100',
-          '--kube-api-burst=200',
           '--node-monitor-period=5s',
           `--node-monitor-grace-period=${nodeMonitorGraceSeconds}s`,
           `--service-cluster-ip-range=${network.serviceCidr}`,
