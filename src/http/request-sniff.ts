@@ -38,6 +38,7 @@ export function sniffParkableHost(chunk: Uint8Array): string | undefined {
   const lineEnd = lineEndAt(chunk, 0, length);
   if (lineEnd < 0 || !isRequestLine(chunk, lineEnd)) return undefined;
   let host: string | undefined;
+  let sawLength = false;
   let at = lineEnd + 2;
   // Header lines up to the empty line that ends the head.
   while (at < length - 2) {
@@ -57,8 +58,10 @@ export function sniffParkableHost(chunk: Uint8Array): string | undefined {
     if (kind === 'host') {
       if (host !== undefined || value.length === 0) return undefined;
       host = value;
-    } else if (kind === 'content-length' && value !== '0') {
-      return undefined;
+    } else if (kind === 'content-length') {
+      // Two Content-Length lines, even both 0, are Node's to refuse (llhttp does), not ours to hold.
+      if (value !== '0' || sawLength) return undefined;
+      sawLength = true;
     }
     at = end + 2;
   }

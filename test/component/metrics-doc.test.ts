@@ -9,6 +9,7 @@ import { AutoscalerMetrics } from '../../src/autoscaler/autoscaler-metrics.ts';
 import { StatsServer } from '../../src/autoscaler/statserver/stats-server.ts';
 import { systemClock } from '../../src/clock.ts';
 import { LeaderElector } from '../../src/kube/leader.ts';
+import { OwnWrites } from '../../src/kube/own-writes.ts';
 import type { KubeClient } from '../../src/kube/rest.ts';
 import { WorkQueue } from '../../src/kube/workqueue.ts';
 import { silentLogger } from '../../src/telemetry/log.ts';
@@ -50,6 +51,7 @@ async function registeredMetrics(): Promise<Set<string>> {
     { name: 'serverlessservice', workers: 1, maxLength: 1, registry: controller },
     async () => undefined,
   );
+  new OwnWrites({ registry: controller });
   for (const registry of [activator, queue, autoscaler, controller])
     for (const n of names(registry)) all.add(n);
   return all;

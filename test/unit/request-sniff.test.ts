@@ -29,6 +29,10 @@ describe('sniffParkableHost', () => {
     ['two Hosts', 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'],
     ['an empty Host', 'GET / HTTP/1.1\r\nHost: \r\n\r\n'],
     ['a body length', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n'],
+    [
+      'two Content-Length lines, both 0',
+      'HEAD /p HTTP/1.1\r\nHost: a\r\nContent-Length:\t0\t\r\nContent-Length: 0\r\n\r\n',
+    ],
     ['chunked', 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n'],
     ['an upgrade', 'GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'],
     ['Expect', 'PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n'],
