@@ -6,7 +6,7 @@
 import net from 'node:net';
 import type { V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { ENDPOINTSLICE_SERVICE_NAME_LABEL } from '../../src/api/labels.ts';
-import { Informer } from '../../src/kube/informer.ts';
+import { GroupIndex, Informer } from '../../src/kube/informer.ts';
 import type { KubeClient } from '../../src/kube/rest.ts';
 import { pipeTcpToFirstReachable } from './host-ports.ts';
 
@@ -25,7 +25,7 @@ export class LocalLoadBalancers {
   /** By host port. */
   readonly #listeners = new Map<number, Listener>();
   /** Slices by `namespace/serviceName`. */
-  readonly #slicesByService = new Map<string, Map<string, V1EndpointSlice>>();
+  readonly #slicesByService = new GroupIndex<V1EndpointSlice>();
 
   constructor(client: KubeClient, log: (msg: string, f?: Record<string, unknown>) => void) {
     this.#client = client;
@@ -41,11 +41,7 @@ export class LocalLoadBalancers {
     });
     this.#slices.on((event, slice, key) => {
       const svcKey = `${slice.metadata?.namespace}/${slice.metadata?.labels?.[ENDPOINTSLICE_SERVICE_NAME_LABEL]}`;
-      const entry = this.#slicesByService.get(svcKey) ?? new Map<string, V1EndpointSlice>();
-      if (event === 'delete') entry.delete(key);
-      else entry.set(key, slice);
-      if (entry.size === 0) this.#slicesByService.delete(svcKey);
-      else this.#slicesByService.set(svcKey, entry);
+      this.#slicesByService.set(svcKey, key, event === 'delete' ? undefined : slice);
     });
   }
 
@@ -69,7 +65,7 @@ export class LocalLoadBalancers {
   /** Ready endpoint addresses with the port named `portName`, for one Service. */
   #backends(serviceKey: string, portName: string): { ip: string; port: number }[] {
     const out: { ip: string; port: number }[] = [];
-    for (const s of this.#slicesByService.get(serviceKey)?.values() ?? []) {
+    for (const s of this.#slicesByService.values(serviceKey)) {
       const port = s.ports?.find((p) => (p.name ?? '') === portName)?.port;
       if (port === undefined) continue;
       for (const e of s.endpoints ?? []) {

@@ -15,7 +15,14 @@ import { API_VERSION, KIND } from '../api/serverless-service.ts';
 import { AUTOSCALER_STATS_PORT } from '../autoscaler/metrics/protocol.ts';
 import { ClusterConfigWatch } from '../kube/cluster-config-watch.ts';
 import { EventRecorder } from '../kube/events.ts';
-import { Informer, type KubeObject, logWatchErrors, objectKey, servingInformers } from '../kube/informer.ts';
+import {
+  GroupIndex,
+  Informer,
+  type KubeObject,
+  logWatchErrors,
+  objectKey,
+  servingInformers,
+} from '../kube/informer.ts';
 import { podOfIdentity } from '../kube/leader.ts';
 import { kubePaths } from '../kube/paths.ts';
 import { DEFAULT_FAIL_FAST_POLICY, type FailFastPolicy, failingProblem } from '../kube/pod-problems.ts';
@@ -75,9 +82,8 @@ export class KubeActivatorSources {
   /** Subscribers by `namespace/privateServiceName`. */
   readonly #podListeners = new Map<string, Set<(p: readonly PodEndpoint[]) => void>>();
   /** Slices by `namespace/serviceName` (the Service the slice belongs to). */
-  readonly #slicesByService = new Map<string, Map<string, V1EndpointSlice>>();
-  #catalogTimer: NodeJS.Timeout | undefined;
-  #catalogBuiltAtMs = Number.NEGATIVE_INFINITY;
+  readonly #slicesByService = new GroupIndex<V1EndpointSlice>();
+  #catalogTimer: NodeJS.Immediate | undefined;
   /** What each ServerlessService gave the catalog, by key, with its resourceVersion. */
   #parsed = new Map<string, ParsedService>();
   #parsedDefaults: unknown;
@@ -156,11 +162,7 @@ export class KubeActivatorSources {
     this.#services.on(() => this.#catalogChanged());
     this.#slices.on((event, slice, key) => {
       const svcKey = `${slice.metadata?.namespace}/${slice.metadata?.labels?.[ENDPOINTSLICE_SERVICE_NAME_LABEL]}`;
-      const entry = this.#slicesByService.get(svcKey) ?? new Map<string, V1EndpointSlice>();
-      if (event === 'delete') entry.delete(key);
-      else entry.set(key, slice);
-      if (entry.size === 0) this.#slicesByService.delete(svcKey);
-      else this.#slicesByService.set(svcKey, entry);
+      this.#slicesByService.set(svcKey, key, event === 'delete' ? undefined : slice);
       const listeners = this.#podListeners.get(svcKey);
       if (listeners) {
         const pods = this.#podsOf(svcKey);
@@ -214,7 +216,7 @@ export class KubeActivatorSources {
       i.stop();
     for (const w of this.#failureWatches.values()) if (w.timer !== undefined) clearTimeout(w.timer);
     this.#failureWatches.clear();
-    clearTimeout(this.#catalogTimer);
+    if (this.#catalogTimer !== undefined) clearImmediate(this.#catalogTimer);
     this.#catalogTimer = undefined;
   }
 
@@ -322,8 +324,8 @@ export class KubeActivatorSources {
   }
 
   *#autoscalerEndpoints(): Generator<{ pod: string | undefined; url: string; ready: boolean }> {
-    const slices = this.#slicesByService.get(`${this.#o.systemNamespace}/${this.#o.autoscalerService}`);
-    for (const s of slices?.values() ?? []) {
+    const slices = this.#slicesByService.values(`${this.#o.systemNamespace}/${this.#o.autoscalerService}`);
+    for (const s of slices) {
       const port = s.ports?.find((p) => p.name === 'http')?.port ?? AUTOSCALER_STATS_PORT;
       for (const e of s.endpoints ?? []) {
         const ip = e.addresses[0];
@@ -344,14 +346,12 @@ export class KubeActivatorSources {
    */
   #catalogChanged(): void {
     if (this.#catalogTimer || !this.#services.synced) return;
-    // The first change after a quiet spell goes out at once (a new service is routable at once);
-    // during a burst, at most one build per CATALOG_MIN_INTERVAL_MS.
-    const waitMs = Math.max(0, this.#catalogBuiltAtMs + CATALOG_MIN_INTERVAL_MS - Date.now());
-    this.#catalogTimer = setTimeout(() => {
+    // Not delayed further: a service Ready in status must be routable at once (a timer of even
+    // 100 ms here made a request right after Ready answer 404).
+    this.#catalogTimer = setImmediate(() => {
       this.#catalogTimer = undefined;
-      this.#catalogBuiltAtMs = Date.now();
       if (this.#rebuildCatalog()) this.#emitCatalog();
-    }, waitMs);
+    });
   }
 
   #emitCatalog(): void {
@@ -398,7 +398,7 @@ export class KubeActivatorSources {
 
   #podsOf(sliceServiceKey: string): PodEndpoint[] {
     const pods: PodEndpoint[] = [];
-    for (const s of this.#slicesByService.get(sliceServiceKey)?.values() ?? []) {
+    for (const s of this.#slicesByService.values(sliceServiceKey)) {
       const port = s.ports?.find((p) => p.name === QUEUE_PROXY_HTTP_PORT_NAME)?.port ?? QUEUE_PROXY_HTTP_PORT;
       for (const e of s.endpoints ?? []) {
         for (const ip of e.addresses) {
@@ -415,13 +415,6 @@ export class KubeActivatorSources {
     return pods;
   }
 }
-
-/**
- * Least time between two catalog builds in a burst of changes. A build at 1,000 services (the host
- * table, every throttler's spec) takes ~10 ms on a small node; a burst of new services used to
- * cost one per informer event.
- */
-const CATALOG_MIN_INTERVAL_MS = 100;
 
 interface ParsedService {
   readonly version: string | undefined;

@@ -218,3 +218,25 @@ export function servingInformers(
     }),
   };
 }
+
+/**
+ * Objects of an informer grouped by a key of their own (e.g. EndpointSlices by their Service), so
+ * a reader gets its group without scanning the cache. Feed it from the informer's handler.
+ */
+export class GroupIndex<T> {
+  readonly #groups = new Map<string, Map<string, T>>();
+
+  /** Records `obj` under `group` (undefined: the object with `key` was deleted). */
+  set(group: string, key: string, obj: T | undefined): void {
+    const entry = this.#groups.get(group) ?? new Map<string, T>();
+    if (obj === undefined) entry.delete(key);
+    else entry.set(key, obj);
+    if (entry.size === 0) this.#groups.delete(group);
+    else this.#groups.set(group, entry);
+  }
+
+  /** The group's objects; empty when there are none. */
+  values(group: string): Iterable<T> {
+    return this.#groups.get(group)?.values() ?? [];
+  }
+}
