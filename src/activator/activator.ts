@@ -280,7 +280,7 @@ class Activator implements ActivatorHandle {
       this.#answerProbe(res, probe);
       return;
     }
-    const svc = this.#catalogue.route(req);
+    const svc = this.#route(req);
     if (!(svc instanceof ServiceThrottler)) {
       this.#unrouted.reject('unknown-host');
       writeErrorAnswer(res, svc, { close: hasUnreadBody(req) });
@@ -306,8 +306,15 @@ class Activator implements ActivatorHandle {
     this.#begin(new ActivatorRequest(svc, req, res, undefined, undefined));
   }
 
-  #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  /** The service of a request; before a miss is answered, a catalog change not yet sent is taken. */
+  #route(req: IncomingMessage): ServiceThrottler | ErrorAnswer {
     const svc = this.#catalogue.route(req);
+    if (svc instanceof ServiceThrottler || this.#deps.catalog.flush?.() !== true) return svc;
+    return this.#catalogue.route(req);
+  }
+
+  #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const svc = this.#route(req);
     if (!(svc instanceof ServiceThrottler)) {
       this.#unrouted.reject('unknown-host');
       writeRawErrorAnswer(socket, svc);

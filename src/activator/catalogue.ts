@@ -99,6 +99,7 @@ export class ServiceCatalogue {
       queueDepth: options.queueDepth,
       probeIntervalMs: options.probeIntervalMs,
       probeTimeoutMs: options.probeTimeoutMs,
+      probeWaitMs: options.probeWaitMs,
       maxFreeSocketsPerPod: options.maxFreeSocketsPerPod,
       maxSocketsPerPod: options.maxSocketsPerPod,
       clock,

@@ -40,6 +40,9 @@ import type {
   Unsubscribe,
 } from './sources.ts';
 
+/** Least time between two catalog updates during a burst of ServerlessService events. */
+const CATALOG_UPDATE_INTERVAL_MS = 250;
+
 export interface KubeSourcesOptions {
   readonly systemNamespace: string;
   readonly autoscalerService: string;
@@ -83,7 +86,9 @@ export class KubeActivatorSources {
   readonly #podListeners = new Map<string, Set<(p: readonly PodEndpoint[]) => void>>();
   /** Slices by `namespace/serviceName` (the Service the slice belongs to). */
   readonly #slicesByService = new GroupIndex<V1EndpointSlice>();
-  #catalogTimer: NodeJS.Immediate | undefined;
+  /** Cancels the catalog update that is scheduled, if any. */
+  #cancelCatalogUpdate: (() => void) | undefined;
+  #lastCatalogUpdate = Number.NEGATIVE_INFINITY;
   /** What each ServerlessService gave the catalog, by key, with its resourceVersion. */
   #parsed = new Map<string, ParsedService>();
   #parsedDefaults: unknown;
@@ -181,6 +186,7 @@ export class KubeActivatorSources {
         }
         return () => this.#catalogListeners.delete(onChange);
       },
+      flush: () => this.#flushCatalog(),
     };
     this.endpoints = {
       subscribe: (namespace, name, onChange): Unsubscribe => {
@@ -216,8 +222,8 @@ export class KubeActivatorSources {
       i.stop();
     for (const w of this.#failureWatches.values()) if (w.timer !== undefined) clearTimeout(w.timer);
     this.#failureWatches.clear();
-    if (this.#catalogTimer !== undefined) clearImmediate(this.#catalogTimer);
-    this.#catalogTimer = undefined;
+    this.#cancelCatalogUpdate?.();
+    this.#cancelCatalogUpdate = undefined;
   }
 
   #indexPod(svcKey: string, podKey: string, pod: V1Pod | undefined): void {
@@ -342,16 +348,39 @@ export class KubeActivatorSources {
   /**
    * Bursts of informer events collapse into one catalog update, and an update that changes no
    * service as the activator sees it (a status write by the autoscaler, a resync) is not sent: at
-   * 1,000 services, re-sending the whole list on every status write cost most of a core.
+   * 1,000 services, re-sending the whole list on every status write cost most of a core. The
+   * first change after a quiet spell goes out on the next turn; during a burst, at most one
+   * update per CATALOG_UPDATE_INTERVAL_MS (every rebuild walks all services: at 1,000 applied at
+   * once, one per turn cost each activator ~10 s of CPU). A request for a host not yet in the
+   * catalog calls `flush`, so the delay never answers 404 for a service the informer has.
    */
   #catalogChanged(): void {
-    if (this.#catalogTimer || !this.#services.synced) return;
-    // Not delayed further: a service Ready in status must be routable at once (a timer of even
-    // 100 ms here made a request right after Ready answer 404).
-    this.#catalogTimer = setImmediate(() => {
-      this.#catalogTimer = undefined;
-      if (this.#rebuildCatalog()) this.#emitCatalog();
-    });
+    if (this.#cancelCatalogUpdate !== undefined || !this.#services.synced) return;
+    const update = (): void => {
+      this.#cancelCatalogUpdate = undefined;
+      this.#updateCatalog();
+    };
+    const wait = this.#lastCatalogUpdate + CATALOG_UPDATE_INTERVAL_MS - performance.now();
+    if (wait > 0) {
+      const timer = setTimeout(update, wait);
+      this.#cancelCatalogUpdate = () => clearTimeout(timer);
+    } else {
+      const immediate = setImmediate(update);
+      this.#cancelCatalogUpdate = () => clearImmediate(immediate);
+    }
+  }
+
+  #updateCatalog(): void {
+    this.#lastCatalogUpdate = performance.now();
+    if (this.#rebuildCatalog()) this.#emitCatalog();
+  }
+
+  #flushCatalog(): boolean {
+    if (this.#cancelCatalogUpdate === undefined) return false;
+    this.#cancelCatalogUpdate();
+    this.#cancelCatalogUpdate = undefined;
+    this.#updateCatalog();
+    return true;
   }
 
   #emitCatalog(): void {

@@ -18,6 +18,9 @@ import type {
 export class MemoryServiceCatalog implements ServiceCatalog {
   readonly #services = new Map<string, ActivatorService>();
   readonly #listeners = new Set<(services: readonly ActivatorService[]) => void>();
+  /** While true, changes wait for `flush`, as a coalescing catalog's do during a burst. */
+  holdChanges = false;
+  #held = false;
 
   constructor(services: readonly ActivatorService[] = []) {
     for (const s of services) this.#services.set(keyOf(s.namespace, s.name), s);
@@ -45,7 +48,19 @@ export class MemoryServiceCatalog implements ServiceCatalog {
     if (this.#services.delete(keyOf(namespace, name))) this.#notify();
   }
 
+  flush(): boolean {
+    if (!this.#held) return false;
+    this.#held = false;
+    this.#deliver();
+    return true;
+  }
+
   #notify(): void {
+    if (this.holdChanges) this.#held = true;
+    else this.#deliver();
+  }
+
+  #deliver(): void {
     const list = this.list();
     for (const listener of this.#listeners) listener(list);
   }

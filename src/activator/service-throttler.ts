@@ -60,6 +60,7 @@ export interface ServiceThrottlerOptions {
   readonly queueDepth: number;
   readonly probeIntervalMs: number;
   readonly probeTimeoutMs: number;
+  readonly probeWaitMs: number;
   /** Idle connections kept per pod. */
   readonly maxFreeSocketsPerPod: number;
   /** Connections open at once per pod. */
@@ -312,7 +313,7 @@ export class ServiceThrottler {
   async #probe(pod: PodTarget): Promise<void> {
     pod.probing = true;
     const started = performance.now();
-    const ok = await probeQueueProxy(pod.upstream, this.#options.probeTimeoutMs);
+    const ok = await probeQueueProxy(pod.upstream, this.#options.probeTimeoutMs, this.#options.probeWaitMs);
     pod.probing = false;
     if (pod.removed || this.#closed) return;
     if (ok) {
@@ -324,8 +325,8 @@ export class ServiceThrottler {
       this.log.debug({ pod: pod.endpoint.pod ?? pod.id }, 'pod passed its probe; sending to it');
       return;
     }
-    // Every few tens of ms while not ready: traffic flows within one interval of the pod's
-    // queue-proxy saying ready, not one kubelet period later.
+    // The queue-proxy held the probe until ready or the wait ran out (or refused it: it is not
+    // listening yet); again within one interval, so traffic flows the moment it says ready.
     this.#probeSoon(pod, Math.max(0, this.#options.probeIntervalMs - (performance.now() - started)));
   }
 

@@ -28,6 +28,11 @@ export interface ServiceCatalog {
    * a service missing from it is gone. Implementations may coalesce bursts of changes.
    */
   subscribe(onChange: (services: readonly ActivatorService[]) => void): Unsubscribe;
+  /**
+   * Sends a change held back by that coalescing now, synchronously; true when there was one. The
+   * activator calls it before answering 404, so coalescing never turns away a known service.
+   */
+  flush?(): boolean;
 }
 
 /** One address of a service's pods, from the EndpointSlices of its private Service. */

@@ -19,6 +19,16 @@ export const RESERVED_CONTAINER_PORTS: readonly number[] = [8012, 8013, 8022, 90
 
 /** Kubelet readiness probe path on the HTTP port: 200 only when the user container is ready. */
 export const QUEUE_PROXY_READINESS_PATH = '/healthz/ready';
+/**
+ * Query parameter of the activator's probe: the queue-proxy may hold a not-ready answer this many
+ * ms and answer the moment the user container is ready. One held probe per pod per activator
+ * replaces a probe every few tens of ms during a cold start. A queue-proxy that does not know it
+ * answers at once, so the activator keeps probing as before.
+ */
+export const PROBE_WAIT_PARAM = 'wait-ms';
+/** Longest hold the queue-proxy grants, whatever the probe asks. */
+export const MAX_PROBE_WAIT_MS = 5_000;
+
 /** Called by the user container's preStop hook: returns once the queue-proxy has drained. */
 export const QUEUE_PROXY_DRAIN_PATH = '/wait-for-drain';
 

@@ -47,6 +47,7 @@ import { type Log, LogThrottle, silentLog } from '../telemetry/json-log.ts';
 import type { RequestSpans } from '../telemetry/request-spans.ts';
 import { createTextRegistry } from '../telemetry/text-registry.ts';
 import { AdminEndpoints } from './admin.ts';
+import { HeldProbes, MAX_HELD_PROBES, probeWaitMs } from './held-probes.ts';
 import type { QueueProxyOptions } from './options.ts';
 import { ReadinessProber } from './readiness.ts';
 
@@ -140,6 +141,7 @@ class QueueProxy implements QueueProxyHandle {
   readonly #stats: RequestStats;
   readonly #metrics: ServiceRequestMetrics<QueueRejection>;
   readonly #prober: ReadinessProber;
+  readonly #heldProbes = new HeldProbes();
   readonly #forwarder: Forwarder<QueueRequest>;
   readonly #upgrades: UpgradeForwarder<QueueRequest>;
   readonly #server: http.Server;
@@ -200,8 +202,10 @@ class QueueProxy implements QueueProxyHandle {
       spec: options.readinessProbe,
       host: options.userHost,
       aggressiveIntervalMs: options.aggressiveProbeIntervalMs,
-      onChange: (ready) =>
-        this.#log.info({ ready }, `user container became ${ready ? 'ready' : 'not ready'}`),
+      onChange: (ready) => {
+        this.#log.info({ ready }, `user container became ${ready ? 'ready' : 'not ready'}`);
+        if (ready) this.#heldProbes.wakeAll();
+      },
     });
     this.#token = new InternalToken(options.internalToken);
     this.#heldBodies = new HeldBodyBudget({
@@ -272,7 +276,7 @@ class QueueProxy implements QueueProxyHandle {
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
     const marks = scanInternalHeaders(req.rawHeaders, this.#marks);
     if (marks.probe !== undefined) {
-      this.#answerProbe(res, marks.probe);
+      this.#answerProbe(req, res, marks.probe);
       return;
     }
     if (req.url === QUEUE_PROXY_READINESS_PATH) {
@@ -459,6 +463,13 @@ class QueueProxy implements QueueProxyHandle {
     const labels = this.#metrics.labels;
     registerCollected(
       this.#registry,
+      'zeroscale_queue_held_probes',
+      `Activator readiness probes held until the user container is ready (at most ${MAX_HELD_PROBES}; more are answered at once).`,
+      'gauge',
+      () => [{ value: this.#heldProbes.size, labels }],
+    );
+    registerCollected(
+      this.#registry,
       'zeroscale_queue_concurrency_limit',
       'Requests the pod may have in flight to its container at once (containerConcurrency); 0 = no limit.',
       'gauge',
@@ -473,12 +484,14 @@ class QueueProxy implements QueueProxyHandle {
     );
   }
 
-  #answerProbe(res: ServerResponse, probe: string): void {
+  #answerProbe(req: IncomingMessage, res: ServerResponse, probe: string): void {
     if (probe !== PROBE_QUEUE) {
       writeErrorAnswer(res, { status: 400, code: 'UNKNOWN_PROBE', message: `unknown probe "${probe}"` });
       return;
     }
-    this.#answerReadiness(res, PROBE_QUEUE);
+    const waitMs = this.ready || this.#draining ? 0 : probeWaitMs(req.url);
+    const answer = (r: ServerResponse): void => this.#answerReadiness(r, PROBE_QUEUE);
+    if (waitMs === 0 || !this.#heldProbes.hold(res, waitMs, answer)) answer(res);
   }
 
   #answerReadiness(res: ServerResponse, okBody: string | undefined): void {
@@ -504,6 +517,7 @@ class QueueProxy implements QueueProxyHandle {
   drain(): Promise<void> {
     if (this.#drained !== undefined) return this.#drained;
     this.#draining = true;
+    this.#heldProbes.wakeAll();
     this.#lastArrival = this.#clock.now();
     this.#log.info({ drainMs: this.#options.drainMs, inFlight: this.#active }, 'drain started');
     this.#drained = this.#drainAndClose();
@@ -526,6 +540,7 @@ class QueueProxy implements QueueProxyHandle {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#draining = true;
+    this.#heldProbes.wakeAll();
     const closed = closeServer(this.#server);
     destroyConnections(this.#server);
     await Promise.all([closed, this.#stop()]);

@@ -84,6 +84,18 @@ describe('activator routing', () => {
     expect(r.endpoints.subscribers('default', 'hello')).toBe(0);
   });
 
+  it('routes a service its catalog has not delivered yet, instead of answering 404', async () => {
+    // The Kubernetes catalog sends bursts of changes at most every 250 ms; a request in between
+    // for a service it already knows must not be turned away.
+    const r = await rig([]);
+    r.catalog.holdChanges = true;
+    r.catalog.put(HELLO);
+    const p = await pod('p1', (_req, res) => res.end('from p1'));
+    r.endpoints.set('default', 'hello', [p.endpoint]);
+    expect(await request(r.activator.port, { host: HOST })).toMatchObject({ status: 200, body: 'from p1' });
+    expect((await request(r.activator.port, { host: 'nope.default.svc' })).status).toBe(404);
+  });
+
   it('strips internal headers from clients, marks what it forwards and appends to X-Forwarded-For', async () => {
     const r = await rig();
     const p = await pod('p1', (req, res) => res.end(JSON.stringify(req.headers)));

@@ -522,6 +522,23 @@ describe('queue-proxy containerConcurrency', () => {
   });
 });
 
+const PROBE = { 'x-zeroscale-probe': 'queue' };
+const heldProbes = (metrics: string): number | undefined =>
+  metricValue(metrics, 'zeroscale_queue_held_probes');
+
+/** A queue-proxy for an app on `port` that does not listen yet; probed every 20 ms, as in a pod. */
+async function notReadyQueueProxy(port: number): Promise<QueueProxyHandle> {
+  return queueProxy(port, {
+    readinessProbe: {
+      action: { kind: 'tcp', port },
+      periodMs: 600_000,
+      timeoutMs: 1_000,
+      successThreshold: 1,
+      failureThreshold: 3,
+    },
+  });
+}
+
 describe('queue-proxy readiness', () => {
   it('is not ready until the app listens, then ready without waiting for a probe period', async () => {
     const port = await deadPort();
@@ -548,6 +565,46 @@ describe('queue-proxy readiness', () => {
     expect((await request(qp.httpPort, { path: '/healthz/ready' })).status).toBe(200);
     // The probe answers come from the queue-proxy: the app saw none of them.
     expect(real.seen.length).toBe(0);
+  });
+
+  it('holds an activator probe that asks to wait and answers it the moment the app is ready', async () => {
+    const port = await deadPort();
+    const qp = await notReadyQueueProxy(port);
+    const held = request(qp.httpPort, { path: '/healthz/ready?wait-ms=5000', headers: PROBE });
+    await waitFor('the probe is held', async () => heldProbes(await scrape(qp.metricsPort)) === 1);
+    const real = await startApp((_req, res) => res.end('app'), port);
+    cleanups.push(() => real.close());
+    // Sent while not ready, answered 200: it was held until the app listened.
+    expect(await held).toMatchObject({ status: 200, body: 'queue' });
+    expect(heldProbes(await scrape(qp.metricsPort))).toBe(0);
+  });
+
+  it('answers a held probe 503 when its wait runs out, holds at most 64, and forgets clients that leave', async () => {
+    const qp = await notReadyQueueProxy(await deadPort());
+    const timedOut = await request(qp.httpPort, { path: '/healthz/ready?wait-ms=200', headers: PROBE });
+    expect(timedOut.status).toBe(503);
+    expect(timedOut.headers['x-zeroscale-error']).toBe('NOT_READY');
+    const probe = 'GET /healthz/ready?wait-ms=999999 HTTP/1.1\r\nHost: x\r\nx-zeroscale-probe: queue\r\n\r\n';
+    const sockets = await Promise.all(Array.from({ length: 64 }, () => openRaw(qp.httpPort, probe)));
+    await waitFor('64 probes held', async () => heldProbes(await scrape(qp.metricsPort)) === 64);
+    // The 65th is answered at once, though it asks to wait.
+    const over = await request(qp.httpPort, { path: '/healthz/ready?wait-ms=5000', headers: PROBE });
+    expect(over.headers['x-zeroscale-error']).toBe('NOT_READY');
+    for (const s of sockets) s.destroy();
+    await waitFor(
+      'clients that left are forgotten',
+      async () => heldProbes(await scrape(qp.metricsPort)) === 0,
+    );
+  });
+
+  it('answers held probes 503 DRAINING as soon as it drains', async () => {
+    const qp = await notReadyQueueProxy(await deadPort());
+    const held = request(qp.httpPort, { path: '/healthz/ready?wait-ms=5000', headers: PROBE });
+    await waitFor('the probe is held', async () => heldProbes(await scrape(qp.metricsPort)) === 1);
+    void qp.drain();
+    const answer = await held;
+    expect(answer.status).toBe(503);
+    expect(answer.headers['x-zeroscale-error']).toBe('DRAINING');
   });
 
   it('runs the app HTTP readiness probe with its path and headers', async () => {
