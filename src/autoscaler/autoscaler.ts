@@ -83,6 +83,7 @@ export class Autoscaler {
       config: this.config,
       target: options.target,
       metrics: this.#metrics,
+      fetcher: this.#fetcher,
       acting: () => this.#running && this.#leading,
     };
   }

@@ -55,7 +55,7 @@ export async function runAutoscaler(argv: readonly string[], env: NodeJS.Process
     synced = true;
     running = await startAutoscaler({
       source,
-      target: new KubeScaleTarget(client, { log, uidOf: (svc) => source.uidOf(svc) }),
+      target: new KubeScaleTarget(client, { log, uidOf: (svc) => source.uidOf(svc), registry }),
       logger: log,
       registry,
       port: o.port,

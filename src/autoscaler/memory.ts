@@ -77,8 +77,9 @@ export class MemoryServiceSource implements ServiceSource {
     name: string,
     readyAddresses: readonly string[],
     actualCount = readyAddresses.length,
+    readyPodNames: readonly (string | undefined)[] = readyAddresses,
   ): void {
-    this.#pods.set(serviceKey(namespace, name), { readyAddresses, actualCount });
+    this.#pods.set(serviceKey(namespace, name), { readyAddresses, actualCount, readyPodNames });
   }
 
   /** What the controller does once the public endpoints reach the activators (or leave them). */
@@ -103,6 +104,8 @@ export interface PublishCall {
 export class MemoryScaleTarget implements ScaleTarget {
   readonly scaleCalls: ScaleCall[] = [];
   readonly publishCalls: PublishCall[] = [];
+  /** Each rankPodsForRemoval call: the service and the loads it was given. */
+  readonly rankCalls: { readonly service: string; readonly loads: ReadonlyMap<string, number> }[] = [];
   onSetScale: ((service: ServiceRef, replicas: number) => void | Promise<void>) | undefined;
   onPublish: ((service: ServiceRef, status: AutoscalerStatus) => void | Promise<void>) | undefined;
   /** Keep only the newest call per service (benchmarks: no growing history). */
@@ -119,6 +122,11 @@ export class MemoryScaleTarget implements ScaleTarget {
     await this.onSetScale?.(service, replicas);
     this.#replicas.set(key, replicas);
     if (this.#keepHistory) this.scaleCalls.push({ service: key, replicas });
+  }
+
+  async rankPodsForRemoval(service: ServiceRef, loads: ReadonlyMap<string, number>): Promise<void> {
+    if (this.#keepHistory)
+      this.rankCalls.push({ service: serviceKey(service.namespace, service.name), loads });
   }
 
   async publish(service: ServiceRef, status: AutoscalerStatus): Promise<void> {

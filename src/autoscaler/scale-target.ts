@@ -47,6 +47,12 @@ export interface ScaleTarget {
    * again every scaleResyncMs, so it should be a no-op when the Deployment already has `replicas`.
    */
   setScale(service: ServiceRef, replicas: number): Promise<void>;
+  /**
+   * Called just before a setScale that leaves fewer replicas than there are pods, with the
+   * requests in flight (1 s averages) of the pods last scraped, by pod name: marks them so that
+   * Kubernetes removes the idle ones first (deletion-cost.ts). Best effort; never rejects.
+   */
+  rankPodsForRemoval?(service: ServiceRef, loads: ReadonlyMap<string, number>): Promise<void>;
   /** Writes the decision to status (status.autoscaler, status.mode, the phase condition). */
   publish(service: ServiceRef, status: AutoscalerStatus): Promise<void>;
 }

@@ -9,6 +9,7 @@ import { type AutoscalerConfig, sameScaling, toScalingSpec } from './config.ts';
 import { ActivatorLoads } from './metrics/activator-loads.ts';
 import { ServiceSeries } from './metrics/collector.ts';
 import type { PodStats } from './metrics/protocol.ts';
+import type { StatsFetcher } from './metrics/stats-fetcher.ts';
 import type { AutoscalerStatus, ScaleTarget, ServiceRef } from './scale-target.ts';
 import {
   type DeciderState,
@@ -22,10 +23,15 @@ import {
 import type { ServingPhase } from './scaling/scale-to-zero.ts';
 import type { AutoscaledService, ServicePods } from './service-source.ts';
 
+/** Pods scraped at a scale-down beyond the tick's sample; a bigger service ranks only these. */
+const MAX_EXTRA_SCRAPES = 100;
+
 export interface ServiceScalerContext {
   readonly config: AutoscalerConfig;
   readonly target: ScaleTarget;
   readonly metrics: AutoscalerMetrics;
+  /** Scrapes the pods the last sample left out, before a scale-down ranks them. */
+  readonly fetcher: StatsFetcher;
   /**
    * Whether the autoscaler writes, counts and logs its decisions: false once stopped, and on a hot
    * standby, which decides the same way only to keep its state ready for a takeover.
@@ -89,6 +95,7 @@ export class ServiceScaler {
   panicRequestsPerSecond = 0;
 
   readonly #context: ServiceScalerContext;
+  #pods: ServicePods | undefined;
   readonly #scaleWriter: CoalescingWriter<number>;
   readonly #statusWriter: CoalescingWriter<AutoscalerStatus>;
 
@@ -103,7 +110,13 @@ export class ServiceScaler {
     this.series = new ServiceSeries(this.spec);
     const { target, metrics, config } = context;
     this.#scaleWriter = new CoalescingWriter<number>({
-      write: (replicas) => target.setScale(this.ref, replicas),
+      write: async (replicas) => {
+        // Fewer replicas than pods: some pods go, and the busy ones should be the last.
+        if (replicas > 0 && replicas < this.actualPods && target.rankPodsForRemoval !== undefined) {
+          await target.rankPodsForRemoval(this.ref, await this.#podLoads());
+        }
+        await target.setScale(this.ref, replicas);
+      },
       policy: scalePolicy(config.scaleResyncMs),
       onError: (err, failures) => {
         metrics.scaleWriteErrors.inc();
@@ -143,6 +156,7 @@ export class ServiceScaler {
   }
 
   setPods(pods: ServicePods): void {
+    this.#pods = pods;
     this.readyPods = pods.readyAddresses.length;
     this.actualPods = pods.actualCount;
   }
@@ -199,6 +213,40 @@ export class ServiceScaler {
     if (!this.#context.acting()) return;
     if (this.desiredScale !== undefined) this.#scaleWriter.offer(this.desiredScale, nowMs);
     this.#statusWriter.offer(this.#status(), nowMs);
+  }
+
+  /**
+   * Requests in flight per ready pod, by the pod's name in the EndpointSlices: the last scrape's
+   * answers, and a scrape now of the pods its sample left out (at most MAX_EXTRA_SCRAPES), so
+   * that a busy pod is not removed for not being sampled. Only on a scale-down.
+   */
+  async #podLoads(): Promise<Map<string, number>> {
+    const loads = new Map<string, number>();
+    const pods = this.#pods;
+    const names = pods?.readyPodNames;
+    if (pods === undefined || names === undefined) return loads;
+    const sampled = new Set<string>();
+    for (let i = 0; i < this.sample.length; i++) {
+      const address = this.sample[i]!;
+      const answer = this.answers[i];
+      const name = names[pods.readyAddresses.indexOf(address)];
+      if (answer === undefined || name === undefined) continue;
+      sampled.add(address);
+      loads.set(name, answer.averageConcurrency);
+    }
+    const extra: Promise<void>[] = [];
+    pods.readyAddresses.forEach((address, i) => {
+      const name = names[i];
+      if (name === undefined || sampled.has(address) || extra.length >= MAX_EXTRA_SCRAPES) return;
+      extra.push(
+        this.#context.fetcher.fetchStats(address).then(
+          (stats) => void loads.set(name, stats.averageConcurrency),
+          () => undefined, // no answer: Kubernetes' own order decides for that pod
+        ),
+      );
+    });
+    await Promise.all(extra);
+    return loads;
   }
 
   /** For tests and debugging. */

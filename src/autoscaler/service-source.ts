@@ -49,6 +49,11 @@ export interface ServicePods {
    * "host:port" / "[ipv6]:port" (tests). The ready count is the length.
    */
   readonly readyAddresses: readonly string[];
+  /**
+   * The pod name of each ready address, in the same order (EndpointSlice targetRef), for writes
+   * to the pods. Not the name a scrape answer gives: a pod could claim another's.
+   */
+  readonly readyPodNames?: readonly (string | undefined)[];
   /** All pods of the service, ready or not (ready + not-ready endpoints), for status and metrics. */
   readonly actualCount: number;
 }

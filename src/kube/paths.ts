@@ -24,5 +24,6 @@ export const kubePaths = {
   endpointSlice: (namespace: string, name: string) =>
     `/apis/discovery.k8s.io/v1/${ns(namespace)}/endpointslices/${name}`,
   pods: (namespace?: string) => (namespace ? `/api/v1/${ns(namespace)}/pods` : '/api/v1/pods'),
+  pod: (namespace: string, name: string) => `/api/v1/${ns(namespace)}/pods/${name}`,
   configMaps: (namespace: string) => `/api/v1/${ns(namespace)}/configmaps`,
 } as const;

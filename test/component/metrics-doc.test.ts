@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { AutoscalerMetrics } from '../../src/autoscaler/autoscaler-metrics.ts';
+import { KubeScaleTarget } from '../../src/autoscaler/kube/target.ts';
 import { StatsServer } from '../../src/autoscaler/statserver/stats-server.ts';
 import { systemClock } from '../../src/clock.ts';
 import { LeaderElector } from '../../src/kube/leader.ts';
@@ -45,6 +46,11 @@ async function registeredMetrics(): Promise<Set<string>> {
     component: 'autoscaler',
     registry: autoscaler,
     clock: systemClock,
+  });
+  new KubeScaleTarget({} as KubeClient, {
+    log: silentLogger(),
+    uidOf: () => undefined,
+    registry: autoscaler,
   });
   const controller = createRegistry('controller');
   new WorkQueue(

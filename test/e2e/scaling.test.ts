@@ -2,13 +2,17 @@
 // the activator on 127.0.0.1:8080: cold starts, settling at the KPA's pod count, panic, scale to
 // zero and back, minScale/initialScale/activationScale, a hard concurrency limit, and an
 // autoscaler restart under load — without a failed request.
-import type { V1Deployment } from '@kubernetes/client-node';
+import http from 'node:http';
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { kubeClient, kubectlOk, testNamespace, waitFor, waitServiceReady } from '../../dev/cluster/kube.ts';
 import { serverlessService } from '../../dev/cluster/manifests.ts';
 import { installZeroscale, systemNamespace } from '../../dev/cluster/zeroscale.ts';
 import { request, runLoad } from '../../dev/load.ts';
+import { SERVICE_LABEL } from '../../src/api/labels.ts';
+import { QUEUE_PROXY_HTTP_PORT } from '../../src/api/queue-proxy.ts';
 import type { ServerlessService } from '../../src/api/serverless-service.ts';
+import { POD_DELETION_COST_ANNOTATION } from '../../src/autoscaler/deletion-cost.ts';
 import { podOfIdentity } from '../../src/kube/leader.ts';
 
 const client = kubeClient();
@@ -200,6 +204,96 @@ describe('bounds', () => {
     const { min } = await minReplicasDuring('floor', watchFor);
     expect(min).toBe(2);
   });
+});
+
+/** The service's pods that are not being deleted, with their addresses once they have one. */
+async function livePods(name: string): Promise<V1Pod[]> {
+  const list = await client.get<{ items: V1Pod[] }>(`/api/v1/namespaces/${ns.name}/pods`, {
+    labelSelector: `${SERVICE_LABEL}=${name}`,
+  });
+  return list.items.filter((p) => p.metadata?.deletionTimestamp === undefined);
+}
+
+/** A request straight to one pod's queue-proxy, on its address on the test bridge. */
+function podRequest(ip: string, host: string, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: ip, port: QUEUE_PROXY_HTTP_PORT, path, headers: { host }, timeout: 120_000 },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${path} on ${ip}: no answer in 120 s`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Pod annotation writes of all autoscaler replicas (only the leader writes), from their /metrics. */
+async function deletionCostWrites(): Promise<number> {
+  const pods = await client.get<{ items: V1Pod[] }>(`/api/v1/namespaces/${systemNamespace}/pods`, {
+    labelSelector: 'app.kubernetes.io/component=autoscaler',
+  });
+  let total = 0;
+  for (const p of pods.items) {
+    if (!p.status?.podIP) continue;
+    const text = await fetch(`http://${p.status.podIP}:9090/metrics`).then((r) => r.text());
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith('zeroscale_autoscaler_deletion_cost_writes_total{result="written"}'));
+    total += line === undefined ? 0 : Number(line.split(' ')[1]);
+  }
+  return total;
+}
+
+describe('scale-down', () => {
+  it('removes idle pods first: the pod with long requests in flight stays and its requests finish', async () => {
+    const name = 'idle-first';
+    const host = await deploy(name, { scaling: { minScale: 4, initialScale: 4 } });
+    const ready = await waitFor(
+      'four ready pods',
+      async () => {
+        const pods = await livePods(name);
+        const isReady = (p: V1Pod) =>
+          p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+        return pods.length === 4 && pods.every(isReady) ? pods : undefined;
+      },
+      120_000,
+    );
+    const busy = ready[2]!;
+    const long = Array.from({ length: 2 }, () => podRequest(busy.status!.podIP!, host, '/sleep?ms=30000'));
+    await waitFor(
+      'the autoscaler sees the busy pod',
+      async () => ((await ssvc(name)).status?.autoscaler?.observedConcurrency ?? 0) >= 1 || undefined,
+      30_000,
+    );
+    const writesBefore = await deletionCostWrites();
+    // Two requests need one pod: dropping the floor lets the autoscaler remove three of four.
+    await kubectlOk([
+      'patch',
+      'ssvc',
+      name,
+      '-n',
+      ns.name,
+      '--type=merge',
+      '-p',
+      '{"spec":{"scaling":{"minScale":1}}}',
+    ]);
+    const left = await waitFor(
+      'one pod left',
+      async () => {
+        const pods = await livePods(name);
+        return pods.length === 1 ? pods : undefined;
+      },
+      60_000,
+    );
+    expect(left[0]!.metadata!.name).toBe(busy.metadata!.name);
+    expect(Number(left[0]!.metadata!.annotations?.[POD_DELETION_COST_ANNOTATION])).toBeGreaterThan(0);
+    expect(await Promise.all(long)).toEqual([200, 200]);
+    // One write: the busy pod's cost. Idle pods keep Kubernetes' default and cost no request.
+    expect((await deletionCostWrites()) - writesBefore).toBe(1);
+  }, 180_000);
 });
 
 describe('autoscaler restart', () => {

@@ -26,6 +26,8 @@ interface Load {
   proxied: number;
   /** Whether the pods answer scrapes. */
   answering: boolean;
+  /** Each pod's share of `total`, by index; equal shares when absent. */
+  weights?: readonly number[];
 }
 
 function harness(config: Parameters<typeof resolveAutoscalerConfig>[0] = {}) {
@@ -49,10 +51,13 @@ function harness(config: Parameters<typeof resolveAutoscalerConfig>[0] = {}) {
     const load = loadOf(name);
     if (!load.answering) return undefined;
     const n = podsOf(name);
+    const w = load.weights;
+    const share =
+      w === undefined ? 1 / n : (w[Number(address.slice(address.indexOf('#') + 1))] ?? 0) / sum(w);
     return {
       pod: address,
       intervalMs: 1_000,
-      averageConcurrency: load.total / n,
+      averageConcurrency: load.total * share,
       averageProxiedConcurrency: load.proxied / n,
       requestsPerSecond: 0,
       proxiedRequestsPerSecond: 0,
@@ -109,6 +114,7 @@ function harness(config: Parameters<typeof resolveAutoscalerConfig>[0] = {}) {
 }
 
 const short = { stableWindow: '6s' };
+const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 
 describe('steady load', () => {
   // Pods = ceil(C / (T × U)): 10 / (4 × 50 %) = 5; 21 / (10 × 70 %) = 3; 100 / 70 = 1.43 → 2.
@@ -134,6 +140,30 @@ describe('steady load', () => {
       });
     },
   );
+
+  it('hands the pods their requests in flight just before a scale-down, and not otherwise', async () => {
+    const h = harness();
+    const load = h.add('hello', 1, { scaling: { ...short, target: 4, targetUtilizationPercentage: 50 } });
+    load.total = 10;
+    await h.ticks(20);
+    expect(h.replicas('hello')).toBe(5);
+    expect(h.target.rankCalls).toEqual([]); // scaling up removes no pod
+    // Two requests left, both on pod 2: one pod is enough, and it should be the one kept.
+    load.total = 2;
+    load.weights = [0, 0, 1, 0, 0];
+    await h.ticks(20);
+    expect(h.replicas('hello')).toBe(1);
+    expect(h.target.rankCalls.length).toBeGreaterThan(0);
+    const first = h.target.rankCalls[0]!;
+    expect(first.service).toBe(`${NS}/hello`);
+    expect(Object.fromEntries(first.loads)).toEqual({
+      'hello#0': 0,
+      'hello#1': 0,
+      'hello#2': 2,
+      'hello#3': 0,
+      'hello#4': 0,
+    });
+  });
 
   it('counts a request once when it came through an activator', async () => {
     // 10 in flight at the pods, 6 of them forwarded by the activator, which reports its 6 itself.

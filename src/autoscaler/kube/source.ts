@@ -134,14 +134,19 @@ export class KubeServiceSource implements ServiceSource {
   pods(service: AutoscaledService): ServicePods {
     const slices = this.#slicesByService.get(serviceKey(service.namespace, service.name));
     const ready: string[] = [];
+    const names: (string | undefined)[] = [];
     let actual = 0;
     for (const s of slices?.values() ?? []) {
       for (const e of s.endpoints ?? []) {
         if (e.conditions?.terminating) continue;
         actual += e.addresses.length;
-        if (e.conditions?.ready !== false) ready.push(...e.addresses);
+        if (e.conditions?.ready === false) continue;
+        for (const address of e.addresses) {
+          ready.push(address);
+          names.push(e.targetRef?.kind === 'Pod' ? e.targetRef.name : undefined);
+        }
       }
     }
-    return { readyAddresses: ready, actualCount: actual };
+    return { readyAddresses: ready, readyPodNames: names, actualCount: actual };
   }
 }

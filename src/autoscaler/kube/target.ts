@@ -1,8 +1,9 @@
 // The autoscaler's writes to the cluster: replicas through the Deployment's scale subresource (the
-// only writer of replicas), and its decision into the ServerlessService status under its own
+// only writer of replicas), each pod's deletion cost before a scale-down, and its decision into the ServerlessService status under its own
 // server-side-apply field manager (status.autoscaler and the `Active` condition), from which the
 // controller programs the public endpoints.
 
+import { Counter, type Registry } from 'prom-client';
 import { type ActiveReason, CONDITION } from '../../api/conditions.ts';
 import { AUTOSCALER_FIELD_MANAGER, deploymentName, serviceKey } from '../../api/names.ts';
 import { API_VERSION, KIND } from '../../api/serverless-service.ts';
@@ -10,7 +11,13 @@ import { EventRecorder } from '../../kube/events.ts';
 import { kubePaths } from '../../kube/paths.ts';
 import type { KubeClient } from '../../kube/rest.ts';
 import type { Logger } from '../../telemetry/log.ts';
+import { costWrites, POD_DELETION_COST_ANNOTATION, WriteBudget } from '../deletion-cost.ts';
 import type { AutoscalerStatus, ScaleTarget, ServiceRef } from '../scale-target.ts';
+
+/** Pod annotation writes a second across all services, and at once: a scale-down of many pods
+ * of many services at the same moment must not crowd out the autoscaler's replica writes. */
+const COST_WRITES_PER_SECOND = 20;
+const COST_WRITES_BURST = 100;
 
 const maxRemembered = 100_000;
 
@@ -57,14 +64,51 @@ export class KubeScaleTarget implements ScaleTarget {
   readonly #lastPublished = new Map<string, string>();
   /** Replicas last written per service, to tell a change (an Event) from a resync. */
   readonly #lastScale = new Map<string, number>();
+  /** Deletion cost last written per `namespace/pod`. */
+  readonly #costs = new Map<string, number>();
+  readonly #costBudget = new WriteBudget(COST_WRITES_PER_SECOND, COST_WRITES_BURST, performance.now());
+  readonly #costWrites: Counter<'result'>;
+  readonly #log: Logger;
 
   constructor(
     client: KubeClient,
-    options: { log: Logger; uidOf: (service: ServiceRef) => string | undefined },
+    options: { log: Logger; uidOf: (service: ServiceRef) => string | undefined; registry?: Registry },
   ) {
     this.#client = client;
+    this.#log = options.log;
     this.#events = new EventRecorder(client, 'zeroscale-autoscaler', options.log);
     this.#uidOf = options.uidOf;
+    this.#costWrites = new Counter({
+      name: 'zeroscale_autoscaler_deletion_cost_writes_total',
+      help: 'Pod deletion-cost annotations before scale-downs: written, failed, or skipped when over 20 a second.',
+      labelNames: ['result'],
+      registers: options.registry === undefined ? [] : [options.registry],
+    });
+  }
+
+  async rankPodsForRemoval(service: ServiceRef, loads: ReadonlyMap<string, number>): Promise<void> {
+    const key = (pod: string) => `${service.namespace}/${pod}`;
+    const writes = costWrites(loads, (pod) => this.#costs.get(key(pod)));
+    await Promise.all(
+      writes.map(async ({ pod, cost }) => {
+        if (!this.#costBudget.take(performance.now())) {
+          this.#costWrites.inc({ result: 'skipped' });
+          return;
+        }
+        try {
+          await this.#client.patch(kubePaths.pod(service.namespace, pod), 'merge', {
+            metadata: { annotations: { [POD_DELETION_COST_ANNOTATION]: String(cost) } },
+          });
+          if (this.#costs.size >= maxRemembered) this.#costs.clear();
+          this.#costs.set(key(pod), cost);
+          this.#costWrites.inc({ result: 'written' });
+        } catch (err) {
+          // A pod that went away meanwhile, or no RBAC for pods: the scale-down goes on regardless.
+          this.#costWrites.inc({ result: 'failed' });
+          this.#log.debug({ err: String(err), pod: key(pod) }, 'could not write the pod deletion cost');
+        }
+      }),
+    );
   }
 
   async setScale(service: ServiceRef, replicas: number): Promise<void> {
