@@ -4,6 +4,7 @@
 import { parseDurationMs } from './duration.ts';
 import { InvalidSpecError } from './parse.ts';
 import type { PodTemplate, ScalingMetric, ServerlessServiceSpec } from './serverless-service.ts';
+import { type WarmSchedule, warmScheduleProblem } from './warm-schedule.ts';
 
 /** Cluster-wide defaults for fields a ServerlessService leaves out. */
 export interface ServingDefaults {
@@ -71,6 +72,8 @@ export interface ResolvedScaling {
   readonly scaleToZeroPodRetentionMs: number;
   /** -1 = unlimited (activator always in the path). */
   readonly targetBurstCapacity: number;
+  /** Warm windows; empty when none. */
+  readonly schedules: readonly WarmSchedule[];
 }
 
 export interface ResolvedServerlessServiceSpec {
@@ -130,8 +133,28 @@ export function resolveServerlessServiceSpec(
         given.scaleToZeroPodRetention ?? fallback.scaleToZeroPodRetention,
       ),
       targetBurstCapacity: given.targetBurstCapacity ?? fallback.targetBurstCapacity,
+      schedules: resolveSchedules(given.schedules ?? [], cap),
     },
   };
+}
+
+/** Throws InvalidSpecError naming the schedule whose cron or time zone cannot be used. */
+function resolveSchedules(
+  given: NonNullable<NonNullable<ServerlessServiceSpec['scaling']>['schedules']>,
+  cap: (n: number) => number,
+): WarmSchedule[] {
+  return given.map((s, i) => {
+    const timeZone = s.timeZone ?? 'UTC';
+    const problem = warmScheduleProblem(s.cron, timeZone);
+    if (problem !== undefined)
+      throw new InvalidSpecError([{ path: `spec.scaling.schedules[${i}]`, message: problem }]);
+    return {
+      cron: s.cron,
+      timeZone,
+      durationMs: durationMs(`spec.scaling.schedules[${i}].duration`, s.duration),
+      minScale: cap(s.minScale),
+    };
+  });
 }
 
 function resolveTarget(

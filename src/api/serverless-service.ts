@@ -122,7 +122,49 @@ export const scalingFields = {
   ),
 };
 
-const scalingObject = z.object(scalingFields).partial();
+/** Five cron fields, one space apart (minute hour day-of-month month day-of-week); values are
+ * checked when the service is resolved (defaults.ts), and a bad one reported in status. */
+export const CRON_PATTERN = '^[0-9A-Za-z*?#/,-]+( [0-9A-Za-z*?#/,-]+){4}$';
+const TIME_ZONE_PATTERN = '^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$';
+export const MAX_SCHEDULES = 10;
+
+export const WarmScheduleSchema = z
+  .object({
+    cron: z
+      .string()
+      .max(100)
+      .regex(
+        new RegExp(CRON_PATTERN),
+        'spec.scaling.schedules[].cron must be five cron fields, e.g. "30 8 * * 1-5"',
+      )
+      .describe('When each window opens: minute hour day-of-month month day-of-week.'),
+    timeZone: z
+      .string()
+      .max(64)
+      .regex(
+        new RegExp(TIME_ZONE_PATTERN),
+        'spec.scaling.schedules[].timeZone must be an IANA time zone such as "Europe/Berlin"',
+      )
+      .optional()
+      .describe('IANA time zone the cron is read in; default UTC.'),
+    duration: durationSchema('spec.scaling.schedules[].duration', '1s', '168h').describe(
+      'How long each window lasts.',
+    ),
+    minScale: replicaCount(1).describe('Fewest pods while the window lasts (ready when it opens).'),
+  })
+  .describe('A warm window: from each time the cron names, for duration, at least minScale pods.');
+
+const scalingObject = z
+  .object({
+    ...scalingFields,
+    schedules: z
+      .array(WarmScheduleSchema)
+      .max(MAX_SCHEDULES)
+      .describe(
+        "Warm windows. Pods are started ahead of each window by the service's measured cold-start time, so they are ready when it opens.",
+      ),
+  })
+  .partial();
 
 /** initialScale must be inside [minScale, maxScale]; maxScale 0 has no upper bound. */
 const scalingRules: CelRule<z.output<typeof scalingObject>>[] = [

@@ -66,6 +66,13 @@ export const ServerlessServiceStatusSchema = z
           .describe(
             'Whether the ready pods once reached initialScale (a restarted autoscaler reads it back).',
           ),
+        warmWindow: z
+          .object({ minScale: replicaCount(0), start: timestamp, end: timestamp })
+          .optional()
+          .describe(
+            'The spec.scaling.schedules window in force, or whose pods are starting ahead of it: its floor, opening and close.',
+          ),
+        nextWarmWindow: timestamp.optional().describe('When the next warm window opens.'),
       })
       .optional()
       .describe('What the autoscaler last observed and decided.'),

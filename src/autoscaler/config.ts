@@ -118,8 +118,21 @@ const SCALING_FIELDS: Record<keyof ResolvedScaling, true> = {
   scaleDownDelayMs: true,
   scaleToZeroPodRetentionMs: true,
   targetBurstCapacity: true,
+  schedules: true,
 };
-const SCALING_KEYS = Object.keys(SCALING_FIELDS) as readonly (keyof ResolvedScaling)[];
+const SCALING_KEYS = (Object.keys(SCALING_FIELDS) as (keyof ResolvedScaling)[]).filter(
+  (k) => k !== 'schedules',
+);
+
+const sameSchedules = (a: ResolvedScaling['schedules'], b: ResolvedScaling['schedules']): boolean =>
+  a.length === b.length &&
+  a.every(
+    (s, i) =>
+      s.cron === b[i]!.cron &&
+      s.timeZone === b[i]!.timeZone &&
+      s.durationMs === b[i]!.durationMs &&
+      s.minScale === b[i]!.minScale,
+  );
 
 /**
  * Whether two resolved specs decide alike, field by field, so that a source that rebuilds the
@@ -130,5 +143,5 @@ export function sameScaling(a: ResolvedScaling, b: ResolvedScaling): boolean {
   for (const key of SCALING_KEYS) {
     if (a[key] !== b[key]) return false;
   }
-  return true;
+  return sameSchedules(a.schedules, b.schedules);
 }

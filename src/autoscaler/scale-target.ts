@@ -2,6 +2,7 @@
 // decided, for the ServerlessService status (from which the controller programs the public
 // endpoints). Kubernetes-backed in production, in memory in tests (memory.ts).
 
+import type { WarmWindow } from '../api/warm-schedule.ts';
 import type { EndpointsMode } from './scaling/decider.ts';
 import type { ServingPhase } from './scaling/scale-to-zero.ts';
 
@@ -34,6 +35,9 @@ export interface AutoscalerStatus {
   readonly scaleTargetInitialized: boolean;
   /** When the replicas last changed by a decision of this autoscaler (status.autoscaler.lastScaleTime). */
   readonly lastScaleTimeMs: number | undefined;
+  /** The warm window in force (or starting its pods ahead of opening), and the next opening. */
+  readonly warmWindow?: WarmWindow | undefined;
+  readonly nextWarmWindowMs?: number | undefined;
 }
 
 /**

@@ -2,6 +2,7 @@
 // two metric series, what it last saw of its pods, and the writers of its replicas and status.
 // `decide(now)` is the per-service step of a tick: averages → decideScale → act.
 
+import { type WarmFloor, warmFloor } from '../api/warm-schedule.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { AutoscalerMetrics, ServiceGaugeValues } from './autoscaler-metrics.ts';
 import { CoalescingWriter, type WritePolicy } from './coalescing-writer.ts';
@@ -22,6 +23,15 @@ import {
 } from './scaling/decider.ts';
 import type { ServingPhase } from './scaling/scale-to-zero.ts';
 import type { AutoscaledService, ServicePods } from './service-source.ts';
+
+/**
+ * How far ahead of a warm window its pods are started: 1.5 × the service's last measured cold
+ * start (decision at zero pods until the first ready pod), within these bounds; 30 s before the
+ * first is measured.
+ */
+const MIN_WARM_LEAD_MS = 5_000;
+const MAX_WARM_LEAD_MS = 5 * 60_000;
+const UNMEASURED_WARM_LEAD_MS = 30_000;
 
 /** Pods scraped at a scale-down beyond the tick's sample; a bigger service ranks only these. */
 const MAX_EXTRA_SCRAPES = 100;
@@ -96,6 +106,13 @@ export class ServiceScaler {
 
   readonly #context: ServiceScalerContext;
   #pods: ServicePods | undefined;
+  /** The schedules' floor at the last decision; undefined without schedules. */
+  warm: WarmFloor | undefined;
+  /** When pods were last asked for at zero ready pods, until one is ready; then the cold start. */
+  #wakeAtMs: number | undefined;
+  coldStartMs: number | undefined;
+  /** The spec with minScale raised to a warm floor, for that floor (made once per floor). */
+  #flooredSpec: ScalingSpec | undefined;
   readonly #scaleWriter: CoalescingWriter<number>;
   readonly #statusWriter: CoalescingWriter<AutoscalerStatus>;
 
@@ -148,6 +165,7 @@ export class ServiceScaler {
     }
     const spec = toScalingSpec(service.scaling, service.containerConcurrency, this.#context.config.cluster);
     this.spec = spec;
+    this.#flooredSpec = undefined;
     if (!this.series.fits(spec)) {
       this.series = new ServiceSeries(spec);
       this.activators.resetFold();
@@ -163,7 +181,7 @@ export class ServiceScaler {
 
   /** One KPA step for this service at `nowMs`, then the writes it calls for. */
   decide(nowMs: number): void {
-    const spec = this.spec;
+    const spec = this.#specAt(nowMs);
     this.decider ??= this.#initialState(nowMs);
     const averages = this.series.averages(spec.metric, nowMs);
     const decision = decideScale(
@@ -209,7 +227,16 @@ export class ServiceScaler {
     }
     if (decision.kind === 'scale' && decision.desiredScale !== this.desiredScale) {
       this.#scaled(decision.desiredScale, decision.reason, nowMs);
+    } else if (
+      decision.kind === 'no-decision' &&
+      spec !== this.spec &&
+      spec.minScale > (this.desiredScale ?? this.actualPods)
+    ) {
+      // A warm window on a service with no data (idle at zero: nothing to scrape, no activator
+      // load): the floor needs no data.
+      this.#scaled(spec.minScale, 'min-scale', nowMs);
     }
+    this.#measureColdStart(nowMs);
     if (!this.#context.acting()) return;
     if (this.desiredScale !== undefined) this.#scaleWriter.offer(this.desiredScale, nowMs);
     this.#statusWriter.offer(this.#status(), nowMs);
@@ -247,6 +274,39 @@ export class ServiceScaler {
     });
     await Promise.all(extra);
     return loads;
+  }
+
+  /** The spec to decide on at `nowMs`: minScale raised to the floor of a warm window in force. */
+  #specAt(nowMs: number): ScalingSpec {
+    const schedules = this.service.scaling.schedules;
+    if (schedules.length === 0) {
+      this.warm = undefined;
+      return this.spec;
+    }
+    const lead =
+      this.coldStartMs === undefined
+        ? UNMEASURED_WARM_LEAD_MS
+        : Math.min(MAX_WARM_LEAD_MS, Math.max(MIN_WARM_LEAD_MS, 1.5 * this.coldStartMs));
+    this.warm = warmFloor(schedules, nowMs, lead, this.warm?.window);
+    const max = this.spec.maxScale > 0 ? this.spec.maxScale : Number.POSITIVE_INFINITY;
+    const minScale = Math.min(this.warm.minScale, max);
+    if (minScale <= this.spec.minScale) return this.spec;
+    if (this.#flooredSpec?.minScale !== minScale) {
+      this.#flooredSpec = { ...this.spec, minScale };
+    }
+    return this.#flooredSpec;
+  }
+
+  /** A cold start: from the decision for pods at zero ready to the first ready pod. */
+  #measureColdStart(nowMs: number): void {
+    if (this.readyPods > 0) {
+      if (this.#wakeAtMs !== undefined) this.coldStartMs = nowMs - this.#wakeAtMs;
+      this.#wakeAtMs = undefined;
+    } else if ((this.desiredScale ?? 0) > 0) {
+      this.#wakeAtMs ??= nowMs;
+    } else {
+      this.#wakeAtMs = undefined;
+    }
   }
 
   /** For tests and debugging. */
@@ -341,6 +401,8 @@ export class ServiceScaler {
       phase: decider.phase,
       scaleTargetInitialized: decider.scaleTargetInitialized,
       lastScaleTimeMs: this.lastScaleTimeMs,
+      warmWindow: this.warm?.window,
+      nextWarmWindowMs: this.warm?.nextStartMs,
     };
   }
 }
@@ -376,7 +438,9 @@ function decisionChanged(a: AutoscalerStatus, b: AutoscalerStatus): boolean {
     a.phase.kind !== b.phase.kind ||
     a.phase.sinceMs !== b.phase.sinceMs ||
     a.scaleTargetInitialized !== b.scaleTargetInitialized ||
-    a.lastScaleTimeMs !== b.lastScaleTimeMs
+    a.lastScaleTimeMs !== b.lastScaleTimeMs ||
+    a.warmWindow?.startMs !== b.warmWindow?.startMs ||
+    a.nextWarmWindowMs !== b.nextWarmWindowMs
   );
 }
 

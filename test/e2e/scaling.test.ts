@@ -296,6 +296,35 @@ describe('scale-down', () => {
   }, 180_000);
 });
 
+describe('warm windows', () => {
+  it('has the pods of a scheduled window ready when it opens, and goes back to zero after it', async () => {
+    // A window at the next minute boundary at least 40 s away (the lead before a cold start is
+    // measured is 30 s), for 20 s.
+    const minute = 60_000;
+    let opens = Math.ceil(Date.now() / minute) * minute;
+    if (opens - Date.now() < 40_000) opens += minute;
+    const cron = `${new Date(opens).getUTCMinutes()} * * * *`;
+    await deploy('warm', {
+      scaling: { minScale: 0, initialScale: 0, schedules: [{ cron, duration: '20s', minScale: 2 }] },
+    });
+    const next = await waitFor(
+      'the next window in status',
+      async () => (await ssvc('warm')).status?.autoscaler?.nextWarmWindow,
+      30_000,
+    );
+    expect(Date.parse(next)).toBe(opens);
+    expect((await deployment('warm')).spec?.replicas).toBe(0);
+    await waitFor('the window opens', async () => Date.now() >= opens || undefined, 2 * minute, 100);
+    const atOpening = await ssvc('warm');
+    expect(atOpening.status?.replicas?.ready).toBe(2);
+    expect(atOpening.status?.autoscaler?.warmWindow).toMatchObject({
+      minScale: 2,
+      start: new Date(opens).toISOString().replace('.000Z', 'Z'),
+    });
+    await waitReplicas('warm', (n) => n === 0, 'back to zero after the window', 90_000);
+  }, 300_000);
+});
+
 describe('autoscaler restart', () => {
   it('does not drop a loaded service to zero or lose requests when the autoscaler restarts', async () => {
     const host = await deploy('survivor', {

@@ -78,6 +78,27 @@ const badManifests: [string, (m: Manifest) => void, RegExp][] = [
     /spec\.scaling\.stableWindow must be a duration between 6s and 1h/,
   ],
   [
+    'a warm window with six cron fields',
+    (m) => {
+      m.spec.scaling = { schedules: [{ cron: '0 30 8 * * 1-5', duration: '1h', minScale: 2 }] };
+    },
+    /spec\.scaling\.schedules\[0\]\.cron/,
+  ],
+  [
+    'a warm window of no pods',
+    (m) => {
+      m.spec.scaling = { schedules: [{ cron: '30 8 * * 1-5', duration: '1h', minScale: 0 }] };
+    },
+    /spec\.scaling\.schedules\[0\]\.minScale/,
+  ],
+  [
+    'a warm window longer than a week',
+    (m) => {
+      m.spec.scaling = { schedules: [{ cron: '30 8 * * 1-5', duration: '200h', minScale: 1 }] };
+    },
+    /spec\.scaling\.schedules\[\]\.duration must be a duration between 1s and 168h/,
+  ],
+  [
     'target 0',
     (m) => {
       m.spec.scaling = { target: 0 };

@@ -23,6 +23,7 @@ const builtinResolved: ResolvedScaling = {
   scaleDownDelayMs: 0,
   scaleToZeroPodRetentionMs: 0,
   targetBurstCapacity: 211,
+  schedules: [],
 };
 
 const withDefaults = (scaling: Partial<ServingDefaults['scaling']>): ServingDefaults => ({
@@ -140,5 +141,32 @@ describe('resolveServerlessServiceSpec', () => {
       containerConcurrency: 7,
     });
     expect(resolved).toMatchObject({ containerConcurrency: 7, timeoutSeconds: 30, template });
+  });
+});
+
+describe('warm windows', () => {
+  const withSchedule = (schedule: Record<string, unknown>) =>
+    parseServerlessServiceSpec({ template, scaling: { maxScale: 3, schedules: [schedule] } });
+
+  it('resolves a schedule: UTC by default, the duration in ms, minScale capped at maxScale', () => {
+    const spec = withSchedule({ cron: '30 8 * * 1-5', duration: '1h', minScale: 5 });
+    expect(resolveServerlessServiceSpec(spec, BUILTIN_SERVING_DEFAULTS).scaling.schedules).toEqual([
+      { cron: '30 8 * * 1-5', timeZone: 'UTC', durationMs: 3_600_000, minScale: 3 },
+    ]);
+  });
+
+  it.each([
+    [
+      { cron: '61 8 * * *', duration: '1h', minScale: 1 },
+      'spec.scaling.schedules[0]: cron "61 8 * * *": Invalid value for minute: 61',
+    ],
+    [
+      { cron: '0 8 * * *', timeZone: 'Europe/Atlantis', duration: '1h', minScale: 1 },
+      'unknown time zone "Europe/Atlantis"',
+    ],
+  ])('refuses %o, naming the schedule', (schedule, message) => {
+    expect(() => resolveServerlessServiceSpec(withSchedule(schedule), BUILTIN_SERVING_DEFAULTS)).toThrow(
+      message,
+    );
   });
 });

@@ -307,6 +307,39 @@ describe('scale to zero', () => {
     expect(events).toEqual(['1s scale 1', '7s activator in path', '10s scale 0']);
   });
 
+  it('starts the pods of a warm window ahead of it, holds its floor, shows it in status, and lets go after', async () => {
+    const h = harness();
+    // t0 is 00:00Z; the window opens at 00:10 for 2 minutes. Until a cold start is measured,
+    // pods are started 30 s ahead.
+    h.add('warm', 0, {
+      activatorInPathSinceMs: t0,
+      scaling: {
+        ...short,
+        minScale: 0,
+        initialScale: 0,
+        schedules: [{ cron: '10 0 * * *', duration: '2m', minScale: 2 }],
+      },
+    });
+    h.clock.advance(9 * 60_000 + 20_000);
+    await h.ticks(5); // 00:09:25
+    expect(h.replicas('warm') ?? 0).toBe(0);
+    expect(h.target.status(NS, 'warm')?.nextWarmWindowMs).toBe(t0 + 10 * 60_000);
+    await h.ticks(10); // 00:09:35: within the lead
+    expect(h.replicas('warm')).toBe(2);
+    expect(h.target.status(NS, 'warm')?.warmWindow).toEqual({
+      startMs: t0 + 10 * 60_000,
+      endMs: t0 + 12 * 60_000,
+      minScale: 2,
+    });
+    expect(h.target.status(NS, 'warm')?.nextWarmWindowMs).toBe(t0 + 24 * 60 * 60_000 + 10 * 60_000);
+    h.clock.advance(2 * 60_000); // 00:11:35, inside the window: the floor holds without traffic
+    await h.tick();
+    expect(h.replicas('warm')).toBe(2);
+    await h.ticks(60); // past 00:12 and a stable window
+    expect(h.replicas('warm')).toBe(0);
+    expect(h.target.status(NS, 'warm')?.warmWindow).toBeUndefined();
+  });
+
   it('takes the fast path when the activator was in the path all along (default burst capacity)', async () => {
     const h = harness({ cluster: { scaleToZeroGracePeriodMs: 3_000 } });
     h.add('idle', 1, { scaling: short });

@@ -50,6 +50,16 @@ export function autoscalerStatusBody(service: ServiceRef, s: AutoscalerStatus): 
         excessBurstCapacity: round(s.excessBurstCapacity),
         ...(s.lastScaleTimeMs === undefined ? {} : { lastScaleTime: iso(s.lastScaleTimeMs) }),
         scaleTargetInitialized: s.scaleTargetInitialized,
+        ...(s.warmWindow === undefined
+          ? {}
+          : {
+              warmWindow: {
+                minScale: s.warmWindow.minScale,
+                start: iso(s.warmWindow.startMs),
+                end: iso(s.warmWindow.endMs),
+              },
+            }),
+        ...(s.nextWarmWindowMs === undefined ? {} : { nextWarmWindow: iso(s.nextWarmWindowMs) }),
       },
       // The phase's start is the transition time, so a restarted autoscaler resumes the grace period.
       conditions: [{ type: CONDITION.active, ...active, lastTransitionTime: iso(s.phase.sinceMs) }],
