@@ -22,6 +22,10 @@ export interface ServiceGaugeValues {
   readonly excessBurstCapacity: number;
   /** Where the autoscaler wants the public endpoints: the activators ('proxy') or the pods. */
   readonly mode: 'proxy' | 'serve';
+  /** With schedules: the floor of the warm window in force (0 between windows); else undefined. */
+  readonly warmMinPods: number | undefined;
+  /** With schedules: when the next warm window opens (ms since the epoch). */
+  readonly nextWarmWindowMs: number | undefined;
 }
 
 export type ScaleDirection = 'up' | 'down';
@@ -111,6 +115,16 @@ export class AutoscalerMetrics {
       'excess_burst_capacity',
       'Spare capacity beyond the target burst capacity; below 0 the activator stays in the path.',
       (v) => v.excessBurstCapacity,
+    );
+    g(
+      'warm_window_min_pods',
+      'Services with spec.scaling.schedules: the floor of the warm window in force, or whose pods are starting ahead of it; 0 between windows.',
+      (v) => v.warmMinPods,
+    );
+    g(
+      'next_warm_window_timestamp_seconds',
+      'Services with spec.scaling.schedules: when the next warm window opens, in seconds since the epoch.',
+      (v) => (v.nextWarmWindowMs === undefined ? undefined : v.nextWarmWindowMs / 1000),
     );
     new Gauge({
       name: 'zeroscale_autoscaler_services',

@@ -336,6 +336,8 @@ export class ServiceScaler {
       panicking: this.panicking,
       excessBurstCapacity: this.excessBurstCapacity,
       mode: this.mode,
+      warmMinPods: this.warm?.minScale,
+      nextWarmWindowMs: this.warm?.nextStartMs,
     };
   }
 

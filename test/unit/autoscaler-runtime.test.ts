@@ -332,6 +332,13 @@ describe('scale to zero', () => {
       minScale: 2,
     });
     expect(h.target.status(NS, 'warm')?.nextWarmWindowMs).toBe(t0 + 24 * 60 * 60_000 + 10 * 60_000);
+    const metrics = await h.registry.metrics();
+    expect(metrics).toContain(
+      'zeroscale_autoscaler_warm_window_min_pods{namespace="default",service="warm"} 2',
+    );
+    expect(metrics).toContain(
+      `zeroscale_autoscaler_next_warm_window_timestamp_seconds{namespace="default",service="warm"} ${(t0 + 24 * 60 * 60_000 + 10 * 60_000) / 1000}`,
+    );
     h.clock.advance(2 * 60_000); // 00:11:35, inside the window: the floor holds without traffic
     await h.tick();
     expect(h.replicas('warm')).toBe(2);
