@@ -3,7 +3,12 @@
 
 import { parseDurationMs } from './duration.ts';
 import { InvalidSpecError } from './parse.ts';
-import type { PodTemplate, ScalingMetric, ServerlessServiceSpec } from './serverless-service.ts';
+import type {
+  IdlePolicyName,
+  PodTemplate,
+  ScalingMetric,
+  ServerlessServiceSpec,
+} from './serverless-service.ts';
 import { type WarmSchedule, warmScheduleProblem } from './warm-schedule.ts';
 
 /** Cluster-wide defaults for fields a ServerlessService leaves out. */
@@ -74,6 +79,7 @@ export interface ResolvedScaling {
   readonly targetBurstCapacity: number;
   /** Warm windows; empty when none. */
   readonly schedules: readonly WarmSchedule[];
+  readonly idlePolicy: IdlePolicyName;
 }
 
 export interface ResolvedServerlessServiceSpec {
@@ -134,6 +140,7 @@ export function resolveServerlessServiceSpec(
       ),
       targetBurstCapacity: given.targetBurstCapacity ?? fallback.targetBurstCapacity,
       schedules: resolveSchedules(given.schedules ?? [], cap),
+      idlePolicy: given.idlePolicy ?? 'Fixed',
     },
   };
 }

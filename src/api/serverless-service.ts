@@ -71,6 +71,9 @@ export type ScalingMetric = z.output<typeof ScalingMetricSchema>;
  * Field schemas of spec.scaling, shared with the ConfigMap parser (cluster-config.ts) so that a
  * default can never be a value the API would refuse.
  */
+export const IDLE_POLICIES = ['Fixed', 'Predictive'] as const;
+export type IdlePolicyName = (typeof IDLE_POLICIES)[number];
+
 export const scalingFields = {
   minScale: replicaCount(0).describe('Fewest pods, also while idle. 0 allows scale to zero.'),
   maxScale: replicaCount(0).describe('Most pods; 0 means the cluster default cap (none by default).'),
@@ -120,6 +123,11 @@ export const scalingFields = {
   ]).describe(
     'Spare request capacity kept before the activator leaves the request path; 0 = never in path when warm, -1 = always.',
   ),
+  idlePolicy: z
+    .enum(IDLE_POLICIES)
+    .describe(
+      "When pods are kept or started while the service is idle. Fixed: the KPA's stable window and grace (Knative). Predictive: learned from the service's own idle times, keeping a pod through short gaps, letting it go at once after the last expected request, and starting one a cold start before the next.",
+    ),
 };
 
 /** Five cron fields, one space apart (minute hour day-of-month month day-of-week); values are

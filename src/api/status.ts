@@ -73,6 +73,22 @@ export const ServerlessServiceStatusSchema = z
             'The spec.scaling.schedules window in force, or whose pods are starting ahead of it: its floor, opening and close.',
           ),
         nextWarmWindow: timestamp.optional().describe('When the next warm window opens.'),
+        prediction: z
+          .object({
+            state: z.enum(['learning', 'learned', 'out-of-range']),
+            idleTimes: z.number().int().min(0),
+            windows: z
+              .array(z.string().max(40))
+              .max(8)
+              .describe(
+                'From the start of an idle period: when a pod is ready and until when, e.g. "17.4s-44.0s".',
+              ),
+            advice: z.enum(['warm', 'between', 'release']).optional(),
+          })
+          .optional()
+          .describe(
+            'spec.scaling.idlePolicy Predictive: the idle times learned, the windows planned from them, and what the current idle period asks for.',
+          ),
       })
       .optional()
       .describe('What the autoscaler last observed and decided.'),

@@ -26,6 +26,10 @@ export interface ServiceGaugeValues {
   readonly warmMinPods: number | undefined;
   /** With schedules: when the next warm window opens (ms since the epoch). */
   readonly nextWarmWindowMs: number | undefined;
+  /** idlePolicy Predictive: 1 while the plan wants a pod through an idle period, else 0; else undefined. */
+  readonly predictedMinPods: number | undefined;
+  /** idlePolicy Predictive: idle times in the service's histogram. */
+  readonly learnedIdleTimes: number | undefined;
 }
 
 export type ScaleDirection = 'up' | 'down';
@@ -125,6 +129,16 @@ export class AutoscalerMetrics {
       'next_warm_window_timestamp_seconds',
       'Services with spec.scaling.schedules: when the next warm window opens, in seconds since the epoch.',
       (v) => (v.nextWarmWindowMs === undefined ? undefined : v.nextWarmWindowMs / 1000),
+    );
+    g(
+      'predicted_min_pods',
+      'Services with spec.scaling.idlePolicy Predictive: 1 while the learned plan keeps or pre-warms a pod through an idle period, else 0.',
+      (v) => v.predictedMinPods,
+    );
+    g(
+      'learned_idle_times',
+      'Services with spec.scaling.idlePolicy Predictive: idle times in the histogram the plan is made of (old ones fade by halving).',
+      (v) => v.learnedIdleTimes,
     );
     new Gauge({
       name: 'zeroscale_autoscaler_services',

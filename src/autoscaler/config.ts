@@ -119,6 +119,7 @@ const SCALING_FIELDS: Record<keyof ResolvedScaling, true> = {
   scaleToZeroPodRetentionMs: true,
   targetBurstCapacity: true,
   schedules: true,
+  idlePolicy: true,
 };
 const SCALING_KEYS = (Object.keys(SCALING_FIELDS) as (keyof ResolvedScaling)[]).filter(
   (k) => k !== 'schedules',

@@ -38,6 +38,18 @@ export interface AutoscalerStatus {
   /** The warm window in force (or starting its pods ahead of opening), and the next opening. */
   readonly warmWindow?: WarmWindow | undefined;
   readonly nextWarmWindowMs?: number | undefined;
+  /** spec.scaling.idlePolicy Predictive: what was learned, the windows after an idle start, the advice now. */
+  readonly prediction?: IdlePrediction | undefined;
+}
+
+export interface IdlePrediction {
+  readonly state: 'learning' | 'learned' | 'out-of-range';
+  /** Idle times in the histogram (a weight, after old ones faded). */
+  readonly idleTimes: number;
+  /** From the start of an idle period: when a pod should be ready, and until when. */
+  readonly windows: readonly { readonly startMs: number; readonly endMs: number }[];
+  /** undefined while requests are in flight. */
+  readonly advice: 'warm' | 'between' | 'release' | undefined;
 }
 
 /**

@@ -21,6 +21,14 @@ import {
   type ScaleReason,
   type ScalingSpec,
 } from './scaling/decider.ts';
+import {
+  adviseIdle,
+  type IdleAdvice,
+  type IdlePlan,
+  IdlePlanner,
+  IdleTracker,
+  warmSpans,
+} from './scaling/idle-windows.ts';
 import type { ServingPhase } from './scaling/scale-to-zero.ts';
 import type { AutoscaledService, ServicePods } from './service-source.ts';
 
@@ -32,6 +40,12 @@ import type { AutoscaledService, ServicePods } from './service-source.ts';
 const MIN_WARM_LEAD_MS = 5_000;
 const MAX_WARM_LEAD_MS = 5 * 60_000;
 const UNMEASURED_WARM_LEAD_MS = 30_000;
+
+/**
+ * How long without any request makes an idle period for the predictive policy: a bucket, a tick
+ * and the 2 s an activator's report is held (metrics/activator-loads.ts).
+ */
+const IDLE_QUIET_MS = 3_000;
 
 /** Pods scraped at a scale-down beyond the tick's sample; a bigger service ranks only these. */
 const MAX_EXTRA_SCRAPES = 100;
@@ -111,6 +125,12 @@ export class ServiceScaler {
   /** When pods were last asked for at zero ready pods, until one is ready; then the cold start. */
   #wakeAtMs: number | undefined;
   coldStartMs: number | undefined;
+  /** spec.scaling.idlePolicy Predictive: the idle times learned, and the plan made of them. */
+  #idle: IdleTracker | undefined;
+  readonly #planner = new IdlePlanner();
+  idlePlan: IdlePlan | undefined;
+  /** The plan's advice at the last decision; undefined while busy, or when the KPA decides. */
+  idleAdvice: IdleAdvice | undefined;
   /** The spec with minScale raised to a warm floor, for that floor (made once per floor). */
   #flooredSpec: ScalingSpec | undefined;
   readonly #scaleWriter: CoalescingWriter<number>;
@@ -181,6 +201,7 @@ export class ServiceScaler {
 
   /** One KPA step for this service at `nowMs`, then the writes it calls for. */
   decide(nowMs: number): void {
+    this.#adviseIdle(nowMs);
     const spec = this.#specAt(nowMs);
     this.decider ??= this.#initialState(nowMs);
     const averages = this.series.averages(spec.metric, nowMs);
@@ -190,6 +211,7 @@ export class ServiceScaler {
         averages,
         readyPods: this.readyPods,
         activatorInPathSinceMs: this.service.activatorInPathSinceMs,
+        release: this.idleAdvice === 'between' || this.idleAdvice === 'release',
         state: this.decider,
       },
       nowMs,
@@ -232,8 +254,8 @@ export class ServiceScaler {
       spec !== this.spec &&
       spec.minScale > (this.desiredScale ?? this.actualPods)
     ) {
-      // A warm window on a service with no data (idle at zero: nothing to scrape, no activator
-      // load): the floor needs no data.
+      // A warm window or a pre-warm on a service with no data (idle at zero: nothing to scrape,
+      // no activator load): the floor needs no data.
       this.#scaled(spec.minScale, 'min-scale', nowMs);
     }
     this.#measureColdStart(nowMs);
@@ -276,20 +298,48 @@ export class ServiceScaler {
     return loads;
   }
 
-  /** The spec to decide on at `nowMs`: minScale raised to the floor of a warm window in force. */
+  /** How far ahead a warm window or a pre-warm starts its pods: 1.5 × the last cold start, bounded. */
+  #leadMs(): number {
+    return this.coldStartMs === undefined
+      ? UNMEASURED_WARM_LEAD_MS
+      : Math.min(MAX_WARM_LEAD_MS, Math.max(MIN_WARM_LEAD_MS, 1.5 * this.coldStartMs));
+  }
+
+  /**
+   * spec.scaling.idlePolicy Predictive: learns the idle time that ended (if one did) and asks the
+   * plan what the current idle period needs: a pod ('warm', a floor of 1 in #specAt) or none
+   * ('between', 'release': the decider lets it go without the stable window).
+   */
+  #adviseIdle(nowMs: number): void {
+    if (this.service.scaling.idlePolicy !== 'Predictive') {
+      this.#idle = undefined;
+      this.idlePlan = undefined;
+      this.idleAdvice = undefined;
+      return;
+    }
+    this.#idle ??= new IdleTracker();
+    const idle = this.#idle;
+    idle.observe(this.series.lastActiveMs, nowMs, IDLE_QUIET_MS);
+    const lead = this.#leadMs();
+    this.idlePlan = this.#planner.plan(idle.histogram, lead);
+    const spans = warmSpans(this.idlePlan);
+    this.idleAdvice =
+      spans === undefined || idle.idleSinceMs === undefined
+        ? undefined
+        : adviseIdle(spans, nowMs - idle.idleSinceMs, lead);
+  }
+
+  /**
+   * The spec to decide on at `nowMs`: minScale raised to the floor of a warm window in force, and
+   * to 1 while the idle policy wants a pod.
+   */
   #specAt(nowMs: number): ScalingSpec {
     const schedules = this.service.scaling.schedules;
-    if (schedules.length === 0) {
-      this.warm = undefined;
-      return this.spec;
-    }
-    const lead =
-      this.coldStartMs === undefined
-        ? UNMEASURED_WARM_LEAD_MS
-        : Math.min(MAX_WARM_LEAD_MS, Math.max(MIN_WARM_LEAD_MS, 1.5 * this.coldStartMs));
-    this.warm = warmFloor(schedules, nowMs, lead, this.warm?.window);
+    if (schedules.length === 0) this.warm = undefined;
+    else this.warm = warmFloor(schedules, nowMs, this.#leadMs(), this.warm?.window);
+    const floor = Math.max(this.warm?.minScale ?? 0, this.idleAdvice === 'warm' ? 1 : 0);
     const max = this.spec.maxScale > 0 ? this.spec.maxScale : Number.POSITIVE_INFINITY;
-    const minScale = Math.min(this.warm.minScale, max);
+    const minScale = Math.min(floor, max);
     if (minScale <= this.spec.minScale) return this.spec;
     if (this.#flooredSpec?.minScale !== minScale) {
       this.#flooredSpec = { ...this.spec, minScale };
@@ -338,6 +388,8 @@ export class ServiceScaler {
       mode: this.mode,
       warmMinPods: this.warm?.minScale,
       nextWarmWindowMs: this.warm?.nextStartMs,
+      predictedMinPods: this.idlePlan === undefined ? undefined : this.idleAdvice === 'warm' ? 1 : 0,
+      learnedIdleTimes: this.#idle === undefined ? undefined : Math.round(this.#idle.histogram.samples),
     };
   }
 
@@ -405,6 +457,19 @@ export class ServiceScaler {
       lastScaleTimeMs: this.lastScaleTimeMs,
       warmWindow: this.warm?.window,
       nextWarmWindowMs: this.warm?.nextStartMs,
+      prediction: this.#prediction(),
+    };
+  }
+
+  #prediction(): AutoscalerStatus['prediction'] {
+    const plan = this.idlePlan;
+    const idle = this.#idle;
+    if (plan === undefined || idle === undefined) return undefined;
+    return {
+      state: plan.kind === 'learned' ? 'learned' : plan.why,
+      idleTimes: Math.round(idle.histogram.samples),
+      windows: plan.kind === 'learned' ? plan.spans : [],
+      advice: this.idleAdvice,
     };
   }
 }
@@ -442,7 +507,10 @@ function decisionChanged(a: AutoscalerStatus, b: AutoscalerStatus): boolean {
     a.scaleTargetInitialized !== b.scaleTargetInitialized ||
     a.lastScaleTimeMs !== b.lastScaleTimeMs ||
     a.warmWindow?.startMs !== b.warmWindow?.startMs ||
-    a.nextWarmWindowMs !== b.nextWarmWindowMs
+    a.nextWarmWindowMs !== b.nextWarmWindowMs ||
+    a.prediction?.state !== b.prediction?.state ||
+    a.prediction?.advice !== b.prediction?.advice ||
+    a.prediction?.windows !== b.prediction?.windows
   );
 }
 

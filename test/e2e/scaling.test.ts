@@ -230,22 +230,24 @@ function podRequest(ip: string, host: string, path: string): Promise<number> {
   });
 }
 
-/** Pod annotation writes of all autoscaler replicas (only the leader writes), from their /metrics. */
-async function deletionCostWrites(): Promise<number> {
+/** The sum over a component's replicas of the sample whose line starts with `series`, from their /metrics. */
+async function componentSample(component: 'autoscaler' | 'activator', series: string): Promise<number> {
   const pods = await client.get<{ items: V1Pod[] }>(`/api/v1/namespaces/${systemNamespace}/pods`, {
-    labelSelector: 'app.kubernetes.io/component=autoscaler',
+    labelSelector: `app.kubernetes.io/component=${component}`,
   });
   let total = 0;
   for (const p of pods.items) {
     if (!p.status?.podIP) continue;
     const text = await fetch(`http://${p.status.podIP}:9090/metrics`).then((r) => r.text());
-    const line = text
-      .split('\n')
-      .find((l) => l.startsWith('zeroscale_autoscaler_deletion_cost_writes_total{result="written"}'));
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
     total += line === undefined ? 0 : Number(line.split(' ')[1]);
   }
   return total;
 }
+
+/** Pod annotation writes of all autoscaler replicas (only the leader writes). */
+const deletionCostWrites = () =>
+  componentSample('autoscaler', 'zeroscale_autoscaler_deletion_cost_writes_total{result="written"}');
 
 describe('scale-down', () => {
   it('removes idle pods first: the pod with long requests in flight stays and its requests finish', async () => {
@@ -322,6 +324,44 @@ describe('warm windows', () => {
       start: new Date(opens).toISOString().replace('.000Z', 'Z'),
     });
     await waitReplicas('warm', (n) => n === 0, 'back to zero after the window', 90_000);
+  }, 300_000);
+});
+
+describe('predictive idle policy', () => {
+  it('learns a client that calls every 15 s, lets the pod go between calls and has it ready for the next', async () => {
+    const host = await deploy('timer', {
+      scaling: { minScale: 0, initialScale: 0, idlePolicy: 'Predictive' },
+    });
+    const coldStarts = () =>
+      componentSample('activator', `zeroscale_cold_starts_total{namespace="${ns.name}",service="timer"}`);
+    const period = 15_000;
+    const start = Date.now();
+    let before = 0;
+    let zeroBetween = 0;
+    // 11 calls: the first is cold; the next five idle times are learned with the pod kept; from
+    // the 7th call on the plan lets the pod go after each call and starts it before the next.
+    for (let k = 0; k < 11; k++) {
+      if (k === 6) before = await coldStarts();
+      let sawZero = false;
+      await waitFor(
+        `call ${k} is due`,
+        async () => {
+          if (k >= 6 && (await deployment('timer')).status?.readyReplicas === undefined) sawZero = true;
+          return Date.now() >= start + k * period || undefined;
+        },
+        period + 5_000,
+        250,
+      );
+      if (sawZero) zeroBetween++;
+      expect((await request(host, '/')).status).toBe(200);
+    }
+    // Calls 6–10 found a ready pod: no cold start began for them.
+    expect((await coldStarts()) - before).toBe(0);
+    // And the pod was gone between calls (not simply kept): pre-warmed, every time but the first.
+    expect(zeroBetween).toBeGreaterThanOrEqual(4);
+    const prediction = (await ssvc('timer')).status?.autoscaler?.prediction;
+    expect(prediction).toMatchObject({ state: 'learned' });
+    expect(prediction?.windows).toHaveLength(1);
   }, 300_000);
 });
 

@@ -99,6 +99,13 @@ const badManifests: [string, (m: Manifest) => void, RegExp][] = [
     /spec\.scaling\.schedules\[\]\.duration must be a duration between 1s and 168h/,
   ],
   [
+    'an idle policy that does not exist',
+    (m) => {
+      m.spec.scaling = { idlePolicy: 'Sometimes' };
+    },
+    /spec\.scaling\.idlePolicy: Unsupported value: "Sometimes"/,
+  ],
+  [
     'target 0',
     (m) => {
       m.spec.scaling = { target: 0 };

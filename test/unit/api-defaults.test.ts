@@ -24,6 +24,7 @@ const builtinResolved: ResolvedScaling = {
   scaleToZeroPodRetentionMs: 0,
   targetBurstCapacity: 211,
   schedules: [],
+  idlePolicy: 'Fixed',
 };
 
 const withDefaults = (scaling: Partial<ServingDefaults['scaling']>): ServingDefaults => ({

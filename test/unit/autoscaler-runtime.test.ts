@@ -347,6 +347,68 @@ describe('scale to zero', () => {
     expect(h.target.status(NS, 'warm')?.warmWindow).toBeUndefined();
   });
 
+  it('idlePolicy Predictive: learns a 20 s timer, lets the pod go after each request and starts it again before the next', async () => {
+    const h = harness();
+    const load = h.add('timer', 0, {
+      activatorInPathSinceMs: t0,
+      scaling: { ...short, minScale: 0, initialScale: 0, idlePolicy: 'Predictive' },
+    });
+    let coldStarts = 0;
+    const podsSeen: number[] = [];
+    // One request every 20 s, in flight for 2 s; at zero pods it waits at an activator (a poke).
+    for (let period = 0; period < 14; period++) {
+      for (let second = 0; second < 20; second++) {
+        const pods = h.replicas('timer') ?? 0;
+        if (second === 0 && pods === 0) {
+          coldStarts++;
+          h.autoscaler.poke({ service: 'default/timer', activator: 'a' });
+        }
+        load.total = second < 2 ? 1 : 0;
+        if (period >= 8) podsSeen.push(pods);
+        await h.tick();
+      }
+    }
+    // The first request is cold; while learning (5 idle times) the pod is kept; then each
+    // request finds the pod started ahead of it.
+    expect(coldStarts).toBe(1);
+    // Learned: between two requests the pod went away, so it was pre-warmed, not kept.
+    expect(podsSeen).toContain(0);
+    const status = h.target.status(NS, 'timer');
+    expect(status?.prediction).toMatchObject({ state: 'learned' });
+    expect(status?.prediction?.idleTimes).toBeGreaterThanOrEqual(12);
+    const [window] = status?.prediction?.windows ?? [];
+    expect(window?.startMs).toBeGreaterThan(15_000);
+    expect(window?.startMs).toBeLessThan(19_000);
+    const metrics = await h.registry.metrics();
+    expect(metrics).toMatch(
+      /zeroscale_autoscaler_learned_idle_times\{namespace="default",service="timer"\} \d+/,
+    );
+    expect(metrics).toMatch(
+      /zeroscale_autoscaler_predicted_min_pods\{namespace="default",service="timer"\} [01]/,
+    );
+  });
+
+  it('idlePolicy Fixed (the default): the same timer is a cold start each time', async () => {
+    const h = harness();
+    const load = h.add('timer', 0, {
+      activatorInPathSinceMs: t0,
+      scaling: { ...short, minScale: 0, initialScale: 0 },
+    });
+    let coldStarts = 0;
+    for (let period = 0; period < 6; period++) {
+      for (let second = 0; second < 20; second++) {
+        if (second === 0 && (h.replicas('timer') ?? 0) === 0) {
+          if (period >= 2) coldStarts++; // once the first wake-up has settled
+          h.autoscaler.poke({ service: 'default/timer', activator: 'a' });
+        }
+        load.total = second < 2 ? 1 : 0;
+        await h.tick();
+      }
+    }
+    expect(coldStarts).toBe(4);
+    expect(h.target.status(NS, 'timer')?.prediction).toBeUndefined();
+  });
+
   it('takes the fast path when the activator was in the path all along (default burst capacity)', async () => {
     const h = harness({ cluster: { scaleToZeroGracePeriodMs: 3_000 } });
     h.add('idle', 1, { scaling: short });

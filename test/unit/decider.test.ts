@@ -68,6 +68,7 @@ interface Case {
   readonly readyPods: number;
   readonly state?: DeciderState;
   readonly activatorInPathSinceMs?: number;
+  readonly release?: boolean;
   readonly now?: number;
   readonly expected: Expected;
 }
@@ -80,6 +81,7 @@ function decide(c: Case): ScaleDecision {
       readyPods: c.readyPods,
       state: c.state ?? settled(),
       activatorInPathSinceMs: c.activatorInPathSinceMs,
+      ...(c.release === undefined ? {} : { release: c.release }),
     },
     t0 + (c.now ?? 0),
   );
@@ -296,6 +298,51 @@ const singleDecisions: readonly Case[] = [
     readyPods: 0,
     state: settled({ kind: 'zero', sinceMs: t0 }),
     expected: { desiredScale: 0, reason: 'scaled-to-zero', phase: 'zero' },
+  },
+  // Released by the predictive idle policy.
+  {
+    name: 'released: the stable window of 1 pod of demand is not waited out; straight to zero with the activator in path',
+    averages: avg(20, 0),
+    readyPods: 1,
+    state: settled(active(t0)),
+    activatorInPathSinceMs: t0 - 60_000,
+    release: true,
+    now: 1_000,
+    expected: { desiredScale: 0, reason: 'scaled-to-zero', phase: 'zero' },
+  },
+  {
+    name: 'released without the activator in path: one pod waits for it (no request can be lost)',
+    averages: avg(20, 0),
+    readyPods: 1,
+    state: settled(active(t0)),
+    release: true,
+    now: 1_000,
+    expected: { desiredScale: 1, reason: 'waiting-for-activator', phase: 'inactive' },
+  },
+  {
+    name: 'released, minScale 2: the floors still hold',
+    spec: { minScale: 2 },
+    averages: avg(20, 0),
+    readyPods: 3,
+    release: true,
+    expected: { desiredScale: 2, reason: 'min-scale', phase: 'active' },
+  },
+  {
+    name: 'released while panicking: panic wins, no scale-down',
+    averages: avg(140, 290),
+    readyPods: 2,
+    release: true,
+    expected: { desiredScale: 5, reason: 'panic', panicking: true },
+  },
+  {
+    name: 'released, scale-down delay 30 s: the delay does not hold the pods',
+    spec: { scaleDownDelayMs: 30_000 },
+    averages: avg(140, 0),
+    readyPods: 2,
+    activatorInPathSinceMs: t0 - 60_000,
+    release: true,
+    state: settled(active(t0 - 120_000)),
+    expected: { desiredScale: 0, reason: 'scaled-to-zero' },
   },
   // Excess burst capacity and mode.
   {

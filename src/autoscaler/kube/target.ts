@@ -60,12 +60,25 @@ export function autoscalerStatusBody(service: ServiceRef, s: AutoscalerStatus): 
               },
             }),
         ...(s.nextWarmWindowMs === undefined ? {} : { nextWarmWindow: iso(s.nextWarmWindowMs) }),
+        ...(s.prediction === undefined
+          ? {}
+          : {
+              prediction: {
+                state: s.prediction.state,
+                idleTimes: s.prediction.idleTimes,
+                windows: s.prediction.windows.map((w) => `${seconds(w.startMs)}-${seconds(w.endMs)}`),
+                ...(s.prediction.advice === undefined ? {} : { advice: s.prediction.advice }),
+              },
+            }),
       },
       // The phase's start is the transition time, so a restarted autoscaler resumes the grace period.
       conditions: [{ type: CONDITION.active, ...active, lastTransitionTime: iso(s.phase.sinceMs) }],
     },
   };
 }
+
+/** 12.3 s as "12.3s": status windows read at a glance. */
+const seconds = (ms: number): string => `${Math.round(ms / 100) / 10}s`;
 
 export class KubeScaleTarget implements ScaleTarget {
   readonly #client: KubeClient;

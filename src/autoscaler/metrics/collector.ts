@@ -92,6 +92,8 @@ export class ServiceSeries {
   readonly windows: SeriesWindows;
   readonly #concurrency: MetricSeries;
   readonly #rps: MetricSeries;
+  /** The newest bucket time with any request in flight or counted; what an idle period ends at. */
+  lastActiveMs: number | undefined;
 
   constructor(windows: SeriesWindows) {
     this.windows = windows;
@@ -115,6 +117,9 @@ export class ServiceSeries {
   record(atMs: number, concurrency: number, requestsPerSecond: number): void {
     this.#concurrency.record(atMs, concurrency);
     this.#rps.record(atMs, requestsPerSecond);
+    if ((concurrency > 0 || requestsPerSecond > 0) && !(atMs <= (this.lastActiveMs ?? -1))) {
+      this.lastActiveMs = atMs;
+    }
   }
 
   /** Averages of the metric the service scales on; undefined = no data in the stable window. */

@@ -89,6 +89,12 @@ export interface DecideScaleInput {
   readonly readyPods: number;
   /** When the public endpoints were seen reaching the activators; undefined while they do not. */
   readonly activatorInPathSinceMs?: number | undefined;
+  /**
+   * The idle policy expects no request soon (spec.scaling.idlePolicy Predictive): the demand of
+   * the windows' tail is not waited out. The count drops to the floors (minScale and the like)
+   * with no stable window, delay or rate limit; not while panicking.
+   */
+  readonly release?: boolean;
   readonly state: DeciderState;
 }
 
@@ -105,6 +111,7 @@ export type ScaleReason =
   | 'initial-scale'
   | 'min-scale'
   | 'max-scale'
+  | 'predicted-idle'
   | ScaleToZeroReason;
 
 interface DecisionCommon {
@@ -309,6 +316,9 @@ export function decideScale(input: DecideScaleInput, nowMs: number): ScaleDecisi
     if (held > step.value) step = { value: held, reason: 'scale-down-delay' };
   }
 
+  const release = input.release === true && nextPanicState.kind === 'calm';
+  if (release) step = { value: 0, reason: 'predicted-idle' };
+
   step = applyBounds(step, spec, initialized);
 
   const gate = gateScaleToZero(
@@ -316,7 +326,8 @@ export function decideScale(input: DecideScaleInput, nowMs: number): ScaleDecisi
       wanted: step.value,
       phase: state.phase,
       enableScaleToZero: spec.enableScaleToZero,
-      stableWindowMs: spec.stableWindowMs,
+      // Released: the stable window of zero demand is what the prediction replaces.
+      stableWindowMs: release ? 0 : spec.stableWindowMs,
       scaleToZeroGracePeriodMs: spec.scaleToZeroGracePeriodMs,
       scaleToZeroPodRetentionMs: spec.scaleToZeroPodRetentionMs,
       activatorInPathSinceMs: input.activatorInPathSinceMs,
