@@ -55,6 +55,7 @@ export function deployment(
 export interface ServerlessServiceOptions {
   readonly scaling?: Record<string, unknown>;
   readonly containerConcurrency?: number;
+  readonly budget?: Record<string, unknown>;
   readonly timeoutSeconds?: number;
   /** Replaces parts of the serving container (by default the probe app on port 8080). */
   readonly container?: Partial<V1Container>;
@@ -82,6 +83,7 @@ export function serverlessService(name: string, o: ServerlessServiceOptions = {}
         },
       },
       ...(o.scaling ? { scaling: o.scaling } : {}),
+      ...(o.budget ? { budget: o.budget } : {}),
     },
   };
 }

@@ -51,6 +51,7 @@ import { StatReporter } from './reporter.ts';
 import { ActivatorRequest, requestIds } from './request.ts';
 import {
   type ActivatorRejection,
+  BUDGET_RETRY_AFTER_SECONDS,
   FAIL_FAST_RETRY_AFTER_SECONDS,
   type PodTarget,
   ServiceFailingError,
@@ -332,8 +333,14 @@ class Activator implements ActivatorHandle {
     const host = sniffParkableHost(chunk);
     if (host === undefined) return false;
     const svc = this.#catalogue.routeHost(host);
-    // A failing service is answered at once on the ordinary path.
-    if (svc === undefined || svc.healthyPods > 0 || svc.failure !== undefined) return false;
+    // A failing or refused service is answered at once on the ordinary path.
+    if (
+      svc === undefined ||
+      svc.healthyPods > 0 ||
+      svc.failure !== undefined ||
+      svc.spec.refusal !== undefined
+    )
+      return false;
     const parked = new ParkedRequest(svc, socket, chunk, performance.now());
     svc.active++;
     this.#active++;
@@ -439,6 +446,17 @@ class Activator implements ActivatorHandle {
 
   #admit(r: ActivatorRequest): void {
     const svc = r.service;
+    // spec.budget spent with action Reject: refused before any pod is woken or any slot taken.
+    const refusal = svc.spec.refusal;
+    if (refusal !== undefined) {
+      this.#finish(r, 429, 'budget-exceeded', {
+        status: 429,
+        code: 'BUDGET_EXCEEDED',
+        message: `service ${svc.key}: ${refusal}`,
+        retryAfterSeconds: BUDGET_RETRY_AFTER_SECONDS,
+      });
+      return;
+    }
     if (svc.breaker.tryAcquire()) {
       r.holdsSlot = true;
       this.#dispatch(r);

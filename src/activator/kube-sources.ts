@@ -6,12 +6,13 @@
 import type { V1EndpointSlice, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ClusterConfig } from '../api/cluster-config.ts';
+import { type BudgetReason, CONDITION, findCondition } from '../api/conditions.ts';
 import { resolveServerlessServiceSpec } from '../api/defaults.ts';
 import { ENDPOINTSLICE_SERVICE_NAME_LABEL, SERVICE_LABEL } from '../api/labels.ts';
 import { privateServiceName, serviceKey } from '../api/names.ts';
 import { safeParseServerlessService } from '../api/parse.ts';
 import { QUEUE_PROXY_HTTP_PORT, QUEUE_PROXY_HTTP_PORT_NAME } from '../api/queue-proxy.ts';
-import { API_VERSION, KIND } from '../api/serverless-service.ts';
+import { API_VERSION, KIND, type ServerlessService } from '../api/serverless-service.ts';
 import { AUTOSCALER_STATS_PORT } from '../autoscaler/metrics/protocol.ts';
 import { ClusterConfigWatch } from '../kube/cluster-config-watch.ts';
 import { EventRecorder } from '../kube/events.ts';
@@ -466,6 +467,7 @@ function toActivatorService(
       url: svc.status?.url,
       containerConcurrency: spec.containerConcurrency,
       timeoutSeconds: spec.timeoutSeconds,
+      refusal: budgetRefusal(svc),
     };
   } catch {
     return undefined; // reported by the controller as InvalidSpec
@@ -478,6 +480,13 @@ function sameService(a: ActivatorService, b: ActivatorService): boolean {
     a.name === b.name &&
     a.url === b.url &&
     a.containerConcurrency === b.containerConcurrency &&
-    a.timeoutSeconds === b.timeoutSeconds
+    a.timeoutSeconds === b.timeoutSeconds &&
+    a.refusal === b.refusal
   );
+}
+
+/** The autoscaler's word that the budget is spent and its requests are to be refused. */
+function budgetRefusal(svc: ServerlessService): string | undefined {
+  const c = findCondition(svc.status?.conditions, CONDITION.budgetExceeded);
+  return c?.status === 'True' && c.reason === ('Rejecting' satisfies BudgetReason) ? c.message : undefined;
 }

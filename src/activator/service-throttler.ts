@@ -31,6 +31,12 @@ import type {
  */
 export const FAIL_FAST_RETRY_AFTER_SECONDS = 10;
 
+/**
+ * Retry-After of a 429 for a spent budget: the window rolls in steps of a sixtieth of it, so a
+ * minute is the shortest step of the shortest window (1m).
+ */
+export const BUDGET_RETRY_AFTER_SECONDS = 60;
+
 /** A request refused because every pod of its service is failing; answered 503 with the reason. */
 export class ServiceFailingError extends ZeroscaleError {
   readonly failure: ServiceFailure;
@@ -54,6 +60,7 @@ export type ActivatorRejection =
   | 'no-capacity'
   | 'service-removed'
   | 'service-failing'
+  | 'budget-exceeded'
   | 'shutting-down';
 
 export interface ServiceThrottlerOptions {

@@ -16,6 +16,11 @@ export interface ActivatorService {
   readonly containerConcurrency: number;
   /** Deadline of a whole request, time queued in the activator included. */
   readonly timeoutSeconds: number;
+  /**
+   * Set while the service's spec.budget is spent with action Reject (its BudgetExceeded
+   * condition, reason Rejecting): requests are answered 429 with this, not held or forwarded.
+   */
+  readonly refusal?: string | undefined;
 }
 
 /** Stops a subscription; calling it twice is harmless. */

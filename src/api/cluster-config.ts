@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ZeroscaleError } from '../errors.ts';
 import { BUILTIN_SERVING_DEFAULTS, type ServingDefaults } from './defaults.ts';
 import { describeIssues, formatFieldPath } from './parse.ts';
+import { QUANTITY_PATTERN } from './quantity.ts';
 import { DURATION_RANGES, durationSchema, scalingFields } from './serverless-service.ts';
 
 export const CONFIG_MAP_NAME = 'zeroscale-config';
@@ -28,7 +29,6 @@ export interface ClusterConfig {
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 // Kubernetes resource quantity, e.g. "25m", "64Mi", "1.5", "1e3".
-const QUANTITY = /^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(([KMGTPE]i)|[numkMGTPE]|[eE][+-]?[0-9]+)?$/;
 const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
 const wholeNumber = (inner: z.ZodType<number, number>) =>
@@ -45,7 +45,16 @@ const decimal = (inner: z.ZodType<number, number>) =>
     .regex(/^-?[0-9]+(\.[0-9]+)?$/, 'must be a number')
     .transform(Number)
     .pipe(inner);
-const quantity = z.string().trim().regex(QUANTITY, 'must be a Kubernetes quantity such as "25m" or "64Mi"');
+/** A price: a non-negative decimal, also as Helm renders small numbers ("2.4e-05"). */
+const price = z
+  .string()
+  .trim()
+  .regex(/^[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$/, 'must be a non-negative number such as "0.000024"')
+  .transform(Number);
+const quantity = z
+  .string()
+  .trim()
+  .regex(QUANTITY_PATTERN, 'must be a Kubernetes quantity such as "25m" or "64Mi"');
 const duration = (key: string, [min, max]: readonly [string, string]) => durationSchema(key, min, max);
 
 /** Every key the ConfigMap may hold; each one is optional and falls back to the built-in default. */
@@ -78,6 +87,8 @@ const ConfigMapDataSchema = z
       DURATION_RANGES.scaleToZeroPodRetention,
     ),
     'target-burst-capacity': decimal(scalingFields.targetBurstCapacity),
+    'price-per-vcpu-second': price,
+    'price-per-gib-second': price,
   })
   .partial()
   .refine((d) => d['min-scale'] === undefined || !d['max-scale'] || d['min-scale'] <= d['max-scale'], {
@@ -158,6 +169,14 @@ export function parseClusterConfig(
         scaleToZeroPodRetention: d['scale-to-zero-pod-retention'] ?? scaling.scaleToZeroPodRetention,
         targetBurstCapacity: d['target-burst-capacity'] ?? scaling.targetBurstCapacity,
       },
+      ...(d['price-per-vcpu-second'] === undefined && d['price-per-gib-second'] === undefined
+        ? {}
+        : {
+            prices: {
+              vcpuSecond: d['price-per-vcpu-second'] ?? 0,
+              gibSecond: d['price-per-gib-second'] ?? 0,
+            },
+          }),
     },
   };
 }

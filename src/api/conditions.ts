@@ -14,11 +14,19 @@ export const CONDITION = {
   activatorInPath: 'ActivatorInPath',
   /** Written by the autoscaler: True while the service has demand (or minScale > 0). */
   active: 'Active',
+  /** Written by the autoscaler for a service with spec.budget: True while it is spent. */
+  budgetExceeded: 'BudgetExceeded',
 } as const;
 export type ConditionType = (typeof CONDITION)[keyof typeof CONDITION];
 
 /** Reasons of the Active condition; the autoscaler reads them back after a restart. */
 export type ActiveReason = 'Active' | 'Inactive' | 'ScaledToZero';
+/**
+ * Reasons of BudgetExceeded: True with Capped (held at its cap) or Rejecting (the activators answer
+ * 429); False with WithinBudget. The activators read Rejecting.
+ */
+export type BudgetReason = 'Capped' | 'Rejecting' | 'WithinBudget';
+
 /** Reason of Ready when the spec cannot be acted on (what the CRD schema could not catch). */
 export const INVALID_SPEC_REASON = 'InvalidSpec';
 

@@ -4,6 +4,7 @@
 import { parseDurationMs } from './duration.ts';
 import { InvalidSpecError } from './parse.ts';
 import type {
+  BudgetAction,
   IdlePolicyName,
   PodTemplate,
   ScalingMetric,
@@ -34,6 +35,15 @@ export interface ServingDefaults {
     readonly scaleToZeroPodRetention: string;
     readonly targetBurstCapacity: number;
   };
+  /** Prices of the pods' requests, for cost metrics and spec.budget.cost; none when not set. */
+  readonly prices?: Prices | undefined;
+}
+
+export interface Prices {
+  /** Per vCPU requested, per second. */
+  readonly vcpuSecond: number;
+  /** Per GiB of memory requested, per second. */
+  readonly gibSecond: number;
 }
 
 /** The built-in defaults, which are Knative's (README.md, API reference); the cluster ConfigMap may override each. */
@@ -82,11 +92,22 @@ export interface ResolvedScaling {
   readonly idlePolicy: IdlePolicyName;
 }
 
+export interface ResolvedBudget {
+  readonly windowMs: number;
+  /** The cap, in `unit`s per window. */
+  readonly limit: number;
+  readonly unit: 'replica-seconds' | 'cost';
+  readonly action: BudgetAction;
+  /** Cap: most pods while spent; undefined = the pods it had when the budget ran out. */
+  readonly maxScale: number | undefined;
+}
+
 export interface ResolvedServerlessServiceSpec {
   readonly template: PodTemplate;
   readonly containerConcurrency: number;
   readonly timeoutSeconds: number;
   readonly scaling: ResolvedScaling;
+  readonly budget: ResolvedBudget | undefined;
 }
 
 function durationMs(field: string, text: string): number {
@@ -142,6 +163,30 @@ export function resolveServerlessServiceSpec(
       schedules: resolveSchedules(given.schedules ?? [], cap),
       idlePolicy: given.idlePolicy ?? 'Fixed',
     },
+    budget: resolveBudget(spec.budget, defaults.prices),
+  };
+}
+
+function resolveBudget(
+  given: ServerlessServiceSpec['budget'],
+  prices: Prices | undefined,
+): ResolvedBudget | undefined {
+  if (given === undefined) return undefined;
+  if (given.cost !== undefined && prices === undefined) {
+    throw new InvalidSpecError([
+      {
+        path: 'spec.budget.cost',
+        message:
+          'a cost budget needs prices: set price-per-vcpu-second and price-per-gib-second in the zeroscale-config ConfigMap, or use replicaSeconds',
+      },
+    ]);
+  }
+  return {
+    windowMs: durationMs('spec.budget.window', given.window),
+    limit: given.cost ?? given.replicaSeconds ?? 0,
+    unit: given.cost === undefined ? 'replica-seconds' : 'cost',
+    action: given.action ?? 'Cap',
+    maxScale: given.maxScale,
   };
 }
 

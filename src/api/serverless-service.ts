@@ -284,6 +284,56 @@ export type PodTemplate = z.output<typeof PodTemplateSchema>;
 
 // --- spec --------------------------------------------------------------------------------------
 
+// --- spec.budget -------------------------------------------------------------------------------
+
+export const BUDGET_ACTIONS = ['Cap', 'Reject'] as const;
+export type BudgetAction = (typeof BUDGET_ACTIONS)[number];
+
+const budgetObject = z.object({
+  window: durationSchema('spec.budget.window', '1m', '744h').describe(
+    'The rolling window the budget is spent over, e.g. "1h" or "24h" (1m–744h).',
+  ),
+  replicaSeconds: z
+    .number()
+    .gt(0)
+    .optional()
+    .describe('Most pod-seconds (ready and terminating pods) the service may use in the window.'),
+  cost: z
+    .number()
+    .gt(0)
+    .optional()
+    .describe(
+      "Most cost in the window, from the pods' CPU and memory requests at the prices of the zeroscale-config ConfigMap (price-per-vcpu-second, price-per-gib-second).",
+    ),
+  action: z
+    .enum(BUDGET_ACTIONS)
+    .optional()
+    .describe(
+      'While the budget is spent. Cap (default): no more than maxScale pods, every request still served. Reject: scale to zero, and the activators answer 429 with the reason until the window rolls.',
+    ),
+  maxScale: replicaCount(1)
+    .optional()
+    .describe(
+      'Cap only: most pods while the budget is spent; default the pods it had when the budget ran out.',
+    ),
+});
+
+export const BudgetSchema = withCelRules(budgetObject, [
+  {
+    rule: 'has(self.replicaSeconds) != has(self.cost)',
+    message: 'spec.budget must set exactly one of replicaSeconds and cost',
+    holds: (b) => (b.replicaSeconds === undefined) !== (b.cost === undefined),
+  },
+  {
+    rule: "!has(self.maxScale) || !has(self.action) || self.action == 'Cap'",
+    message: 'spec.budget.maxScale applies to action Cap only',
+    fieldPath: '.maxScale',
+    holds: (b) => b.maxScale === undefined || b.action === undefined || b.action === 'Cap',
+  },
+]).describe(
+  'A cap on what the service may spend per rolling window; when it is reached the service is held (Cap) or refused (Reject) until the window rolls.',
+);
+
 export const ServerlessServiceSpecSchema = z
   .object({
     template: PodTemplateSchema.describe(
@@ -302,6 +352,7 @@ export const ServerlessServiceSpecSchema = z
       .optional()
       .describe('Deadline for a whole request, including time queued while the service wakes up.'),
     scaling: ScalingSchema.optional(),
+    budget: BudgetSchema.optional(),
   })
   .describe('The desired state of a ServerlessService.');
 

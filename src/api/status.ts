@@ -73,6 +73,19 @@ export const ServerlessServiceStatusSchema = z
             'The spec.scaling.schedules window in force, or whose pods are starting ahead of it: its floor, opening and close.',
           ),
         nextWarmWindow: timestamp.optional().describe('When the next warm window opens.'),
+        budget: z
+          .object({
+            used: z.number().min(0),
+            limit: z.number().min(0),
+            unit: z.enum(['replica-seconds', 'cost']),
+            window: z.string().max(32),
+            cappedAt: replicaCount(0).optional(),
+            nextDrop: timestamp.optional(),
+          })
+          .optional()
+          .describe(
+            'spec.budget: used of limit in the rolling window; while spent, the cap (action Cap) and when the oldest spending leaves the window.',
+          ),
         prediction: z
           .object({
             state: z.enum(['learning', 'learned', 'out-of-range']),

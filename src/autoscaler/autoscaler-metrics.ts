@@ -3,6 +3,7 @@
 // events. Per-service labels: namespace and service (and a bounded direction or reason).
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Spend } from './cost.ts';
 
 /** What the gauges show for one service; read at collection time. */
 export interface ServiceGaugeValues {
@@ -30,6 +31,10 @@ export interface ServiceGaugeValues {
   readonly predictedMinPods: number | undefined;
   /** idlePolicy Predictive: idle times in the service's histogram. */
   readonly learnedIdleTimes: number | undefined;
+  /** spec.budget: the share of the budget used in the window (1 = all). */
+  readonly budgetUsedRatio: number | undefined;
+  /** spec.budget: 1 while spent, else 0. */
+  readonly budgetExceeded: number | undefined;
 }
 
 export type ScaleDirection = 'up' | 'down';
@@ -64,6 +69,11 @@ export class AutoscalerMetrics {
   readonly #registry: Registry;
   readonly #names: string[] = [];
   readonly #scaleEvents: Counter<'namespace' | 'service' | 'direction'>;
+  readonly #replicaSeconds: Counter<'namespace' | 'service'>;
+  readonly #cpuSeconds: Counter<'namespace' | 'service'>;
+  readonly #memorySeconds: Counter<'namespace' | 'service'>;
+  readonly #requestsServed: Counter<'namespace' | 'service'>;
+  readonly #cost: Counter<'namespace' | 'service'>;
   readonly #scrapeErrors: Counter<'namespace' | 'service'>;
   readonly scrapeOverruns: Counter;
   readonly tickDuration: Histogram;
@@ -139,6 +149,38 @@ export class AutoscalerMetrics {
       'learned_idle_times',
       'Services with spec.scaling.idlePolicy Predictive: idle times in the histogram the plan is made of (old ones fade by halving).',
       (v) => v.learnedIdleTimes,
+    );
+    g(
+      'budget_used_ratio',
+      'Services with spec.budget: the share of the budget used in its rolling window (1 = all of it).',
+      (v) => v.budgetUsedRatio,
+    );
+    g(
+      'budget_exceeded',
+      'Services with spec.budget: 1 while the budget is spent (held at its cap, or refused with action Reject), else 0.',
+      (v) => v.budgetExceeded,
+    );
+    const spendCounter = (name: string, help: string) =>
+      new Counter({ name, help, labelNames: SERVICE_LABELS, registers: reg });
+    this.#replicaSeconds = spendCounter(
+      'zeroscale_replica_seconds_total',
+      'Pod-seconds of the service: ready and terminating pods, accrued each decision.',
+    );
+    this.#cpuSeconds = spendCounter(
+      'zeroscale_requested_cpu_seconds_total',
+      "vCPU-seconds the service's pods requested (its containers' requests plus the queue-proxy's, times pod-seconds).",
+    );
+    this.#memorySeconds = spendCounter(
+      'zeroscale_requested_memory_gib_seconds_total',
+      "GiB-seconds of memory the service's pods requested.",
+    );
+    this.#requestsServed = spendCounter(
+      'zeroscale_requests_served_total',
+      'Requests the service served, as the autoscaler measures them (the pods and activators report rates; sampled services are extrapolated).',
+    );
+    this.#cost = spendCounter(
+      'zeroscale_cost_total',
+      'Cost of the requested CPU and memory at the prices of the zeroscale-config ConfigMap (price-per-vcpu-second, price-per-gib-second); absent without prices.',
     );
     new Gauge({
       name: 'zeroscale_autoscaler_services',
@@ -217,6 +259,17 @@ export class AutoscalerMetrics {
     this.#names.length = 0;
   }
 
+  /** A decision's spend; `priced`: whether the cluster has prices (else no cost series). */
+  spent(namespace: string, service: string, spend: Spend, priced: boolean): void {
+    if (spend.replicaSeconds === 0 && spend.requests === 0) return;
+    const labels = { namespace, service };
+    this.#replicaSeconds.inc(labels, spend.replicaSeconds);
+    this.#cpuSeconds.inc(labels, spend.cpuSeconds);
+    this.#memorySeconds.inc(labels, spend.memoryGiBSeconds);
+    this.#requestsServed.inc(labels, spend.requests);
+    if (priced) this.#cost.inc(labels, spend.cost);
+  }
+
   scaleEvent(namespace: string, service: string, direction: ScaleDirection): void {
     this.#scaleEvents.inc({ namespace, service, direction });
   }
@@ -230,5 +283,14 @@ export class AutoscalerMetrics {
     this.#scaleEvents.remove({ namespace, service, direction: 'up' });
     this.#scaleEvents.remove({ namespace, service, direction: 'down' });
     this.#scrapeErrors.remove({ namespace, service });
+    for (const c of [
+      this.#replicaSeconds,
+      this.#cpuSeconds,
+      this.#memorySeconds,
+      this.#requestsServed,
+      this.#cost,
+    ]) {
+      c.remove({ namespace, service });
+    }
   }
 }

@@ -1,10 +1,11 @@
 // In-memory ServiceSource, ScaleTarget and StatsFetcher, for tests and benchmarks: the same
 // contracts as the Kubernetes-backed ones, with the world held in maps the caller changes.
 
-import { BUILTIN_SERVING_DEFAULTS, resolveServerlessServiceSpec } from '../api/defaults.ts';
+import { BUILTIN_SERVING_DEFAULTS, type Prices, resolveServerlessServiceSpec } from '../api/defaults.ts';
 import { serviceKey } from '../api/names.ts';
 import type { ServerlessServiceSpec } from '../api/serverless-service.ts';
 import { ZeroscaleError } from '../errors.ts';
+import { podRequests } from './cost.ts';
 import type { PodStats } from './metrics/protocol.ts';
 import type { StatsFetcher } from './metrics/stats-fetcher.ts';
 import type { AutoscalerStatus, ScaleTarget, ServiceRef } from './scale-target.ts';
@@ -16,6 +17,10 @@ export interface MemoryServiceOptions {
   readonly scaling?: ServerlessServiceSpec['scaling'];
   readonly restored?: RestoredState;
   readonly activatorInPathSinceMs?: number;
+  readonly budget?: ServerlessServiceSpec['budget'];
+  /** Requests of the app container, e.g. { cpu: '500m', memory: '256Mi' }. */
+  readonly requests?: { readonly cpu?: string; readonly memory?: string };
+  readonly prices?: Prices;
 }
 
 /** A service as the Kubernetes source would give it, resolved over the built-in defaults. */
@@ -24,15 +29,21 @@ export function memoryService(
   name: string,
   options: MemoryServiceOptions = {},
 ): AutoscaledService {
+  const container = {
+    image: 'example/app',
+    ports: [{ containerPort: 8080 }],
+    ...(options.requests === undefined ? {} : { resources: { requests: options.requests } }),
+  };
   const resolved = resolveServerlessServiceSpec(
     {
-      template: { spec: { containers: [{ image: 'example/app', ports: [{ containerPort: 8080 }] }] } },
+      template: { spec: { containers: [container] } },
       ...(options.containerConcurrency === undefined
         ? {}
         : { containerConcurrency: options.containerConcurrency }),
       ...(options.scaling === undefined ? {} : { scaling: options.scaling }),
+      ...(options.budget === undefined ? {} : { budget: options.budget }),
     },
-    BUILTIN_SERVING_DEFAULTS,
+    { ...BUILTIN_SERVING_DEFAULTS, prices: options.prices },
   );
   return {
     namespace,
@@ -41,6 +52,9 @@ export function memoryService(
     containerConcurrency: resolved.containerConcurrency,
     activatorInPathSinceMs: options.activatorInPathSinceMs,
     restored: options.restored,
+    budget: resolved.budget,
+    podRequests: podRequests([container], undefined),
+    prices: options.prices,
   };
 }
 

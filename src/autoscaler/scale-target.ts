@@ -3,6 +3,7 @@
 // endpoints). Kubernetes-backed in production, in memory in tests (memory.ts).
 
 import type { WarmWindow } from '../api/warm-schedule.ts';
+import type { BudgetView } from './cost.ts';
 import type { EndpointsMode } from './scaling/decider.ts';
 import type { ServingPhase } from './scaling/scale-to-zero.ts';
 
@@ -40,6 +41,8 @@ export interface AutoscalerStatus {
   readonly nextWarmWindowMs?: number | undefined;
   /** spec.scaling.idlePolicy Predictive: what was learned, the windows after an idle start, the advice now. */
   readonly prediction?: IdlePrediction | undefined;
+  /** spec.budget: what was used in the window, and whether it is spent. */
+  readonly budget?: BudgetView | undefined;
 }
 
 export interface IdlePrediction {

@@ -7,6 +7,7 @@ import type { Logger } from '../telemetry/log.ts';
 import type { AutoscalerMetrics, ServiceGaugeValues } from './autoscaler-metrics.ts';
 import { CoalescingWriter, type WritePolicy } from './coalescing-writer.ts';
 import { type AutoscalerConfig, sameScaling, toScalingSpec } from './config.ts';
+import { BudgetGuard, type PodRequests, SpendMeter } from './cost.ts';
 import { ActivatorLoads } from './metrics/activator-loads.ts';
 import { ServiceSeries } from './metrics/collector.ts';
 import type { PodStats } from './metrics/protocol.ts';
@@ -46,6 +47,8 @@ const UNMEASURED_WARM_LEAD_MS = 30_000;
  * and the 2 s an activator's report is held (metrics/activator-loads.ts).
  */
 const IDLE_QUIET_MS = 3_000;
+
+const NO_REQUESTS: PodRequests = { cpuCores: 0, memoryGiB: 0 };
 
 /** Pods scraped at a scale-down beyond the tick's sample; a bigger service ranks only these. */
 const MAX_EXTRA_SCRAPES = 100;
@@ -131,6 +134,10 @@ export class ServiceScaler {
   idlePlan: IdlePlan | undefined;
   /** The plan's advice at the last decision; undefined while busy, or when the KPA decides. */
   idleAdvice: IdleAdvice | undefined;
+  /** What the service spends, and its budget (spec.budget) when it has one. */
+  readonly #spend = new SpendMeter();
+  #lastDecisionMs = 0;
+  budget: BudgetGuard | undefined;
   /** The spec with minScale raised to a warm floor, for that floor (made once per floor). */
   #flooredSpec: ScalingSpec | undefined;
   readonly #scaleWriter: CoalescingWriter<number>;
@@ -201,6 +208,8 @@ export class ServiceScaler {
 
   /** One KPA step for this service at `nowMs`, then the writes it calls for. */
   decide(nowMs: number): void {
+    this.#lastDecisionMs = nowMs;
+    this.#meter(nowMs);
     this.#adviseIdle(nowMs);
     const spec = this.#specAt(nowMs);
     this.decider ??= this.#initialState(nowMs);
@@ -211,7 +220,11 @@ export class ServiceScaler {
         averages,
         readyPods: this.readyPods,
         activatorInPathSinceMs: this.service.activatorInPathSinceMs,
-        release: this.idleAdvice === 'between' || this.idleAdvice === 'release',
+        release: this.#rejecting()
+          ? 'budget'
+          : this.idleAdvice === 'between' || this.idleAdvice === 'release'
+            ? 'idle'
+            : undefined,
         state: this.decider,
       },
       nowMs,
@@ -298,6 +311,42 @@ export class ServiceScaler {
     return loads;
   }
 
+  /**
+   * Accrues what ran since the last decision (ready and terminating pods, their requests, the
+   * requests served) into the spend counters and the budget, which may now be spent or lift.
+   */
+  #meter(nowMs: number): void {
+    const service = this.service;
+    const pods = this.readyPods + (this.#pods?.terminatingCount ?? 0);
+    const spend = this.#spend.accrue(
+      nowMs,
+      pods,
+      this.series.panicRequestsPerSecond(nowMs),
+      service.podRequests ?? NO_REQUESTS,
+      service.prices,
+    );
+    const budget = service.budget;
+    if (budget === undefined) this.budget = undefined;
+    else if (this.budget === undefined) this.budget = new BudgetGuard(budget);
+    else this.budget.update(budget);
+    const before = this.budget?.exceeded ?? false;
+    const exceeded = this.budget?.observe(nowMs, spend, this.actualPods) ?? false;
+    if (exceeded !== before && this.#context.acting()) {
+      const view = this.budget!.view(nowMs);
+      this.log.info(
+        { used: view.used, limit: view.limit, unit: view.unit, action: view.action, cap: view.cappedAt },
+        exceeded ? 'budget spent' : 'budget lifted',
+      );
+    }
+    if (this.#context.acting())
+      this.#context.metrics.spent(this.ref.namespace, this.ref.name, spend, service.prices !== undefined);
+  }
+
+  /** spec.budget spent with action Reject: to zero, and the activators refuse its requests. */
+  #rejecting(): boolean {
+    return this.budget?.exceeded === true && this.budget.budget.action === 'Reject';
+  }
+
   /** How far ahead a warm window or a pre-warm starts its pods: 1.5 × the last cold start, bounded. */
   #leadMs(): number {
     return this.coldStartMs === undefined
@@ -338,13 +387,26 @@ export class ServiceScaler {
     if (schedules.length === 0) this.warm = undefined;
     else this.warm = warmFloor(schedules, nowMs, this.#leadMs(), this.warm?.window);
     const floor = Math.max(this.warm?.minScale ?? 0, this.idleAdvice === 'warm' ? 1 : 0);
-    const max = this.spec.maxScale > 0 ? this.spec.maxScale : Number.POSITIVE_INFINITY;
-    const minScale = Math.min(floor, max);
-    if (minScale <= this.spec.minScale) return this.spec;
-    if (this.#flooredSpec?.minScale !== minScale) {
-      this.#flooredSpec = { ...this.spec, minScale };
+    // A spent budget caps every floor: Reject at zero, Cap at its cap.
+    const cap = this.#rejecting() ? 0 : this.budget?.exceeded === true ? this.budget.cap : undefined;
+    const specMax = this.spec.maxScale > 0 ? this.spec.maxScale : Number.POSITIVE_INFINITY;
+    const max = Math.min(specMax, cap ?? Number.POSITIVE_INFINITY);
+    const minScale = Math.min(Math.max(floor, this.spec.minScale), max);
+    const maxScale = max === Number.POSITIVE_INFINITY ? 0 : max;
+    if (minScale === this.spec.minScale && (cap === undefined || maxScale === this.spec.maxScale))
+      return this.spec;
+    const f = this.#flooredSpec;
+    if (f?.minScale !== minScale || f.maxScale !== maxScale) {
+      this.#flooredSpec = {
+        ...this.spec,
+        minScale,
+        // maxScale 0 means no cap to the decider: a Reject cap of 0 is the release instead.
+        maxScale: cap === 0 ? this.spec.maxScale : maxScale,
+        initialScale: Math.min(this.spec.initialScale, Math.max(max, 0)),
+        activationScale: Math.min(this.spec.activationScale, Math.max(max, 1)),
+      };
     }
-    return this.#flooredSpec;
+    return this.#flooredSpec!;
   }
 
   /** A cold start: from the decision for pods at zero ready to the first ready pod. */
@@ -389,6 +451,11 @@ export class ServiceScaler {
       warmMinPods: this.warm?.minScale,
       nextWarmWindowMs: this.warm?.nextStartMs,
       predictedMinPods: this.idlePlan === undefined ? undefined : this.idleAdvice === 'warm' ? 1 : 0,
+      budgetUsedRatio:
+        this.budget === undefined
+          ? undefined
+          : this.budget.view(this.#lastDecisionMs).used / this.budget.budget.limit,
+      budgetExceeded: this.budget === undefined ? undefined : this.budget.exceeded ? 1 : 0,
       learnedIdleTimes: this.#idle === undefined ? undefined : Math.round(this.#idle.histogram.samples),
     };
   }
@@ -458,6 +525,7 @@ export class ServiceScaler {
       warmWindow: this.warm?.window,
       nextWarmWindowMs: this.warm?.nextStartMs,
       prediction: this.#prediction(),
+      budget: this.budget?.view(this.#lastDecisionMs),
     };
   }
 
@@ -510,7 +578,9 @@ function decisionChanged(a: AutoscalerStatus, b: AutoscalerStatus): boolean {
     a.nextWarmWindowMs !== b.nextWarmWindowMs ||
     a.prediction?.state !== b.prediction?.state ||
     a.prediction?.advice !== b.prediction?.advice ||
-    a.prediction?.windows !== b.prediction?.windows
+    a.prediction?.windows !== b.prediction?.windows ||
+    a.budget?.exceededSinceMs !== b.budget?.exceededSinceMs ||
+    a.budget?.cappedAt !== b.budget?.cappedAt
   );
 }
 
@@ -520,6 +590,7 @@ function observationChanged(a: AutoscalerStatus, b: AutoscalerStatus): boolean {
     a.observedPanicValue !== b.observedPanicValue ||
     a.observedConcurrency !== b.observedConcurrency ||
     a.observedRequestsPerSecond !== b.observedRequestsPerSecond ||
-    a.excessBurstCapacity !== b.excessBurstCapacity
+    a.excessBurstCapacity !== b.excessBurstCapacity ||
+    Math.round(a.budget?.used ?? 0) !== Math.round(b.budget?.used ?? 0)
   );
 }

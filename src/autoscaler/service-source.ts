@@ -2,7 +2,8 @@
 // pods. Kubernetes-backed in production (informer caches of ServerlessServices and of the
 // EndpointSlices of `<name>-private`), in memory in tests and benchmarks (memory.ts).
 
-import type { ResolvedScaling } from '../api/defaults.ts';
+import type { Prices, ResolvedBudget, ResolvedScaling } from '../api/defaults.ts';
+import type { PodRequests } from './cost.ts';
 import type { ServingPhase } from './scaling/scale-to-zero.ts';
 
 /**
@@ -41,6 +42,12 @@ export interface AutoscaledService {
   readonly activatorInPathSinceMs: number | undefined;
   /** Undefined for a service no autoscaler has published for yet (e.g. just created). */
   readonly restored: RestoredState | undefined;
+  /** spec.budget, resolved; undefined without one. */
+  readonly budget?: ResolvedBudget | undefined;
+  /** What one pod requests (its containers and the queue-proxy), for the spend metrics. */
+  readonly podRequests?: PodRequests | undefined;
+  /** The ConfigMap's prices; undefined when none are set (then no cost is metered). */
+  readonly prices?: Prices | undefined;
 }
 
 export interface ServicePods {
@@ -56,6 +63,8 @@ export interface ServicePods {
   readonly readyPodNames?: readonly (string | undefined)[];
   /** All pods of the service, ready or not (ready + not-ready endpoints), for status and metrics. */
   readonly actualCount: number;
+  /** Pods shutting down (EndpointSlice `terminating`): they still take their resources. */
+  readonly terminatingCount?: number;
 }
 
 export interface ServiceSource {

@@ -211,3 +211,43 @@ describe('activator fail fast', () => {
     expect(await waiting).toMatchObject({ status: 200, body: 'served /back' });
   });
 });
+
+describe('activator budget refusal (spec.budget action Reject)', () => {
+  it('answers 429 with Retry-After and what was spent while refused, pods or not, and serves again after', async () => {
+    const r = await rig();
+    const p = await startPod('p1', (_req, res) => res.end('served'));
+    cleanups.push(() => p.close());
+    r.endpoints.set('default', 'hello', [p.endpoint]);
+    expect(await request(r.activator.port, { host: HOST })).toMatchObject({ status: 200, body: 'served' });
+
+    const refusal = 'budget spent: used 3601 of 3600 replica-seconds in the last 3600s';
+    const pokes = r.autoscaler.pokes.length;
+    r.catalog.put({ ...HELLO, refusal }); // the catalog tells the activator at once
+    const answer = await request(r.activator.port, { host: HOST, method: 'POST', path: '/x', body: 'data' });
+    expect(answer.status).toBe(429);
+    expect(answer.headers['retry-after']).toBe('60');
+    expect(answer.headers['x-zeroscale-error']).toBe('BUDGET_EXCEEDED');
+    expect(answer.body).toBe(`service default/hello: ${refusal}\n`);
+    // Also a new connection's first request at zero pods: not parked, not woken, refused at once.
+    r.endpoints.set('default', 'hello', []);
+    const raw = readAll(
+      await openRaw(r.activator.port, `GET / HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`),
+    );
+    expect(await raw).toMatch(/^HTTP\/1\.1 429 /);
+    expect(r.autoscaler.pokes.length).toBe(pokes);
+    const text = await scrape(r.activator.metricsPort);
+    expect(
+      metricValue(text, 'zeroscale_activator_rejected_requests_total', {
+        ...series,
+        reason: 'budget-exceeded',
+      }),
+    ).toBe(2);
+
+    r.catalog.put(HELLO);
+    r.endpoints.set('default', 'hello', [p.endpoint]);
+    await waitFor(
+      'served again',
+      async () => (await request(r.activator.port, { host: HOST })).status === 200,
+    );
+  });
+});

@@ -196,6 +196,26 @@ describe('Prometheus scraping the components', () => {
       60_000,
     );
     expect(panic).toBe(true);
-    expect((await load).failures).toEqual([]);
+    const result = await load;
+    expect(result.failures).toEqual([]);
+    // What the service spent: pod-seconds, and the requests served, close to what the load sent
+    // (the autoscaler measures them from the reported rates, so within a margin).
+    const served = await waitFor(
+      'the requests served in Prometheus',
+      async () => {
+        const r = await query(`sum(zeroscale_requests_served_total{${sel}})`);
+        const v = Number(r[0]?.value[1] ?? 0);
+        return v >= 0.7 * result.total ? v : undefined;
+      },
+      60_000,
+    );
+    expect(served).toBeLessThan(1.3 * result.total);
+    const podSeconds = Number(
+      (await query(`sum(zeroscale_replica_seconds_total{${sel}})`))[0]?.value[1] ?? 0,
+    );
+    // More than one pod for most of the 15 s of load.
+    expect(podSeconds).toBeGreaterThan(15);
+    const cpu = Number((await query(`sum(zeroscale_requested_cpu_seconds_total{${sel}})`))[0]?.value[1] ?? 0);
+    expect(cpu).toBeGreaterThan(0);
   });
 });

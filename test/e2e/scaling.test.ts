@@ -35,6 +35,7 @@ afterAll(async () => {
 interface ServiceOptions {
   readonly scaling?: Record<string, unknown>;
   readonly containerConcurrency?: number;
+  readonly budget?: Record<string, unknown>;
 }
 
 async function deploy(name: string, o: ServiceOptions = {}): Promise<string> {
@@ -362,6 +363,70 @@ describe('predictive idle policy', () => {
     const prediction = (await ssvc('timer')).status?.autoscaler?.prediction;
     expect(prediction).toMatchObject({ state: 'learned' });
     expect(prediction?.windows).toHaveLength(1);
+  }, 300_000);
+});
+
+describe('budget', () => {
+  /** The BudgetExceeded condition once it has `status`. */
+  const budgetCondition = (name: string, status: 'True' | 'False', timeoutMs: number) =>
+    waitFor(
+      `BudgetExceeded ${status}`,
+      async () => {
+        const c = (await ssvc(name)).status?.conditions?.find((x) => x.type === 'BudgetExceeded');
+        return c?.status === status ? c : undefined;
+      },
+      timeoutMs,
+    );
+
+  it('Cap: holds a loaded service at its cap when the window is spent, serving every request, and lifts as it rolls', async () => {
+    const host = await deploy('capped', {
+      scaling: { target: 1, targetUtilizationPercentage: 100, maxScale: 4 },
+      budget: { window: '1m', replicaSeconds: 60, maxScale: 1 },
+    });
+    const load = runLoad({ host, path: '/sleep?ms=200', concurrency: 3, durationMs: 45_000 });
+    await waitReplicas('capped', (n) => n >= 2, 'more pods under load', 30_000);
+    const spent = await budgetCondition('capped', 'True', 60_000);
+    expect(spent.reason).toBe('Capped');
+    expect(spent.message).toMatch(
+      /^budget spent: used \d+ of 60 replica-seconds in the last 60s; held at 1 pod/,
+    );
+    await waitReplicas('capped', (n) => n === 1, 'held at 1 pod', 30_000);
+    expect((await ssvc('capped')).status?.autoscaler?.budget).toMatchObject({ limit: 60, cappedAt: 1 });
+    const events = await client.get<{ items: { reason?: string; message?: string }[] }>(
+      `/api/v1/namespaces/${ns.name}/events`,
+      { fieldSelector: 'involvedObject.name=capped' },
+    );
+    expect(events.items.map((e) => e.reason)).toContain('BudgetExceeded');
+    expect((await load).failures).toEqual([]);
+    // No more load: the spending leaves the one-minute window and the budget lifts by itself.
+    const lifted = await budgetCondition('capped', 'False', 90_000);
+    expect(lifted.reason).toBe('WithinBudget');
+  }, 300_000);
+
+  it('Reject: answers 429 with the reason once the window is spent, and serves again after it rolls', async () => {
+    const host = await deploy('refused', { budget: { window: '1m', replicaSeconds: 10, action: 'Reject' } });
+    expect((await request(host, '/')).status).toBe(200);
+    const refused = await waitFor(
+      'a 429',
+      async () => {
+        const r = await request(host, '/');
+        return r.status === 429 ? r : undefined;
+      },
+      60_000,
+      500,
+    );
+    expect(refused.headers['retry-after']).toBe('60');
+    expect(refused.body).toMatch(
+      /^service [a-z0-9-]+\/refused: budget spent: used \d+ of 10 replica-seconds in the last 60s; requests are refused with 429/,
+    );
+    await waitReplicas('refused', (n) => n === 0, 'scaled to zero', 60_000);
+    // At zero nothing is spent: a minute later the budget has lifted and a request cold-starts.
+    await waitFor(
+      'served again',
+      async () => (await request(host, '/')).status === 200 || undefined,
+      120_000,
+      1_000,
+    );
   }, 300_000);
 });
 

@@ -99,6 +99,34 @@ const badManifests: [string, (m: Manifest) => void, RegExp][] = [
     /spec\.scaling\.schedules\[\]\.duration must be a duration between 1s and 168h/,
   ],
   [
+    'a budget with both replicaSeconds and cost',
+    (m) => {
+      m.spec.budget = { window: '1h', replicaSeconds: 3600, cost: 5 };
+    },
+    /spec\.budget must set exactly one of replicaSeconds and cost/,
+  ],
+  [
+    'a budget with neither replicaSeconds nor cost',
+    (m) => {
+      m.spec.budget = { window: '1h' };
+    },
+    /spec\.budget must set exactly one of replicaSeconds and cost/,
+  ],
+  [
+    'a budget window of 10 seconds',
+    (m) => {
+      m.spec.budget = { window: '10s', replicaSeconds: 60 };
+    },
+    /spec\.budget\.window must be a duration between 1m and 744h/,
+  ],
+  [
+    'a budget maxScale with action Reject',
+    (m) => {
+      m.spec.budget = { window: '1h', replicaSeconds: 60, action: 'Reject', maxScale: 2 };
+    },
+    /spec\.budget\.maxScale applies to action Cap only/,
+  ],
+  [
     'an idle policy that does not exist',
     (m) => {
       m.spec.scaling = { idlePolicy: 'Sometimes' };

@@ -152,7 +152,7 @@ describe('dashboard (deploy/helm/zeroscale/files/dashboard.json)', () => {
       .map((v) => labelValuesSelector(typeof v.query === 'string' ? v.query : v.query.query)),
   ];
 
-  it('has the datasource, namespace and service variables and the three rows', () => {
+  it('has the datasource, namespace and service variables and the four rows', () => {
     expect(dashboard.schemaVersion).toBeGreaterThanOrEqual(36);
     const variables = Object.fromEntries(dashboard.templating.list.map((v) => [v.name, v]));
     expect(variables.datasource?.type).toBe('datasource');
@@ -160,7 +160,7 @@ describe('dashboard (deploy/helm/zeroscale/files/dashboard.json)', () => {
     expect(variables.namespace?.type).toBe('query');
     expect(variables.service?.type).toBe('query');
     const rows = panels.filter((p) => p.type === 'row').map((p) => p.title);
-    expect(rows).toEqual(['Overview', 'On-call', 'Per-service debug ($namespace/$service)']);
+    expect(rows).toEqual(['Overview', 'On-call', 'Per-service debug ($namespace/$service)', 'Cost']);
   });
 
   it('queries the datasource variable in every panel and target', () => {

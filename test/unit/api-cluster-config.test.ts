@@ -101,6 +101,17 @@ describe('parseClusterConfig', () => {
     expect((caught as ZeroscaleError).message).toContain(key);
   });
 
+  it('reads the prices, a missing one as 0, and none as no prices', () => {
+    expect(parseClusterConfig({}, options).defaults.prices).toBeUndefined();
+    expect(parseClusterConfig({ 'price-per-vcpu-second': '0.0000240' }, options).defaults.prices).toEqual({
+      vcpuSecond: 0.000024,
+      gibSecond: 0,
+    });
+    expect(() => parseClusterConfig({ 'price-per-gib-second': '-1' }, options)).toThrow(
+      /price-per-gib-second/,
+    );
+  });
+
   it('ignores unknown keys but can list them', () => {
     const data = { 'stabel-window': '10s', 'max-scale': '3' };
     expect(parseClusterConfig(data, options).defaults.scaling.maxScale).toBe(3);

@@ -171,3 +171,35 @@ describe('warm windows', () => {
     );
   });
 });
+
+describe('spec.budget', () => {
+  const withBudget = (budget: NonNullable<Parameters<typeof resolveServerlessServiceSpec>[0]['budget']>) => ({
+    template,
+    budget,
+  });
+
+  it('resolves a replica-seconds budget with the defaults: action Cap, cap at the pods it had', () => {
+    const resolved = resolveServerlessServiceSpec(
+      withBudget({ window: '1h', replicaSeconds: 3600 }),
+      BUILTIN_SERVING_DEFAULTS,
+    );
+    expect(resolved.budget).toEqual({
+      windowMs: 3_600_000,
+      limit: 3600,
+      unit: 'replica-seconds',
+      action: 'Cap',
+      maxScale: undefined,
+    });
+    expect(resolveServerlessServiceSpec({ template }, BUILTIN_SERVING_DEFAULTS).budget).toBeUndefined();
+  });
+
+  it('refuses a cost budget when the cluster has no prices, naming the ConfigMap keys', () => {
+    expect(() =>
+      resolveServerlessServiceSpec(withBudget({ window: '1h', cost: 5 }), BUILTIN_SERVING_DEFAULTS),
+    ).toThrow(/spec\.budget\.cost.*price-per-vcpu-second and price-per-gib-second/);
+    const priced = { ...BUILTIN_SERVING_DEFAULTS, prices: { vcpuSecond: 0.00002, gibSecond: 0.000002 } };
+    expect(
+      resolveServerlessServiceSpec(withBudget({ window: '24h', cost: 5, action: 'Reject' }), priced).budget,
+    ).toEqual({ windowMs: 86_400_000, limit: 5, unit: 'cost', action: 'Reject', maxScale: undefined });
+  });
+});

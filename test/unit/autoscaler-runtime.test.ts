@@ -409,6 +409,61 @@ describe('scale to zero', () => {
     expect(h.target.status(NS, 'timer')?.prediction).toBeUndefined();
   });
 
+  it('spec.budget Cap: holds a loaded service at its cap once the window is spent, and lifts as it rolls', async () => {
+    const h = harness();
+    const load = h.add('spender', 1, {
+      activatorInPathSinceMs: t0,
+      scaling: { ...short, target: 10, targetUtilizationPercentage: 100 },
+      budget: { window: '1m', replicaSeconds: 100, maxScale: 1 },
+      requests: { cpu: '500m', memory: '512Mi' },
+      prices: { vcpuSecond: 0.01, gibSecond: 0.001 },
+    });
+    load.total = 40; // 4 pods wanted
+    await h.ticks(10);
+    expect(h.replicas('spender')).toBe(4);
+    expect(h.target.status(NS, 'spender')?.budget).toMatchObject({ exceededSinceMs: undefined });
+    await h.ticks(30); // ~4 pod-seconds a second: spent within the next half minute
+    expect(h.replicas('spender')).toBe(1);
+    const spent = h.target.status(NS, 'spender')?.budget;
+    expect(spent).toMatchObject({ action: 'Cap', cappedAt: 1, limit: 100, unit: 'replica-seconds' });
+    expect(spent?.used).toBeGreaterThanOrEqual(100);
+    const metrics = await h.registry.metrics();
+    expect(metrics).toContain(
+      'zeroscale_autoscaler_budget_exceeded{namespace="default",service="spender"} 1',
+    );
+    const counter = (name: string) =>
+      Number(
+        new RegExp(`${name}\\{namespace="default",service="spender"\\} ([0-9.e+-]+)`).exec(metrics)?.[1],
+      );
+    const podSeconds = counter('zeroscale_replica_seconds_total');
+    expect(podSeconds).toBeGreaterThan(100);
+    // 0.5 vCPU + the queue-proxy's 0 here; 0.5 GiB: cost = pod-s × (0.5 × 0.01 + 0.5 × 0.001).
+    expect(counter('zeroscale_requested_cpu_seconds_total')).toBeCloseTo(podSeconds * 0.5, 6);
+    expect(counter('zeroscale_cost_total')).toBeCloseTo(podSeconds * 0.0055, 6);
+    // The load drops to one pod's worth: once the 4-pod seconds have left the window, it lifts,
+    // and the next rise gets its pods again.
+    load.total = 10;
+    await h.ticks(70);
+    expect(h.target.status(NS, 'spender')?.budget?.exceededSinceMs).toBeUndefined();
+    load.total = 40;
+    await h.ticks(3);
+    expect(h.replicas('spender')).toBe(4);
+  });
+
+  it('spec.budget Reject: goes to zero once spent, whatever the load', async () => {
+    const h = harness();
+    const load = h.add('refused', 2, {
+      activatorInPathSinceMs: t0,
+      scaling: { ...short, target: 10, targetUtilizationPercentage: 100 },
+      budget: { window: '1m', replicaSeconds: 20, action: 'Reject' },
+    });
+    load.total = 20;
+    await h.ticks(40); // spent within ~10 s; the last pod goes once the activator's grace is over
+    expect(h.replicas('refused')).toBe(0);
+    expect(h.target.status(NS, 'refused')?.budget).toMatchObject({ action: 'Reject' });
+    expect(h.target.status(NS, 'refused')?.budget?.exceededSinceMs).toBeDefined();
+  });
+
   it('takes the fast path when the activator was in the path all along (default burst capacity)', async () => {
     const h = harness({ cluster: { scaleToZeroGracePeriodMs: 3_000 } });
     h.add('idle', 1, { scaling: short });

@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { random } from '../../bench/prewarm/trace.ts';
 import { chooseSample, type RandomSource, sampleSize } from '../../src/autoscaler/scaling/sampling.ts';
 
-/** A seeded PRNG (mulberry32), so that every run draws the same numbers. */
-function seeded(seed: number): RandomSource {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32, the trace generator's), so that every run draws the same numbers. */
+const seeded = (seed: number): RandomSource => random(seed);
 
 describe('sampleSize', () => {
   // n = N for N <= 3, else ceil(N·X / (N + X − 1)), X = 1.96² × 100 / 5² = 15.3664 (Knative).

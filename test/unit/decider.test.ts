@@ -68,7 +68,7 @@ interface Case {
   readonly readyPods: number;
   readonly state?: DeciderState;
   readonly activatorInPathSinceMs?: number;
-  readonly release?: boolean;
+  readonly release?: 'idle' | 'budget';
   readonly now?: number;
   readonly expected: Expected;
 }
@@ -306,7 +306,7 @@ const singleDecisions: readonly Case[] = [
     readyPods: 1,
     state: settled(active(t0)),
     activatorInPathSinceMs: t0 - 60_000,
-    release: true,
+    release: 'idle',
     now: 1_000,
     expected: { desiredScale: 0, reason: 'scaled-to-zero', phase: 'zero' },
   },
@@ -315,7 +315,7 @@ const singleDecisions: readonly Case[] = [
     averages: avg(20, 0),
     readyPods: 1,
     state: settled(active(t0)),
-    release: true,
+    release: 'idle',
     now: 1_000,
     expected: { desiredScale: 1, reason: 'waiting-for-activator', phase: 'inactive' },
   },
@@ -324,15 +324,24 @@ const singleDecisions: readonly Case[] = [
     spec: { minScale: 2 },
     averages: avg(20, 0),
     readyPods: 3,
-    release: true,
+    release: 'idle',
     expected: { desiredScale: 2, reason: 'min-scale', phase: 'active' },
   },
   {
     name: 'released while panicking: panic wins, no scale-down',
     averages: avg(140, 290),
     readyPods: 2,
-    release: true,
+    release: 'idle',
     expected: { desiredScale: 5, reason: 'panic', panicking: true },
+  },
+  {
+    name: 'released for a spent budget (Reject) while panicking: the budget wins',
+    averages: avg(140, 290),
+    readyPods: 2,
+    activatorInPathSinceMs: t0 - 60_000,
+    state: settled(active(t0 - 120_000)),
+    release: 'budget',
+    expected: { desiredScale: 0, reason: 'scaled-to-zero' },
   },
   {
     name: 'released, scale-down delay 30 s: the delay does not hold the pods',
@@ -340,7 +349,7 @@ const singleDecisions: readonly Case[] = [
     averages: avg(140, 0),
     readyPods: 2,
     activatorInPathSinceMs: t0 - 60_000,
-    release: true,
+    release: 'idle',
     state: settled(active(t0 - 120_000)),
     expected: { desiredScale: 0, reason: 'scaled-to-zero' },
   },

@@ -17,6 +17,7 @@ import type { ServerlessService } from '../../api/serverless-service.ts';
 import { ClusterConfigWatch } from '../../kube/cluster-config-watch.ts';
 import { type Informer, objectKey, servingInformers } from '../../kube/informer.ts';
 import type { KubeClient } from '../../kube/rest.ts';
+import { podRequests } from '../cost.ts';
 import type { ServingPhase } from '../scaling/scale-to-zero.ts';
 import type { AutoscaledService, RestoredState, ServicePods, ServiceSource } from '../service-source.ts';
 
@@ -105,7 +106,8 @@ export class KubeServiceSource implements ServiceSource {
     }
     const svc = parsed.value;
     try {
-      const spec = resolveServerlessServiceSpec(svc.spec, this.#configWatch.current.defaults);
+      const config = this.#configWatch.current;
+      const spec = resolveServerlessServiceSpec(svc.spec, config.defaults);
       this.#resolved.set(key, {
         namespace: svc.metadata.namespace ?? 'default',
         name: svc.metadata.name,
@@ -113,6 +115,9 @@ export class KubeServiceSource implements ServiceSource {
         containerConcurrency: spec.containerConcurrency,
         activatorInPathSinceMs: activatorInPathSince(svc),
         restored: restoredState(svc),
+        budget: spec.budget,
+        podRequests: podRequests(spec.template.spec.containers, config.queueProxy.resources.requests),
+        prices: config.defaults.prices,
       });
     } catch {
       this.#resolved.delete(key);
@@ -136,9 +141,13 @@ export class KubeServiceSource implements ServiceSource {
     const ready: string[] = [];
     const names: (string | undefined)[] = [];
     let actual = 0;
+    let terminating = 0;
     for (const s of slices?.values() ?? []) {
       for (const e of s.endpoints ?? []) {
-        if (e.conditions?.terminating) continue;
+        if (e.conditions?.terminating) {
+          terminating += e.addresses.length;
+          continue;
+        }
         actual += e.addresses.length;
         if (e.conditions?.ready === false) continue;
         for (const address of e.addresses) {
@@ -147,6 +156,11 @@ export class KubeServiceSource implements ServiceSource {
         }
       }
     }
-    return { readyAddresses: ready, readyPodNames: names, actualCount: actual };
+    return {
+      readyAddresses: ready,
+      readyPodNames: names,
+      actualCount: actual,
+      terminatingCount: terminating,
+    };
   }
 }

@@ -4,13 +4,14 @@
 // controller programs the public endpoints.
 
 import { Counter, type Registry } from 'prom-client';
-import { type ActiveReason, CONDITION } from '../../api/conditions.ts';
+import { type ActiveReason, type BudgetReason, CONDITION } from '../../api/conditions.ts';
 import { AUTOSCALER_FIELD_MANAGER, deploymentName, serviceKey } from '../../api/names.ts';
 import { API_VERSION, KIND } from '../../api/serverless-service.ts';
 import { EventRecorder } from '../../kube/events.ts';
 import { kubePaths } from '../../kube/paths.ts';
 import type { KubeClient } from '../../kube/rest.ts';
 import type { Logger } from '../../telemetry/log.ts';
+import type { BudgetView } from '../cost.ts';
 import { costWrites, POD_DELETION_COST_ANNOTATION, WriteBudget } from '../deletion-cost.ts';
 import type { AutoscalerStatus, ScaleTarget, ServiceRef } from '../scale-target.ts';
 
@@ -60,6 +61,18 @@ export function autoscalerStatusBody(service: ServiceRef, s: AutoscalerStatus): 
               },
             }),
         ...(s.nextWarmWindowMs === undefined ? {} : { nextWarmWindow: iso(s.nextWarmWindowMs) }),
+        ...(s.budget === undefined
+          ? {}
+          : {
+              budget: {
+                used: round(s.budget.used),
+                limit: s.budget.limit,
+                unit: s.budget.unit,
+                window: seconds(s.budget.windowMs),
+                ...(s.budget.cappedAt === undefined ? {} : { cappedAt: s.budget.cappedAt }),
+                ...(s.budget.earliestLiftMs === undefined ? {} : { nextDrop: iso(s.budget.earliestLiftMs) }),
+              },
+            }),
         ...(s.prediction === undefined
           ? {}
           : {
@@ -72,10 +85,34 @@ export function autoscalerStatusBody(service: ServiceRef, s: AutoscalerStatus): 
             }),
       },
       // The phase's start is the transition time, so a restarted autoscaler resumes the grace period.
-      conditions: [{ type: CONDITION.active, ...active, lastTransitionTime: iso(s.phase.sinceMs) }],
+      conditions: [
+        { type: CONDITION.active, ...active, lastTransitionTime: iso(s.phase.sinceMs) },
+        ...(s.budget === undefined ? [] : [budgetCondition(s.budget, s.phase.sinceMs)]),
+      ],
     },
   };
 }
+
+/** The BudgetExceeded condition: why the service is held or refused, in a sentence for kubectl describe. */
+export function budgetCondition(b: BudgetView, fallbackSinceMs: number) {
+  const spent = `used ${formatAmount(b.used)} of ${formatAmount(b.limit)} ${b.unit} in the last ${seconds(b.windowMs)}`;
+  const exceeded = b.exceededSinceMs !== undefined;
+  const reason: BudgetReason = !exceeded ? 'WithinBudget' : b.action === 'Reject' ? 'Rejecting' : 'Capped';
+  const message = !exceeded
+    ? spent
+    : b.action === 'Reject'
+      ? `budget spent: ${spent}; requests are refused with 429 until the window rolls`
+      : `budget spent: ${spent}; held at ${b.cappedAt} pod${b.cappedAt === 1 ? '' : 's'} until the window rolls, every request still served`;
+  return {
+    type: CONDITION.budgetExceeded,
+    status: exceeded ? ('True' as const) : ('False' as const),
+    reason,
+    message,
+    lastTransitionTime: iso(b.changedAtMs ?? fallbackSinceMs),
+  };
+}
+
+const formatAmount = (n: number): string => (Number.isInteger(n) ? String(n) : n.toFixed(n < 10 ? 2 : 0));
 
 /** 12.3 s as "12.3s": status windows read at a glance. */
 const seconds = (ms: number): string => `${Math.round(ms / 100) / 10}s`;
@@ -85,6 +122,8 @@ export class KubeScaleTarget implements ScaleTarget {
   readonly #events: EventRecorder;
   readonly #uidOf: (service: ServiceRef) => string | undefined;
   readonly #lastPublished = new Map<string, string>();
+  /** Whether each service's budget was spent at its last publish: a change is an Event. */
+  readonly #budgetSpent = new Map<string, boolean>();
   /** Replicas last written per service, to tell a change (an Event) from a resync. */
   readonly #lastScale = new Map<string, number>();
   /** Deletion cost last written per `namespace/pod`. */
@@ -152,19 +191,29 @@ export class KubeScaleTarget implements ScaleTarget {
     if (this.#lastScale.size >= maxRemembered) this.#lastScale.clear();
     this.#lastScale.set(key, replicas);
     if (before !== replicas) {
-      this.#events.record(
-        {
-          apiVersion: API_VERSION,
-          kind: KIND,
-          name: service.name,
-          namespace: service.namespace,
-          uid: this.#uidOf(service),
-        },
+      this.#event(
+        service,
         'Normal',
         replicas > before ? 'ScaledUp' : 'ScaledDown',
         `Scaled from ${before} to ${replicas} pods`,
       );
     }
+  }
+
+  /** An Event on the ServerlessService, shown by `kubectl describe ssvc`. */
+  #event(service: ServiceRef, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    this.#events.record(
+      {
+        apiVersion: API_VERSION,
+        kind: KIND,
+        name: service.name,
+        namespace: service.namespace,
+        uid: this.#uidOf(service),
+      },
+      type,
+      reason,
+      message,
+    );
   }
 
   async publish(service: ServiceRef, status: AutoscalerStatus): Promise<void> {
@@ -179,5 +228,18 @@ export class KubeScaleTarget implements ScaleTarget {
     );
     if (this.#lastPublished.size >= maxRemembered) this.#lastPublished.clear();
     this.#lastPublished.set(key, json);
+    const spent = status.budget?.exceededSinceMs !== undefined;
+    const before = this.#budgetSpent.get(key) ?? false;
+    if (status.budget !== undefined && spent !== before) {
+      const condition = budgetCondition(status.budget, status.phase.sinceMs);
+      this.#event(
+        service,
+        spent ? 'Warning' : 'Normal',
+        spent ? 'BudgetExceeded' : 'BudgetRestored',
+        condition.message,
+      );
+    }
+    if (this.#budgetSpent.size >= maxRemembered) this.#budgetSpent.clear();
+    this.#budgetSpent.set(key, spent);
   }
 }

@@ -90,11 +90,11 @@ export interface DecideScaleInput {
   /** When the public endpoints were seen reaching the activators; undefined while they do not. */
   readonly activatorInPathSinceMs?: number | undefined;
   /**
-   * The idle policy expects no request soon (spec.scaling.idlePolicy Predictive): the demand of
-   * the windows' tail is not waited out. The count drops to the floors (minScale and the like)
-   * with no stable window, delay or rate limit; not while panicking.
+   * Let the pods go now, to the floors (minScale and the like), with no stable window, delay or
+   * rate limit. 'idle': the idle policy expects no request soon (spec.scaling.idlePolicy
+   * Predictive), not while panicking. 'budget': spec.budget is spent with action Reject, panic or not.
    */
-  readonly release?: boolean;
+  readonly release?: 'idle' | 'budget' | undefined;
   readonly state: DeciderState;
 }
 
@@ -112,6 +112,7 @@ export type ScaleReason =
   | 'min-scale'
   | 'max-scale'
   | 'predicted-idle'
+  | 'budget-exceeded'
   | ScaleToZeroReason;
 
 interface DecisionCommon {
@@ -316,8 +317,8 @@ export function decideScale(input: DecideScaleInput, nowMs: number): ScaleDecisi
     if (held > step.value) step = { value: held, reason: 'scale-down-delay' };
   }
 
-  const release = input.release === true && nextPanicState.kind === 'calm';
-  if (release) step = { value: 0, reason: 'predicted-idle' };
+  const release = input.release === 'budget' || (input.release === 'idle' && nextPanicState.kind === 'calm');
+  if (release) step = { value: 0, reason: input.release === 'budget' ? 'budget-exceeded' : 'predicted-idle' };
 
   step = applyBounds(step, spec, initialized);
 
