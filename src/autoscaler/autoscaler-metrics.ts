@@ -69,6 +69,7 @@ export class AutoscalerMetrics {
   readonly #registry: Registry;
   readonly #names: string[] = [];
   readonly #scaleEvents: Counter<'namespace' | 'service' | 'direction'>;
+  readonly statusWritesDeferred: Counter;
   readonly #replicaSeconds: Counter<'namespace' | 'service'>;
   readonly #cpuSeconds: Counter<'namespace' | 'service'>;
   readonly #memorySeconds: Counter<'namespace' | 'service'>;
@@ -202,6 +203,11 @@ export class AutoscalerMetrics {
       name: 'zeroscale_autoscaler_scrape_errors_total',
       help: 'Pod stats scrapes that failed (timeout, refused, bad status or body, queue full).',
       labelNames: SERVICE_LABELS,
+      registers: reg,
+    });
+    this.statusWritesDeferred = new Counter({
+      name: 'zeroscale_autoscaler_status_writes_deferred_total',
+      help: 'Status writes that could wait (a first status with nothing to act on, refreshed averages) put off to a later tick: over 50 a second (burst 100) across services.',
       registers: reg,
     });
     this.scrapeOverruns = new Counter({

@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import { serviceKey } from '../api/names.ts';
 import { type Clock, systemClock, type Timer } from '../clock.ts';
 import { ZeroscaleError } from '../errors.ts';
+import { WriteBudget } from '../kube/write-budget.ts';
 import type { Logger } from '../telemetry/log.ts';
 import { AutoscalerMetrics } from './autoscaler-metrics.ts';
 import { type AutoscalerConfig, resolveAutoscalerConfig } from './config.ts';
@@ -49,6 +50,9 @@ function isCold(state: ServiceScaler): boolean {
 const RESYNC_ON_UNKNOWN_MS = 100;
 /** Ticks fire this long after a tick boundary, clear of timer jitter around the boundary. */
 const TICK_PHASE_MS = 10;
+/** Status writes that can wait, across services (see ServiceScalerContext.statusBudget). */
+const STATUS_WRITES_PER_SECOND = 50;
+const STATUS_WRITES_BURST = 100;
 
 export class Autoscaler {
   readonly config: AutoscalerConfig;
@@ -85,6 +89,7 @@ export class Autoscaler {
       metrics: this.#metrics,
       fetcher: this.#fetcher,
       acting: () => this.#running && this.#leading,
+      statusBudget: new WriteBudget(STATUS_WRITES_PER_SECOND, STATUS_WRITES_BURST, this.#clock.now()),
     };
   }
 

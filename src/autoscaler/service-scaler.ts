@@ -3,6 +3,7 @@
 // `decide(now)` is the per-service step of a tick: averages → decideScale → act.
 
 import { type WarmFloor, warmFloor } from '../api/warm-schedule.ts';
+import type { WriteBudget } from '../kube/write-budget.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { AutoscalerMetrics, ServiceGaugeValues } from './autoscaler-metrics.ts';
 import { CoalescingWriter, type WritePolicy } from './coalescing-writer.ts';
@@ -64,6 +65,12 @@ export interface ServiceScalerContext {
    * standby, which decides the same way only to keep its state ready for a takeover.
    */
   readonly acting: () => boolean;
+  /**
+   * Status writes that can wait (a first status with nothing to act on, refreshed averages) share
+   * this budget across services, so 1,000 services created at once do not write 1,000 statuses
+   * in the same second as the controller's; decision changes never wait.
+   */
+  readonly statusBudget: WriteBudget;
 }
 
 /** What a test or a debug endpoint can see of one service. */
@@ -169,7 +176,11 @@ export class ServiceScaler {
     });
     this.#statusWriter = new CoalescingWriter<AutoscalerStatus>({
       write: (status) => target.publish(this.ref, status),
-      policy: statusPolicy(config.statusRefreshMs),
+      policy: statusPolicy(config.statusRefreshMs, (nowMs) => {
+        if (context.statusBudget.take(nowMs)) return true;
+        metrics.statusWritesDeferred.inc();
+        return false;
+      }),
       onError: (err, failures) => {
         metrics.publishErrors.inc();
         if (failures === 1) this.log.warn({ err }, 'failed to publish the autoscaler status');
@@ -553,11 +564,13 @@ function scalePolicy(resyncMs: number): WritePolicy<number> {
  * Status: at once when a decision changed (what the controller and kubectl act on); the observed
  * averages alone at most every refresh period.
  */
-function statusPolicy(refreshMs: number): WritePolicy<AutoscalerStatus> {
+function statusPolicy(refreshMs: number, budget: (nowMs: number) => boolean): WritePolicy<AutoscalerStatus> {
   return {
     needsWrite(next, written, writtenAtMs, nowMs) {
-      if (written === undefined || decisionChanged(next, written)) return true;
-      return nowMs - writtenAtMs >= refreshMs && observationChanged(next, written);
+      if (written === undefined)
+        return (next.desiredScale ?? 0) > 0 || next.mode === 'serve' || budget(nowMs);
+      if (decisionChanged(next, written)) return true;
+      return nowMs - writtenAtMs >= refreshMs && observationChanged(next, written) && budget(nowMs);
     },
   };
 }

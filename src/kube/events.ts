@@ -1,9 +1,16 @@
 // Kubernetes Events about our objects, deduplicated as client-go's recorder does: the same
 // (object, reason, message) within ten minutes bumps the count of one Event instead of making
-// another. The dedup cache is bounded.
+// another. The dedup cache is bounded, and so is the rate: Events are best effort, so when a burst
+// (1,000 services applied at once: a Created and a Ready each) would crowd the apiserver, the ones
+// over 20 a second (burst 100) are dropped and counted in zeroscale_events_dropped_total.
 
 import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
 import type { KubeClient } from './rest.ts';
+import { WriteBudget } from './write-budget.ts';
+
+const EVENTS_PER_SECOND = 20;
+const EVENTS_BURST = 100;
 
 export interface InvolvedObject {
   readonly apiVersion: string;
@@ -28,14 +35,30 @@ export class EventRecorder {
   readonly #component: string;
   readonly #log: Logger;
   readonly #seen = new Map<string, Seen>();
+  readonly #budget = new WriteBudget(EVENTS_PER_SECOND, EVENTS_BURST, performance.now());
+  readonly #dropped: Counter | undefined;
 
-  constructor(client: KubeClient, component: string, log: Logger) {
+  constructor(client: KubeClient, component: string, log: Logger, registry?: Registry) {
     this.#client = client;
     this.#component = component;
     this.#log = log;
+    const name = 'zeroscale_events_dropped_total';
+    this.#dropped =
+      registry === undefined
+        ? undefined
+        : ((registry.getSingleMetric(name) as Counter | undefined) ??
+          new Counter({
+            name,
+            help: 'Kubernetes Events not written because more than 20 a second (burst 100) were asked for.',
+            registers: [registry],
+          }));
   }
 
   record(obj: InvolvedObject, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    if (!this.#budget.take(performance.now())) {
+      this.#dropped?.inc();
+      return;
+    }
     void this.#record(obj, type, reason, message).catch((err: unknown) =>
       this.#log.debug({ err: String(err), reason }, 'event was not recorded'),
     );

@@ -17,7 +17,8 @@ export interface KubeObject {
 }
 
 export type InformerEvent = 'add' | 'update' | 'delete' | 'resync';
-export type InformerHandler<T> = (event: InformerEvent, obj: T, key: string) => void;
+/** `previous`: on an update, the object the cache held before it. */
+export type InformerHandler<T> = (event: InformerEvent, obj: T, key: string, previous?: T) => void;
 
 export interface InformerOptions {
   /** Collection path, e.g. /api/v1/pods or /api/v1/namespaces/ns/pods. */
@@ -99,10 +100,10 @@ export class Informer<T extends KubeObject> {
     return { labelSelector: this.#options.labelSelector, fieldSelector: this.#options.fieldSelector };
   }
 
-  #emit(event: InformerEvent, obj: T, key: string): void {
+  #emit(event: InformerEvent, obj: T, key: string, previous?: T): void {
     for (const h of this.#handlers) {
       try {
-        h(event, obj, key);
+        h(event, obj, key, previous);
       } catch (err) {
         this.#options.onError?.(err);
       }
@@ -142,7 +143,7 @@ export class Informer<T extends KubeObject> {
       this.#cache.set(key, obj);
       if (!old) this.#emit('add', obj, key);
       else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion)
-        this.#emit('update', obj, key);
+        this.#emit('update', obj, key, old);
     }
     for (const [key, obj] of this.#cache) {
       if (!seen.has(key)) {
@@ -176,9 +177,10 @@ export class Informer<T extends KubeObject> {
         this.#cache.delete(key);
         this.#emit('delete', ev.object, key);
       } else {
-        const existed = this.#cache.has(key);
+        const previous = this.#cache.get(key);
         this.#cache.set(key, ev.object);
-        this.#emit(existed ? 'update' : 'add', ev.object, key);
+        if (previous === undefined) this.#emit('add', ev.object, key);
+        else this.#emit('update', ev.object, key, previous);
       }
     };
     await this.#client.watch<T>(

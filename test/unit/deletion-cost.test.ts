@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { costWrites, deletionCost, WriteBudget } from '../../src/autoscaler/deletion-cost.ts';
+import { costWrites, deletionCost } from '../../src/autoscaler/deletion-cost.ts';
+import { WriteBudget } from '../../src/kube/write-budget.ts';
 
 describe('deletionCost', () => {
   it.each([

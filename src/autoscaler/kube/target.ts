@@ -10,9 +10,10 @@ import { API_VERSION, KIND } from '../../api/serverless-service.ts';
 import { EventRecorder } from '../../kube/events.ts';
 import { kubePaths } from '../../kube/paths.ts';
 import type { KubeClient } from '../../kube/rest.ts';
+import { WriteBudget } from '../../kube/write-budget.ts';
 import type { Logger } from '../../telemetry/log.ts';
 import type { BudgetView } from '../cost.ts';
-import { costWrites, POD_DELETION_COST_ANNOTATION, WriteBudget } from '../deletion-cost.ts';
+import { costWrites, POD_DELETION_COST_ANNOTATION } from '../deletion-cost.ts';
 import type { AutoscalerStatus, ScaleTarget, ServiceRef } from '../scale-target.ts';
 
 /** Pod annotation writes a second across all services, and at once: a scale-down of many pods
@@ -138,7 +139,7 @@ export class KubeScaleTarget implements ScaleTarget {
   ) {
     this.#client = client;
     this.#log = options.log;
-    this.#events = new EventRecorder(client, 'zeroscale-autoscaler', options.log);
+    this.#events = new EventRecorder(client, 'zeroscale-autoscaler', options.log, options.registry);
     this.#uidOf = options.uidOf;
     this.#costWrites = new Counter({
       name: 'zeroscale_autoscaler_deletion_cost_writes_total',
