@@ -6,15 +6,28 @@
 //
 // Also the child roles of the benchmark: `node bench/proxy.ts app|core|http-proxy|hold|flood …`.
 
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QUEUE_PROXY_NODE_FLAGS } from '../src/api/queue-proxy.ts';
-import { cpuMs, hasCommand, median, nginxConfig, rssMb, type WrkResult, wrk as wrkAt } from './measure.ts';
+import {
+  ChildProcesses,
+  cpuMs,
+  freePort,
+  hasCommand,
+  median,
+  medianResult,
+  nginxConfig,
+  nginxWorkerPid,
+  rssMb,
+  type WrkResult,
+  waitUntil,
+  wrk as wrkAt,
+} from './measure.ts';
 import { writeResult } from './stats.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -203,31 +216,6 @@ function undiciInstalled(): string | undefined {
 
 // ---- measurement helpers ----------------------------------------------------------------------
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, LOOPBACK, resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-async function waitUntil(
-  what: string,
-  check: () => Promise<boolean> | boolean,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`bench: timed out waiting for ${what}`);
-}
-
 function get(port: number, pathName: string, host = 'localhost'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     http
@@ -252,29 +240,12 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-const children: ChildProcess[] = [];
+const children = new ChildProcesses();
 function start(command: string, args: string[], env: Record<string, string> = {}): ChildProcess {
-  const child = spawn(command, args, {
-    env: { ...process.env, ZEROSCALE_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  children.push(child);
-  return child;
+  return children.start(command, args, env);
 }
 function role(name: string, ...args: (string | number)[]): ChildProcess {
   return start(process.execPath, [self, name, ...args.map(String)]);
-}
-/** SIGTERM first (nginx's master then stops its workers), SIGKILL what is left after 3 s. */
-async function stopAll(): Promise<void> {
-  const running = children.splice(0).filter((child) => child.exitCode === null && child.signalCode === null);
-  const exited = running.map((child) => new Promise<void>((resolve) => child.once('exit', () => resolve())));
-  for (const child of running) child.kill('SIGTERM');
-  const timer = setTimeout(() => {
-    for (const child of running)
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }, 3_000);
-  await Promise.all(exited);
-  clearTimeout(timer);
 }
 
 // ---- the benchmark ------------------------------------------------------------------------------
@@ -304,7 +275,7 @@ export async function benchProxy(): Promise<void> {
   try {
     await run(nginxPath, dir);
   } finally {
-    await stopAll();
+    await children.stopAll();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -417,16 +388,8 @@ async function run(nginxPath: string, dir: string): Promise<void> {
     fs.writeFileSync(file, `wrk.headers["Host"] = "${host}"\n`);
     return file;
   };
-  const nginxWorker = (): number | undefined => {
-    try {
-      const pids = execFileSync('pgrep', ['-P', String(nginx.pid)], { encoding: 'utf8' })
-        .trim()
-        .split('\n');
-      return Number(pids[0]) || nginx.pid;
-    } catch {
-      return nginx.pid;
-    }
-  };
+  const nginxWorker = (): number | undefined =>
+    nginx.pid === undefined ? undefined : nginxWorkerPid(nginx.pid);
   const targets: (Target & { script?: string })[] = [
     { name: 'app directly', handler: 'fast', port: ports.fast },
     { name: 'queue-proxy', handler: 'fast', port: ports.qpFast, pid: qpFast.pid },
@@ -542,17 +505,10 @@ async function run(nginxPath: string, dir: string): Promise<void> {
     pacedRuns.queueProxy.push(wrk(ports.qpFast, { ...options, script: pace(undefined) }));
     pacedRuns.activator.push(wrk(ports.activator, { ...options, script: pace('fast.bench.svc') }));
   }
-  const medianRun = (runs: WrkResult[]): WrkResult => ({
-    rps: median(runs.map((r) => r.rps)),
-    p50Ms: median(runs.map((r) => r.p50Ms)),
-    p99Ms: median(runs.map((r) => r.p99Ms)),
-    requests: runs.reduce((a, r) => a + r.requests, 0),
-    errors: runs.reduce((a, r) => a + r.errors, 0),
-  });
   const paced = {
-    direct: medianRun(pacedRuns.direct),
-    queueProxy: medianRun(pacedRuns.queueProxy),
-    activator: medianRun(pacedRuns.activator),
+    direct: medianResult(pacedRuns.direct),
+    queueProxy: medianResult(pacedRuns.queueProxy),
+    activator: medianResult(pacedRuns.activator),
   };
 
   report(rows, paced, pacedConnections, memory, find);
@@ -579,7 +535,7 @@ async function heldMemory(
   const flood = spawn(process.execPath, [self, 'flood', String(port), host, String(HELD)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  children.push(flood);
+  children.add(flood);
   await new Promise<void>((resolve) =>
     flood.stdout!.on('data', (d: Buffer) => d.toString().includes('sent') && resolve()),
   );

@@ -20,7 +20,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QUEUE_PROXY_NODE_FLAGS } from '../src/api/queue-proxy.ts';
-import { cpuMs, hasCommand, median, memoryMb, nginxConfig, type WrkResult, wrk } from './measure.ts';
+import {
+  cpuMs,
+  hasCommand,
+  median,
+  medianResult,
+  memoryMb,
+  nginxConfig,
+  nginxWorkerPid,
+  type WrkResult,
+  wrk,
+} from './measure.ts';
 import { writeResult } from './stats.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -392,19 +402,6 @@ async function run(nginxPath: string, dir: string): Promise<void> {
   }
   for (const t of targets)
     waitFor(t.ns, t.name === 'direct' ? APP_PORT : PROXY_PORT, `${t.name} (${t.handler})`);
-  const nginxWorker = (pid: number): number => {
-    try {
-      return (
-        Number(
-          execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
-            .trim()
-            .split('\n')[0],
-        ) || pid
-      );
-    } catch {
-      return pid;
-    }
-  };
 
   const runs = new Map<(typeof targets)[number], LoadRow[]>();
   for (const t of targets) {
@@ -414,7 +411,7 @@ async function run(nginxPath: string, dir: string): Promise<void> {
   }
   for (let round = 0; round < ROUNDS; round++) {
     for (const t of targets) {
-      const pid = t.pid === undefined ? undefined : t.name === 'nginx' ? nginxWorker(t.pid) : t.pid;
+      const pid = t.pid === undefined ? undefined : t.name === 'nginx' ? nginxWorkerPid(t.pid) : t.pid;
       const before = pid === undefined ? 0 : cpuMs(pid);
       const result = wrk(t.name === 'direct' ? APP_PORT : PROXY_PORT, {
         connections: CONNECTIONS,
@@ -426,11 +423,7 @@ async function run(nginxPath: string, dir: string): Promise<void> {
     }
   }
   const medianRow = (rows: readonly LoadRow[]): LoadRow => ({
-    rps: median(rows.map((r) => r.rps)),
-    p50Ms: median(rows.map((r) => r.p50Ms)),
-    p99Ms: median(rows.map((r) => r.p99Ms)),
-    requests: rows.reduce((a, r) => a + r.requests, 0),
-    errors: rows.reduce((a, r) => a + r.errors, 0),
+    ...medianResult(rows),
     cpuUsPerRequest:
       rows[0]!.cpuUsPerRequest === undefined ? undefined : median(rows.map((r) => r.cpuUsPerRequest!)),
   });

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the benchmarks need (wrk as the one load generator, nginx as the
-# reverse-proxy baseline), only those that are missing. Idempotent: a second run does nothing.
+# Installs the Debian packages the benchmarks need (wrk as the HTTP/1.1 load generator, h2load
+# from nghttp2-client as the HTTP/2 one, nginx as the reverse-proxy baseline), only those that are
+# missing. Idempotent: a second run does nothing.
 set -euo pipefail
 declare -A want=(
   [wrk]=wrk
+  [h2load]=nghttp2-client
   [nginx]=nginx
 )
 missing=()

@@ -1,7 +1,10 @@
 // A small HTTP app for the local cluster's tests. Each endpoint makes one kubelet behaviour
 // observable from outside the pod. Plain JavaScript: it runs as a container's command.
+// H2C=1 serves the same routes over HTTP/2 cleartext with prior knowledge only (node:http2's
+// compatibility API), so a proxy that spoke HTTP/1.1 to it would fail.
 import fs from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 
 const port = Number(process.env.PORT ?? 8080);
@@ -94,16 +97,18 @@ const routes = {
   },
 };
 
-http
-  .createServer((q, s) => {
-    const route = routes[new URL(q.url, 'http://x').pathname];
-    if (!route) {
-      s.statusCode = 404;
-      return s.end('not found');
-    }
-    route(q, s);
-  })
-  .listen(port, () => log(`listening on ${port}`));
+const h2c = process.env.H2C === '1';
+const handle = (q, s) => {
+  const route = routes[new URL(q.url, 'http://x').pathname];
+  if (!route) {
+    s.statusCode = 404;
+    return s.end('not found');
+  }
+  route(q, s);
+};
+(h2c ? http2.createServer(handle) : http.createServer(handle)).listen(port, () =>
+  log(`listening on ${port}${h2c ? ' (h2c)' : ''}`),
+);
 
 process.on('SIGTERM', () => {
   log('SIGTERM received');

@@ -1,8 +1,9 @@
 // The local cluster's images, made without a registry: a `node:24` base from the pinned Node binary
 // (plus npm and the shared libraries it links), the pause image from the kubernetes module's own
-// pause.c, the probe app on that base, and the product image built by buildah from the
-// repository's own Dockerfile. Each is keyed by the content it is made from, built only when that
-// changed, and imported into containerd's `k8s.io` namespace under the name a manifest uses.
+// pause.c, the test apps (probe and gRPC) on that base, and the product image built by buildah
+// from the repository's own Dockerfile. Each is keyed by the content it is made from, built only
+// when that changed, and imported into containerd's `k8s.io` namespace under the name a manifest
+// uses.
 
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -27,6 +28,12 @@ export const baseImage = 'docker.io/library/node:24';
 const baseAliases = ['docker.io/library/node:24-bookworm-slim'];
 export const pauseImage = 'registry.k8s.io/pause:3.10.2';
 export const probeAppFile = path.join(repoRoot, 'dev/apps/probe-app.mjs');
+/** The gRPC app's sources: bundled with @grpc/grpc-js into one file, as its image has no node_modules. */
+export const grpcAppFiles = [
+  path.join(repoRoot, 'dev/apps/grpc-app.ts'),
+  path.join(repoRoot, 'dev/apps/grpc-echo.ts'),
+  path.join(repoRoot, 'dev/apps/grpc-echo-server.ts'),
+];
 const productRepository = 'ghcr.io/zeroscale/zeroscale';
 
 function say(msg: string): void {
@@ -249,7 +256,7 @@ async function commitImage(
   }
 }
 
-/** An image of one layer from files on the host: the pause image and the probe app. */
+/** An image of one layer from files on the host: the pause image and the test apps. */
 function buildFromFiles(
   name: string,
   key: string,
@@ -311,6 +318,61 @@ export async function ensureProbeAppImage(): Promise<BuiltImage> {
       ['--workingdir', '/app', '--user', '1000:1000', '--cmd', '["node", "/app/probe-app.mjs"]'],
     ),
   );
+}
+
+function packageVersion(name: string): string {
+  const file = path.join(repoRoot, 'node_modules', name, 'package.json');
+  return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+}
+
+/** The gRPC app image's name: its tag is the app's sources and the grpc-js version it bundles. */
+export function grpcAppImage(): string {
+  return `zeroscale.local/grpc-app:${hashFiles(grpcAppFiles, `@grpc/grpc-js ${packageVersion('@grpc/grpc-js')}`)}`;
+}
+
+/**
+ * dev/apps/grpc-app.ts and what it imports, @grpc/grpc-js included, as one CommonJS file in `dir`.
+ * ASCII only, as scripts/bundle.ts explains: esbuild escapes code, comments are replaced.
+ */
+export async function bundleGrpcApp(dir: string): Promise<string> {
+  const { build } = await import('esbuild');
+  const outfile = path.join(dir, 'grpc-app.cjs');
+  await build({
+    entryPoints: [path.join(repoRoot, 'dev/apps/grpc-app.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node24',
+    charset: 'ascii',
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  const text = fs.readFileSync(outfile, 'utf8');
+  const ascii = text.replace(/[\u0080-\uffff]/g, '?');
+  if (ascii !== text) fs.writeFileSync(outfile, ascii);
+  return outfile;
+}
+
+export async function ensureGrpcAppImage(): Promise<BuiltImage> {
+  const name = grpcAppImage();
+  const versions = `@grpc/grpc-js ${packageVersion('@grpc/grpc-js')} esbuild ${packageVersion('esbuild')}`;
+  const key = hashFiles(grpcAppFiles, `${baseImage} ${versions} v1`);
+  return ensureImage(name, key, async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'zs-grpc-app-'));
+    try {
+      const bundle = await bundleGrpcApp(tmp);
+      await buildFromFiles(
+        name,
+        key,
+        baseImage,
+        [{ src: bundle, dest: '/app/grpc-app.cjs' }],
+        ['--workingdir', '/app', '--user', '1000:1000', '--cmd', '["node", "/app/grpc-app.cjs"]'],
+      );
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
 }
 
 /** What the product image is built from: the Dockerfile's context, less what .dockerignore drops. */
@@ -419,19 +481,24 @@ export async function assertForwardingOff(after: string): Promise<void> {
   }
 }
 
-/** The images every `up` needs before the first pod: pause first, the base and the probe app. */
+/** The images every `up` needs before the first pod: pause first, the base and the test apps. */
 export async function ensureClusterImages(): Promise<void> {
   await ensurePauseImage();
   await ensureBaseImage();
   await ensureProbeAppImage();
+  await ensureGrpcAppImage();
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const what = process.argv[2] ?? 'product';
-  const job =
-    what === 'product' ? ensureProductImage() : what === 'cluster' ? ensureClusterImages() : undefined;
+  const jobs: Record<string, () => Promise<unknown>> = {
+    product: ensureProductImage,
+    cluster: ensureClusterImages,
+    'grpc-app': ensureGrpcAppImage,
+  };
+  const job = jobs[what]?.();
   if (!job) {
-    process.stderr.write('usage: node dev/cluster/images.ts product|cluster\n');
+    process.stderr.write('usage: node dev/cluster/images.ts product|cluster|grpc-app\n');
     process.exit(2);
   }
   job.then(

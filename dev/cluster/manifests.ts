@@ -1,5 +1,5 @@
 // Manifests for the local cluster's tests: the probe app (dev/apps/probe-app.mjs) in its own
-// image, built on the local `node:24` base by images.ts.
+// image, built on the local `node:24` base by images.ts (as is the gRPC app, grpcAppImage()).
 
 import type { V1Container, V1Deployment, V1Pod, V1PodSpec } from '@kubernetes/client-node';
 import { probeAppImage } from './images.ts';
@@ -59,6 +59,8 @@ export interface ServerlessServiceOptions {
   readonly timeoutSeconds?: number;
   /** Replaces parts of the serving container (by default the probe app on port 8080). */
   readonly container?: Partial<V1Container>;
+  /** The name of the serving container's port 8080: `h2c` makes the path to the app HTTP/2 cleartext. */
+  readonly portName?: string;
 }
 
 /** A ServerlessService running the probe app, as the end-to-end tests and benchmarks use it. */
@@ -76,7 +78,7 @@ export function serverlessService(name: string, o: ServerlessServiceOptions = {}
             {
               name: 'app',
               image: probeAppImage(),
-              ports: [{ containerPort: 8080 }],
+              ports: [{ ...(o.portName === undefined ? {} : { name: o.portName }), containerPort: 8080 }],
               ...o.container,
             },
           ],

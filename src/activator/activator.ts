@@ -5,7 +5,7 @@
 // phases (cold-start.ts) and, when tracing is on, makes a span per request.
 
 import type http from 'node:http';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { collectDefaultMetrics, type Registry } from 'prom-client';
@@ -13,7 +13,15 @@ import { type Clock, systemClock } from '../clock.ts';
 import { waitForQuiet } from '../dataplane/drain.ts';
 import { unwatchClient, watchClient } from '../dataplane/held.ts';
 import { ZeroscaleError } from '../errors.ts';
+import {
+  type ClientRequest,
+  type ClientResponse,
+  closeAfterResponse,
+  writeResponseHead,
+} from '../http/client-message.ts';
 import { type ErrorAnswer, failureAnswer, type ProxyFailure, writeErrorAnswer } from '../http/failures.ts';
+import { grpcTimeoutMs } from '../http/grpc.ts';
+import { Http2Forwarder } from '../http/h2-proxy.ts';
 import { buildUpstreamRequestHeaders, type HeaderPolicy } from '../http/headers.ts';
 import { dropHeldBody, HeldBodyBudget, holdBody } from '../http/held-body.ts';
 import {
@@ -137,6 +145,8 @@ class Activator implements ActivatorHandle {
   readonly #registry: Registry;
   readonly #catalogue: ServiceCatalogue;
   readonly #forwarder: Forwarder<ActivatorRequest>;
+  /** For services whose app speaks HTTP/2 (h2c): requests go to their pods over HTTP/2. */
+  readonly #h2forwarder: Http2Forwarder<ActivatorRequest>;
   readonly #upgrades: UpgradeForwarder<ActivatorRequest>;
   readonly #server: http.Server;
   readonly #admin: AdminServer;
@@ -189,12 +199,14 @@ class Activator implements ActivatorHandle {
       limitBytes: options.heldBodyBytesLimit,
       perRequestBytes: options.heldBodyBytesPerRequest,
     });
-    this.#forwarder = new Forwarder<ActivatorRequest>(this, {
+    const forwarderOptions = {
       responseStartTimeoutMs: options.responseStartTimeoutMs,
       idleTimeoutMs: options.idleTimeoutMs,
       maxBodyBytes: options.maxBodyBytes,
       bodyTimeoutMs: options.bodyTimeoutMs,
-    });
+    };
+    this.#forwarder = new Forwarder<ActivatorRequest>(this, forwarderOptions);
+    this.#h2forwarder = new Http2Forwarder<ActivatorRequest>(this, forwarderOptions);
     this.#upgrades = new UpgradeForwarder<ActivatorRequest>(this);
     this.#server = createServer(
       { maxBodyBytes: options.maxBodyBytes, ...options.limits },
@@ -273,7 +285,7 @@ class Activator implements ActivatorHandle {
 
   // ---- requests ----------------------------------------------------------------------------
 
-  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+  #onRequest(req: ClientRequest, res: ClientResponse): void {
     const parked = claimParked(req.socket);
     if (parked !== undefined && this.#resumeParked(parked, req, res)) return;
     const probe = scanInternalHeaders(req.rawHeaders, this.#marks).probe;
@@ -302,13 +314,17 @@ class Activator implements ActivatorHandle {
     }
     if (this.#draining) {
       this.#lastArrival = this.#clock.now();
-      res.shouldKeepAlive = false;
+      closeAfterResponse(res);
     }
-    this.#begin(new ActivatorRequest(svc, req, res, undefined, undefined));
+    const r = new ActivatorRequest(svc, req, res, undefined, undefined);
+    const grpcTimeout = grpcTimeoutMs(req.rawHeaders);
+    if (grpcTimeout !== undefined && grpcTimeout > 0 && (r.timeoutMs === 0 || grpcTimeout < r.timeoutMs))
+      r.timeoutMs = grpcTimeout;
+    this.#begin(r);
   }
 
   /** The service of a request; before a miss is answered, a catalog change not yet sent is taken. */
-  #route(req: IncomingMessage): ServiceThrottler | ErrorAnswer {
+  #route(req: ClientRequest): ServiceThrottler | ErrorAnswer {
     const svc = this.#catalogue.route(req);
     if (svc instanceof ServiceThrottler || this.#deps.catalog.flush?.() !== true) return svc;
     return this.#catalogue.route(req);
@@ -389,14 +405,14 @@ class Activator implements ActivatorHandle {
    * The request Node parsed from a resumed connection: it keeps its slot, arrival time and cold
    * start. False when it is not for the service it was held for (then it takes the ordinary path).
    */
-  #resumeParked(parked: ParkedRequest, req: IncomingMessage, res: ServerResponse): boolean {
+  #resumeParked(parked: ParkedRequest, req: ClientRequest, res: ClientResponse): boolean {
     const svc = parked.service;
     if (this.#catalogue.route(req) !== svc) {
       svc.breaker.release();
       this.#uncount(svc, parked.coldStart);
       return false;
     }
-    if (this.#draining) res.shouldKeepAlive = false;
+    if (this.#draining) closeAfterResponse(res);
     const r = new ActivatorRequest(svc, req, res, undefined, undefined, parked.startedAt);
     r.coldStart = parked.coldStart;
     r.holdsSlot = true;
@@ -495,8 +511,8 @@ class Activator implements ActivatorHandle {
           ? this.#spans!.startWait(r.span, 'queue_wait')
           : this.#spans!.startWait(r.span, 'cold_start', r.startedAt);
     }
-    if (svc.timeoutMs > 0) {
-      r.deadline = r.startedAt + svc.timeoutMs;
+    if (r.timeoutMs > 0) {
+      r.deadline = r.startedAt + r.timeoutMs;
       svc.deadlines.add(r);
     }
     watchClient(r.client, r);
@@ -547,8 +563,21 @@ class Activator implements ActivatorHandle {
     pod.inFlight++;
     r.attempts++;
     r.headers ??= this.#headersFor(r);
-    if (r.res !== undefined) this.#forwarder.forward(r.req, r.res, r.headers, pod.upstream, r, remaining);
-    else this.#upgrades.forward(r.req, r.socket!, r.head!, r.headers, pod.upstream, r, remaining);
+    if (r.res === undefined) {
+      this.#upgrades.forward(
+        r.req as IncomingMessage,
+        r.socket!,
+        r.head!,
+        r.headers,
+        pod.upstream,
+        r,
+        remaining,
+      );
+    } else if (svc.spec.protocol === 'h2c') {
+      this.#h2forwarder.forward(r.req, r.res, r.headers, pod.h2, r, remaining);
+    } else {
+      this.#forwarder.forward(r.req, r.res, r.headers, pod.upstream, r, remaining);
+    }
   }
 
   /** ForwardHandler: the pod began to answer `r` (status line and headers went to the client). */
@@ -715,7 +744,7 @@ class Activator implements ActivatorHandle {
   }
 
   #remainingMs(r: ActivatorRequest): number {
-    const timeoutMs = r.service.timeoutMs;
+    const timeoutMs = r.timeoutMs;
     if (timeoutMs <= 0) return 0;
     // At least 1 ms: 0 would mean "no deadline" to the forwarder.
     return Math.max(1, timeoutMs - (performance.now() - r.startedAt));
@@ -745,7 +774,7 @@ class Activator implements ActivatorHandle {
     );
   }
 
-  #answerProbe(res: ServerResponse, probe: string): void {
+  #answerProbe(res: ClientResponse, probe: string): void {
     if (probe !== PROBE_ACTIVATOR) {
       writeErrorAnswer(res, {
         status: 400,
@@ -758,7 +787,12 @@ class Activator implements ActivatorHandle {
       writeErrorAnswer(res, { status: 503, code: 'DRAINING', message: 'activator is shutting down' });
       return;
     }
-    res.writeHead(200, ['content-type', 'text/plain', 'content-length', String(PROBE_ACTIVATOR.length)]);
+    writeResponseHead(res, 200, undefined, [
+      'content-type',
+      'text/plain',
+      'content-length',
+      String(PROBE_ACTIVATOR.length),
+    ]);
     res.end(PROBE_ACTIVATOR);
   }
 

@@ -2,9 +2,9 @@
 // (made when it appears, updated in place, closed when it goes) and the Host table, rebuilt when
 // the catalogue changes, never per request.
 
-import type { IncomingMessage } from 'node:http';
 import { serviceKey } from '../api/names.ts';
 import type { Clock } from '../clock.ts';
+import type { ClientRequest } from '../http/client-message.ts';
 import type { ErrorAnswer } from '../http/failures.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { ColdStartMetrics } from './cold-start.ts';
@@ -75,7 +75,7 @@ export class ServiceCatalogue {
   }
 
   /** The service a request is for, or the 404 to answer it with. */
-  route(req: IncomingMessage): ServiceThrottler | ErrorAnswer {
+  route(req: ClientRequest): ServiceThrottler | ErrorAnswer {
     const host = hostOf(req.rawHeaders);
     const svc = host === undefined ? undefined : this.routeHost(host);
     if (svc !== undefined) return svc;

@@ -11,6 +11,7 @@ import { resolveServerlessServiceSpec } from '../api/defaults.ts';
 import { ENDPOINTSLICE_SERVICE_NAME_LABEL, SERVICE_LABEL } from '../api/labels.ts';
 import { privateServiceName, serviceKey } from '../api/names.ts';
 import { safeParseServerlessService } from '../api/parse.ts';
+import { servingProtocolOf } from '../api/protocol.ts';
 import { QUEUE_PROXY_HTTP_PORT, QUEUE_PROXY_HTTP_PORT_NAME } from '../api/queue-proxy.ts';
 import { API_VERSION, KIND, type ServerlessService } from '../api/serverless-service.ts';
 import { AUTOSCALER_STATS_PORT } from '../autoscaler/metrics/protocol.ts';
@@ -467,6 +468,7 @@ function toActivatorService(
       url: svc.status?.url,
       containerConcurrency: spec.containerConcurrency,
       timeoutSeconds: spec.timeoutSeconds,
+      protocol: servingProtocolOf(svc.spec.template.spec.containers),
       refusal: budgetRefusal(svc),
     };
   } catch {
@@ -481,6 +483,7 @@ function sameService(a: ActivatorService, b: ActivatorService): boolean {
     a.url === b.url &&
     a.containerConcurrency === b.containerConcurrency &&
     a.timeoutSeconds === b.timeoutSeconds &&
+    a.protocol === b.protocol &&
     a.refusal === b.refusal
   );
 }

@@ -1,9 +1,10 @@
 // One client request while the activator has it, and the ids its log lines carry.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Span } from '@opentelemetry/api';
 import { HeldSignal } from '../dataplane/held.ts';
+import { type ClientRequest, type ClientResponse, clientGone } from '../http/client-message.ts';
 import { firstValue, REQUEST_ID_HEADER } from '../http/headers.ts';
 import { parseTraceparent } from '../http/traceparent.ts';
 import type { PodSlot } from './balancer.ts';
@@ -16,13 +17,16 @@ import type { PodTarget, ServiceThrottler } from './service-throttler.ts';
  */
 export class ActivatorRequest extends HeldSignal {
   readonly service: ServiceThrottler;
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse | undefined;
+  /** An HTTP/1.1 request or an HTTP/2 stream; an upgrade's is always HTTP/1.1. */
+  readonly req: ClientRequest;
+  readonly res: ClientResponse | undefined;
   readonly socket: Duplex | undefined;
   readonly head: Buffer | undefined;
   /** Built when first forwarded, not while held: 10,000 held requests need no header copies. */
   headers: string[] | undefined = undefined;
   readonly startedAt: number;
+  /** Its whole deadline: the service's timeoutSeconds, or a gRPC client's shorter grpc-timeout. */
+  timeoutMs: number;
   pod: PodTarget | undefined = undefined;
   slot: PodSlot | undefined = undefined;
   attempts = 0;
@@ -35,8 +39,8 @@ export class ActivatorRequest extends HeldSignal {
 
   constructor(
     service: ServiceThrottler,
-    req: IncomingMessage,
-    res: ServerResponse | undefined,
+    req: ClientRequest | IncomingMessage,
+    res: ClientResponse | undefined,
     socket: Duplex | undefined,
     head: Buffer | undefined,
     startedAt = performance.now(),
@@ -48,14 +52,15 @@ export class ActivatorRequest extends HeldSignal {
     this.socket = socket;
     this.head = head;
     this.startedAt = startedAt;
+    this.timeoutMs = service.timeoutMs;
   }
 
-  get client(): ServerResponse | Duplex {
+  get client(): ClientResponse | Duplex {
     return (this.res ?? this.socket)!;
   }
 
   get clientGone(): boolean {
-    return this.client.destroyed;
+    return this.res === undefined ? this.socket!.destroyed : clientGone(this.res);
   }
 }
 

@@ -8,6 +8,7 @@ import { Breaker } from '../dataplane/breaker.ts';
 import { DeadlineList } from '../dataplane/held.ts';
 import { RequestStats } from '../dataplane/stats.ts';
 import { ZeroscaleError } from '../errors.ts';
+import { Http2Upstream } from '../http/h2-upstream.ts';
 import { ServiceRequestMetrics } from '../http/request-metrics.ts';
 import type { ClientErrorKind } from '../http/server.ts';
 import { Upstream } from '../http/upstream.ts';
@@ -90,6 +91,7 @@ export class PodTarget {
   inFlight = 0;
   probeTimer: NodeJS.Timeout | undefined = undefined;
   probing = false;
+  #h2: Http2Upstream | undefined = undefined;
 
   constructor(id: string, endpoint: PodEndpoint, maxSockets: number, maxFreeSockets: number) {
     this.id = id;
@@ -97,10 +99,22 @@ export class PodTarget {
     this.upstream = new Upstream({ host: endpoint.ip, port: endpoint.port, maxSockets, maxFreeSockets });
   }
 
+  /** The pod's queue-proxy over h2c, for a service whose app speaks HTTP/2; opened on first use. */
+  get h2(): Http2Upstream {
+    this.#h2 ??= new Http2Upstream({ host: this.endpoint.ip, port: this.endpoint.port });
+    return this.#h2;
+  }
+
   /** Called when a request on it ended. */
   released(): void {
     this.inFlight--;
-    if (this.removed && this.inFlight === 0) this.upstream.destroy();
+    if (this.removed && this.inFlight === 0) this.destroy();
+  }
+
+  /** Closes its connections (both pools). */
+  destroy(): void {
+    this.upstream.destroy();
+    this.#h2?.destroy();
   }
 }
 
@@ -297,7 +311,7 @@ export class ServiceThrottler {
     pod.probeTimer = undefined;
     this.balancer.removePod(pod.id);
     this.#syncCapacity();
-    if (pod.inFlight === 0) pod.upstream.destroy();
+    if (pod.inFlight === 0) pod.destroy();
     this.log.debug({ pod: pod.endpoint.pod ?? pod.id }, 'pod left the service');
   }
 

@@ -4,6 +4,7 @@
 // (PodLifecycleSource). The Kubernetes-backed implementations live with the informers; plain
 // in-memory ones are in memory-sources.ts for tests and static setups.
 
+import type { ServingProtocol } from '../api/protocol.ts';
 import type { ActivatorReport, Poke } from '../autoscaler/metrics/protocol.ts';
 
 /** A ServerlessService as the activator needs it. */
@@ -16,6 +17,8 @@ export interface ActivatorService {
   readonly containerConcurrency: number;
   /** Deadline of a whole request, time queued in the activator included. */
   readonly timeoutSeconds: number;
+  /** How its pods' app speaks HTTP: `h2c` requests go to the pods over HTTP/2. Absent: http1. */
+  readonly protocol?: ServingProtocol | undefined;
   /**
    * Set while the service's spec.budget is spent with action Reject (its BudgetExceeded
    * condition, reason Rejecting): requests are answered 429 with this, not held or forwarded.

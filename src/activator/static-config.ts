@@ -2,6 +2,7 @@
 // Kubernetes (benchmarks, local experiments): `zeroscale activator --static-config <file.json>`.
 
 import { z } from 'zod';
+import { SERVING_PROTOCOLS } from '../api/protocol.ts';
 import { ZeroscaleError } from '../errors.ts';
 import { MemoryEndpointsSource, MemoryServiceCatalog } from './memory-sources.ts';
 
@@ -18,6 +19,8 @@ const ServiceSchema = z.object({
   url: z.string().optional(),
   containerConcurrency: z.number().int().min(0).default(0),
   timeoutSeconds: z.number().positive().default(300),
+  /** `h2c`: the pods' app speaks HTTP/2 and requests go to them over h2c. */
+  protocol: z.enum(SERVING_PROTOCOLS).default('http1'),
   pods: z.array(PodSchema).default([]),
 });
 

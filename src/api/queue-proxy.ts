@@ -79,4 +79,9 @@ export const QUEUE_PROXY_ENV = {
    * Kubelet no longer runs it: the queue-proxy does, aggressively when periodSeconds is 0.
    */
   readinessProbe: 'SERVING_READINESS_PROBE',
+  /**
+   * How the user container speaks HTTP: `h2c` (HTTP/2 cleartext, its port named h2c) or `http1`
+   * (absent means http1). The queue-proxy's own port takes both from clients either way.
+   */
+  userProtocol: 'USER_PROTOCOL',
 } as const;

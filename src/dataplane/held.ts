@@ -25,8 +25,9 @@ export class HeldSignal {
   deadline = 0;
   prevHeld: HeldSignal | undefined = undefined;
   nextHeld: HeldSignal | undefined = undefined;
-  /** Linked into a DeadlineList. */
+  /** Linked into a DeadlineList (or timed by its own timer there, see `DeadlineList.add`). */
   held = false;
+  ownTimer: Timer | undefined = undefined;
 
   addEventListener(_type: 'abort', listener: AbortListener): void {
     this.#listener = listener;
@@ -56,13 +57,17 @@ const ABORT_EVENT = new Event('abort');
 /**
  * Held requests of one service in deadline order. All requests of a service share its timeout,
  * so arrival order is deadline order and the earliest deadline is always at the head (a timeout
- * lowered while requests wait is honoured at the latest when the older heads expire).
+ * lowered while requests wait is honoured at the latest when the older heads expire). A request
+ * with a shorter deadline of its own (a gRPC client's grpc-timeout) would break that order: it
+ * gets a timer of its own instead of a place in the list.
  */
 export class DeadlineList {
   #head: HeldSignal | undefined = undefined;
   #tail: HeldSignal | undefined = undefined;
   #timer: Timer | undefined = undefined;
   #timerAt = Number.POSITIVE_INFINITY;
+  /** Requests whose deadline came before the tail's: each on its own timer. */
+  readonly #ownTimed = new Set<HeldSignal>();
   readonly #expired: (held: HeldSignal) => ZeroscaleError;
   readonly #clock: Clock;
 
@@ -76,6 +81,20 @@ export class DeadlineList {
   }
 
   add(held: HeldSignal): void {
+    if (this.#tail !== undefined && held.deadline < this.#tail.deadline) {
+      held.held = true;
+      this.#ownTimed.add(held);
+      held.ownTimer = this.#clock.setTimeout(
+        () => {
+          held.ownTimer = undefined;
+          held.held = false;
+          this.#ownTimed.delete(held);
+          held.abort(this.#expired(held));
+        },
+        Math.max(0, held.deadline - this.#clock.monotonicNow()),
+      );
+      return;
+    }
     held.prevHeld = this.#tail;
     held.nextHeld = undefined;
     if (this.#tail === undefined) this.#head = held;
@@ -88,6 +107,12 @@ export class DeadlineList {
   remove(held: HeldSignal): void {
     if (!held.held) return;
     held.held = false;
+    if (held.ownTimer !== undefined) {
+      this.#clock.clearTimeout(held.ownTimer);
+      held.ownTimer = undefined;
+      this.#ownTimed.delete(held);
+      return;
+    }
     if (held.prevHeld === undefined) this.#head = held.nextHeld;
     else held.prevHeld.nextHeld = held.nextHeld;
     if (held.nextHeld === undefined) this.#tail = held.prevHeld;
@@ -101,6 +126,7 @@ export class DeadlineList {
   clear(): void {
     this.#disarm();
     while (this.#head !== undefined) this.remove(this.#head);
+    for (const held of this.#ownTimed) this.remove(held);
   }
 
   #arm(at: number): void {

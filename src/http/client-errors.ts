@@ -24,7 +24,9 @@ export type ClientErrorKind =
   /** `Expect: 100-continue` with a declared body over `maxBodyBytes`. */
   | 'expect-too-large'
   /** A connection beyond `maxConnections`. */
-  | 'too-many-connections';
+  | 'too-many-connections'
+  /** An HTTP/2 connection ended in a protocol error: a malformed frame, a flood of frames or resets. */
+  | 'http2-protocol-error';
 
 export function clientErrorKind(err: { code?: string }): ClientErrorKind {
   switch (err.code) {
@@ -66,6 +68,7 @@ export const CLIENT_ERROR_ANSWERS: { readonly [K in ClientErrorKind]: ClientErro
   'expect-too-large': { status: 413, code: 'BODY_TOO_LARGE', body: 'request body too large\n' },
   'connection-error': undefined,
   'too-many-connections': undefined,
+  'http2-protocol-error': undefined,
 };
 
 const CLIENT_ERROR_RESPONSES: { readonly [K in ClientErrorKind]: string | undefined } = Object.fromEntries(

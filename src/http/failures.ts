@@ -1,7 +1,10 @@
 // The catalogue of ways a forwarded request can fail, with the status a client gets for each and
 // whether the request may be sent again to another upstream.
 
-import { type ServerResponse, STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
+import { type ClientResponse, clientGone, endWithHeadersOnly, isHttp2Response } from './client-message.ts';
+import { grpcErrorHeaders, isGrpcRequest } from './grpc.ts';
 import { ERROR_CODE_HEADER } from './internal-headers.ts';
 
 export type ProxyFailureCode =
@@ -180,14 +183,17 @@ export interface ErrorAnswerOptions {
 
 /**
  * Answers with `status`, a one-line text body and the stable code in a header; does nothing when
- * the response has begun or the client is gone. Returns whether it wrote.
+ * the response has begun or the client is gone. Returns whether it wrote. A gRPC request (always
+ * HTTP/2) gets a trailers-only gRPC answer with the status gRPC clients understand, the message
+ * and code the same.
  */
 export function writeErrorAnswer(
-  res: ServerResponse,
+  res: ClientResponse,
   answer: ErrorAnswer,
   options: ErrorAnswerOptions = {},
 ): boolean {
-  if (res.headersSent || res.destroyed) return false;
+  if (res.headersSent || clientGone(res)) return false;
+  if (isHttp2Response(res)) return writeHttp2ErrorAnswer(res, answer, options);
   const body = `${answer.message}\n`;
   const headers = [
     'content-type',
@@ -210,6 +216,42 @@ export function writeErrorAnswer(
   }
   res.end(body);
   return true;
+}
+
+function writeHttp2ErrorAnswer(
+  res: Http2ServerResponse,
+  answer: ErrorAnswer,
+  options: ErrorAnswerOptions,
+): boolean {
+  const extra: Record<string, string> = { 'cache-control': 'no-store', [ERROR_CODE_HEADER]: answer.code };
+  if (options.retryAfterSeconds !== undefined) extra['retry-after'] = String(options.retryAfterSeconds);
+  const stream = res.stream;
+  // A body the client is still sending is not read: once the answer is out the stream is closed
+  // (RST_STREAM NO_ERROR, RFC 9113 §8.1), where HTTP/1.1 closes the connection.
+  const done = options.close === true ? () => closeStream(stream) : undefined;
+  try {
+    if (isGrpcRequest(res.req.rawHeaders)) {
+      // Trailers-only: the gRPC status in the one header block that ends the stream.
+      endWithHeadersOnly(res, 200, grpcErrorHeaders(answer.status, answer.code, answer.message, extra));
+      if (done !== undefined) stream.once('finish', done);
+      return true;
+    }
+    const body = `${answer.message}\n`;
+    res.writeHead(answer.status, {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': String(Buffer.byteLength(body)),
+      ...extra,
+    });
+    res.end(body, done);
+    return true;
+  } catch {
+    res.destroy();
+    return false;
+  }
+}
+
+function closeStream(stream: Http2ServerResponse['stream']): void {
+  if (!stream.closed) stream.close();
 }
 
 /** The answer for a proxy failure: `502 upstream unreachable`, with the code in a header. */

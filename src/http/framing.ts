@@ -1,7 +1,7 @@
 // How a request's body is framed (RFC 9112 §6.3), read from Node's rawHeaders: decides how the
 // body is framed upstream and whether an answer must close the connection.
 
-import type { IncomingMessage } from 'node:http';
+import { type ClientRequest, isHttp2Request } from './client-message.ts';
 
 /** How the client's request body is framed; decides how the upstream request is framed. */
 export type BodyFraming = 0 | 1 | 2 | 3;
@@ -29,9 +29,21 @@ export function bodyFraming(raw: readonly string[]): BodyFraming {
 }
 
 /**
- * True when the request announced a body that has not all arrived: an answer written now should
- * close the connection, or the server would read and discard a body of unknown size to reuse it.
+ * How a client's request body is framed. An HTTP/2 stream frames its body itself: one whose
+ * headers ended the stream has none; one with a body and no Content-Length is sent on chunked.
  */
-export function hasUnreadBody(req: IncomingMessage): boolean {
-  return !req.complete && bodyFraming(req.rawHeaders) >= LENGTH_BODY;
+export function requestFraming(req: ClientRequest): BodyFraming {
+  const framing = bodyFraming(req.rawHeaders);
+  if (!isHttp2Request(req)) return framing;
+  if (req.stream.endAfterHeaders) return NO_BODY;
+  return framing === NO_BODY ? CHUNKED_BODY : framing;
+}
+
+/**
+ * True when the request announced a body that has not all arrived: an answer written now should
+ * close the connection (HTTP/2: the stream), or the server would read and discard a body of
+ * unknown size to reuse it.
+ */
+export function hasUnreadBody(req: ClientRequest): boolean {
+  return !req.complete && requestFraming(req) >= LENGTH_BODY;
 }

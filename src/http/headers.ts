@@ -84,10 +84,15 @@ export function connectionTokens(raw: readonly string[]): ReadonlySet<string> | 
   return tokens;
 }
 
-/** The Upgrade protocol when the message asks for one the way HTTP/1.1 requires, else undefined. */
+/**
+ * The Upgrade protocol when the message asks for one the way HTTP/1.1 requires, else undefined.
+ * `h2c` is not taken as an upgrade: the proxies serve such a request as plain HTTP/1.1 (a server
+ * may ignore Upgrade, RFC 9110 §7.8) and speak HTTP/2 to clients that start with its preface.
+ */
 export function upgradeProtocol(raw: readonly string[], tokens = connectionTokens(raw)): string | undefined {
   if (tokens?.has('upgrade') !== true) return undefined;
-  return firstValue(raw, 'upgrade');
+  const protocol = firstValue(raw, 'upgrade');
+  return protocol === undefined || protocol.trim().toLowerCase() === 'h2c' ? undefined : protocol;
 }
 
 /**

@@ -4,8 +4,8 @@
 // could still be forwarded. While a request waits, its body is read into a small buffer, bounded
 // per request and per process; past a bound reading pauses (the deadline then still ends it).
 
-import type { IncomingMessage } from 'node:http';
 import { type MetricsRegistry, registerCollected } from '../telemetry/collected.ts';
+import type { ClientRequest } from './client-message.ts';
 import { hasUnreadBody } from './framing.ts';
 
 /** Bytes the held bodies of one process may buffer at once; shared by all its waiting requests. */
@@ -43,13 +43,13 @@ interface WithHeldBody {
 }
 
 class HeldBody {
-  readonly req: IncomingMessage & WithHeldBody;
+  readonly req: ClientRequest & WithHeldBody;
   readonly budget: HeldBodyBudget;
   readonly chunks: Buffer[] = [];
   bytes = 0;
   reading = true;
 
-  constructor(req: IncomingMessage, budget: HeldBodyBudget) {
+  constructor(req: ClientRequest, budget: HeldBodyBudget) {
     this.req = req;
     this.budget = budget;
   }
@@ -70,7 +70,7 @@ class HeldBody {
   }
 }
 
-function onHeldData(this: IncomingMessage & WithHeldBody, chunk: Buffer): void {
+function onHeldData(this: ClientRequest & WithHeldBody, chunk: Buffer): void {
   const held = this[kHeldBody];
   if (held === undefined) return;
   if (!held.budget.take(chunk.length, held.bytes)) {
@@ -88,8 +88,8 @@ function onHeldData(this: IncomingMessage & WithHeldBody, chunk: Buffer): void {
  * Starts reading the body of a request that is about to wait. Nothing is done for a request
  * whose body already arrived (or that has none): its client's leaving is seen anyway.
  */
-export function holdBody(req: IncomingMessage, budget: HeldBodyBudget): void {
-  const r = req as IncomingMessage & WithHeldBody;
+export function holdBody(req: ClientRequest, budget: HeldBodyBudget): void {
+  const r = req as ClientRequest & WithHeldBody;
   if (!hasUnreadBody(req) || r[kHeldBody] !== undefined) return;
   const held = new HeldBody(req, budget);
   r[kHeldBody] = held;
@@ -98,18 +98,18 @@ export function holdBody(req: IncomingMessage, budget: HeldBodyBudget): void {
 }
 
 /** Stops reading a waiting request's body; its buffered chunks stay for `takeHeldChunks`. */
-export function pauseHeldBody(req: IncomingMessage): void {
-  (req as IncomingMessage & WithHeldBody)[kHeldBody]?.stopReading();
+export function pauseHeldBody(req: ClientRequest): void {
+  (req as ClientRequest & WithHeldBody)[kHeldBody]?.stopReading();
 }
 
 /** The chunks read while the request waited, in order, and frees their budget; once. */
-export function takeHeldChunks(req: IncomingMessage): Buffer[] | undefined {
-  const held = (req as IncomingMessage & WithHeldBody)[kHeldBody];
+export function takeHeldChunks(req: ClientRequest): Buffer[] | undefined {
+  const held = (req as ClientRequest & WithHeldBody)[kHeldBody];
   return held?.release();
 }
 
 /** Frees what a request that will not be forwarded had buffered. */
-export function dropHeldBody(req: IncomingMessage): void {
+export function dropHeldBody(req: ClientRequest): void {
   takeHeldChunks(req);
 }
 

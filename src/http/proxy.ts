@@ -7,9 +7,18 @@
 // client-side events go to module-level functions that find their Exchange through a symbol on
 // the emitter, so no closure is made per request.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import {
+  type ClientRequest,
+  type ClientResponse,
+  clientGone,
+  closeAfterResponse,
+  isHttp2Request,
+  responseFinished,
+  writeResponseHead,
+} from './client-message.ts';
 import { classifyUpstreamError, IDEMPOTENT_METHODS, type ProxyFailure, proxyFailure } from './failures.ts';
-import { type BodyFraming, bodyFraming, CHUNKED_BODY, EMPTY_BODY, NO_BODY } from './framing.ts';
+import { type BodyFraming, CHUNKED_BODY, EMPTY_BODY, NO_BODY, requestFraming } from './framing.ts';
 import { takeHeldChunks } from './held-body.ts';
 
 export { hasUnreadBody } from './framing.ts';
@@ -72,13 +81,19 @@ export class Forwarder<C> {
    * (0 = none).
    */
   forward(
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: ClientRequest,
+    res: ClientResponse,
     headers: readonly string[],
     upstream: Upstream,
     context: C,
     timeoutMs: number,
   ): void {
+    // The client may have left before its turn came (an HTTP/2 stream reset as it was opened):
+    // 'close' has been and gone, so nothing would ever end the exchange.
+    if (clientGone(res)) {
+      this.handler.forwardEnded(context, proxyFailure('CLIENT_ABORTED', 'client closed the connection'));
+      return;
+    }
     const exchange = new Exchange(this as Forwarder<unknown>, req, res, upstream, context);
     exchange.start(headers, timeoutMs);
   }
@@ -86,8 +101,8 @@ export class Forwarder<C> {
 
 class Exchange implements ConnectionUser {
   readonly forwarder: Forwarder<unknown>;
-  readonly req: IncomingMessage & Tagged;
-  readonly res: ServerResponse & Tagged;
+  readonly req: ClientRequest & Tagged;
+  readonly res: ClientResponse & Tagged;
   readonly upstream: Upstream;
   readonly context: unknown;
   /** The request line and headers, ready to write on any connection (again, after a retry). */
@@ -111,8 +126,8 @@ class Exchange implements ConnectionUser {
 
   constructor(
     forwarder: Forwarder<unknown>,
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: ClientRequest,
+    res: ClientResponse,
     upstream: Upstream,
     context: unknown,
   ) {
@@ -125,7 +140,7 @@ class Exchange implements ConnectionUser {
 
   start(headers: readonly string[], timeoutMs: number): void {
     const req = this.req;
-    this.framing = bodyFraming(req.rawHeaders);
+    this.framing = requestFraming(req);
     this.head = requestHead(req.method!, req.url!, headers, this.framing);
     this.res[kExchange] = this;
     this.req[kExchange] = this;
@@ -228,9 +243,9 @@ class Exchange implements ConnectionUser {
     // An answer before the client's whole body arrived (a 413, a redirect): the rest of that body
     // will not be forwarded, so the connection cannot carry another request; it closes after this
     // response, and what still comes of the body is read and dropped meanwhile (see onResponseEnd).
-    if (!this.requestSent && !this.req.complete) res.shouldKeepAlive = false;
+    if (!this.requestSent && !this.req.complete) closeAfterResponse(res);
     try {
-      res.writeHead(head.status, head.statusMessage, dropHopByHop(head.headers));
+      writeResponseHead(res, head.status, head.statusMessage, dropHopByHop(head.headers));
     } catch (err) {
       // Node's response writer refuses some header bytes the parser let through.
       this.fail(
@@ -247,7 +262,8 @@ class Exchange implements ConnectionUser {
 
   onResponseBody(chunk: Buffer): void {
     if (this.ended) return;
-    if (!this.res.write(chunk)) this.conn?.socket.pause();
+    // Both responses take a Buffer; their write signatures differ only in overloads.
+    if (!(this.res as ServerResponse).write(chunk)) this.conn?.socket.pause();
   }
 
   onResponseEnd(): void {
@@ -289,10 +305,12 @@ class Exchange implements ConnectionUser {
     const bodyTimeoutMs = this.forwarder.bodyTimeoutMs;
     if (bodyTimeoutMs > 0 && !req.complete) {
       // The socket's own timer (reset by every byte either way): no timer object per request.
-      // Node emits 'timeout' on the request while its body is incomplete.
+      // Node emits 'timeout' on the request while its body is incomplete. An HTTP/2 request has
+      // its stream's timer (the connection carries other streams).
       this.bodyTimerSet = true;
       req.on('timeout', onClientBodyTimeout);
-      req.socket.setTimeout(bodyTimeoutMs);
+      if (isHttp2Request(req)) req.setTimeout(bodyTimeoutMs);
+      else req.socket.setTimeout(bodyTimeoutMs);
     }
     req.resume();
   }
@@ -315,9 +333,11 @@ class Exchange implements ConnectionUser {
   clearBodyTimer(): void {
     if (!this.bodyTimerSet) return;
     this.bodyTimerSet = false;
-    this.req.removeListener('timeout', onClientBodyTimeout);
+    const req = this.req;
+    req.removeListener('timeout', onClientBodyTimeout);
     // Node sets the keep-alive timeout again once the response is finished.
-    this.req.socket?.setTimeout(0);
+    if (isHttp2Request(req)) req.setTimeout(0);
+    else req.socket?.setTimeout(0);
   }
 
   writeBody(chunk: Buffer): void {
@@ -353,7 +373,7 @@ class Exchange implements ConnectionUser {
     if (this.waitingForConnection) this.upstream.cancel(this);
     this.detachClientBody();
     // Once the status line went out, the only way to tell the client is to cut the connection.
-    if (failure.responseStarted && !this.res.destroyed) this.res.destroy();
+    if (failure.responseStarted && !clientGone(this.res)) this.res.destroy();
     this.forwarder.handler.forwardEnded(this.context, failure);
   }
 
@@ -396,13 +416,13 @@ function requestHead(method: string, path: string, headers: readonly string[], f
   return `${head}\r\n`;
 }
 
-function onClientData(this: IncomingMessage & Tagged, chunk: Buffer): void {
+function onClientData(this: ClientRequest & Tagged, chunk: Buffer): void {
   const exchange = this[kExchange];
   if (exchange === undefined || exchange.conn === undefined) return;
   exchange.acceptBody(chunk);
 }
 
-function onClientBodyTimeout(this: IncomingMessage & Tagged): void {
+function onClientBodyTimeout(this: ClientRequest & Tagged): void {
   const exchange = this[kExchange];
   if (exchange === undefined || exchange.ended) return;
   exchange.fail(
@@ -416,18 +436,18 @@ function onClientBodyTimeout(this: IncomingMessage & Tagged): void {
   );
 }
 
-function onClientEnd(this: IncomingMessage & Tagged): void {
+function onClientEnd(this: ClientRequest & Tagged): void {
   this[kExchange]?.endBody();
 }
 
-function onClientDrain(this: ServerResponse & Tagged): void {
+function onClientDrain(this: ClientResponse & Tagged): void {
   this[kExchange]?.conn?.socket.resume();
 }
 
-function onClientClose(this: ServerResponse & Tagged): void {
+function onClientClose(this: ClientResponse & Tagged): void {
   const exchange = this[kExchange];
   if (exchange === undefined || exchange.ended) return;
-  if (this.writableFinished) exchange.succeed();
+  if (responseFinished(this)) exchange.succeed();
   else {
     exchange.fail(
       proxyFailure('CLIENT_ABORTED', 'client closed the connection', {

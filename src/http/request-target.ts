@@ -2,7 +2,6 @@
 // valid Host (an absolute-form target's authority replaces it), and no body framing the
 // upstream could read otherwise than we did. Pure functions of the parsed request.
 
-import type { IncomingMessage } from 'node:http';
 import type { ClientErrorKind } from './client-errors.ts';
 
 /**
@@ -10,7 +9,10 @@ import type { ClientErrorKind } from './client-errors.ts';
  * (RFC 9112 §3.2): an absolute-form target's authority replaces the Host header. Returns the
  * reason to refuse the request, if any. Only rawHeaders (what the proxies read) are rewritten.
  */
-export function normaliseRequest(req: IncomingMessage): ClientErrorKind | undefined {
+export function normaliseRequest(req: {
+  url?: string | undefined;
+  readonly rawHeaders: string[];
+}): ClientErrorKind | undefined {
   const url = req.url ?? '';
   const raw = req.rawHeaders;
   if (url.charCodeAt(0) !== 47 /* / */ && url !== '*') {

@@ -3,6 +3,8 @@
 // It owns every client socket from accept on: the one 'error' listener that keeps a reset from
 // crashing the process, one request at a time per connection (pipelining never fans out), the
 // request target in origin form with a Host, and Expect: 100-continue answered after the size check.
+// A connection that opens with the HTTP/2 preface goes to the port's HTTP/2 side (h2-server.ts),
+// whose streams reach the same request handler.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -15,6 +17,9 @@ import {
   clientErrorKind,
   writeRaw,
 } from './client-errors.ts';
+import type { ClientRequest, ClientResponse } from './client-message.ts';
+import { Http2Front, type Http2Limits, isHttp2Preface } from './h2-server.ts';
+import { upgradeProtocol } from './headers.ts';
 import { declaredLength, normaliseRequest } from './request-target.ts';
 
 export { type ClientErrorKind, clientErrorKind } from './client-errors.ts';
@@ -35,10 +40,13 @@ export interface ServerLimits {
   readonly maxConnections?: number;
   /** Largest declared body; `Expect: 100-continue` with a larger Content-Length gets 413, no 100. */
   readonly maxBodyBytes?: number;
+  /** HTTP/2 cleartext (prior knowledge) on the same port, with its bounds; false = HTTP/1.1 only. */
+  readonly http2?: Http2Limits | false;
 }
 
 export interface ServerHandlers {
-  request(req: IncomingMessage, res: ServerResponse): void;
+  /** Every request: an HTTP/1.1 one, or an HTTP/2 stream (node:http2's compatibility objects). */
+  request(req: ClientRequest, res: ClientResponse): void;
   /** Upgrade requests (WebSocket); when absent they are refused by Node. */
   upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Told about every request refused by the parser or the limits, for metrics. */
@@ -66,8 +74,9 @@ export const DEFAULT_MAX_CONNECTIONS = 16_384;
 
 export function createServer(limits: ServerLimits, handlers: ServerHandlers): http.Server {
   const headersTimeout = limits.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  const maxHeaderBytes = limits.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
   const server = http.createServer({
-    maxHeaderSize: limits.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
+    maxHeaderSize: maxHeaderBytes,
     headersTimeout,
     // The whole-request deadline is the proxies' own (timeoutSeconds, queue time included), so
     // Node's own limit on receiving the request is off: it would cut long uploads.
@@ -76,6 +85,9 @@ export function createServer(limits: ServerLimits, handlers: ServerHandlers): ht
     // Node checks the headers timeout on this interval; a tenth of it keeps the error small.
     connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(headersTimeout / 10))),
     noDelay: true,
+    // `Upgrade: h2c` (dropped from HTTP/2's current RFC) is served as the HTTP/1.1 request it also
+    // is; other upgrades (WebSocket) go to the upgrade handler.
+    shouldUpgradeCallback: (req: IncomingMessage) => upgradeProtocol(req.rawHeaders) !== undefined,
   });
   server.maxConnections = limits.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const onClientError = handlers.clientError;
@@ -87,10 +99,22 @@ export function createServer(limits: ServerLimits, handlers: ServerHandlers): ht
   const attach = server.listeners('connection') as ((socket: Socket) => void)[];
   server.removeAllListeners('connection');
   nodeConnectionListeners.set(server, attach);
-  const firstBytes =
-    handlers.firstBytes === undefined
+  const h2 =
+    limits.http2 === false
       ? undefined
-      : new FirstBytesWait(server, handlers.firstBytes, headersTimeout, onClientError);
+      : new Http2Front(
+          // An idle HTTP/2 connection lasts as long as an idle HTTP/1.1 keep-alive one.
+          { idleTimeoutMs: limits.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS, ...limits.http2 },
+          maxHeaderBytes,
+          {
+            request: handlers.request,
+            ...(onClientError === undefined ? {} : { clientError: onClientError }),
+          },
+        );
+  if (h2 !== undefined) http2Fronts.set(server, h2);
+  const offer = firstBytesOffer(h2, handlers.firstBytes);
+  const firstBytes =
+    offer === undefined ? undefined : new FirstBytesWait(server, offer, headersTimeout, onClientError);
   const gate = new ConnectionGate(
     handlers,
     limits.maxPipelinedRequests ?? DEFAULT_MAX_PIPELINED_REQUESTS,
@@ -132,6 +156,24 @@ export function createServer(limits: ServerLimits, handlers: ServerHandlers): ht
 }
 
 function ignoreSocketError(): void {}
+
+/** Who looks at a connection's first bytes: the HTTP/2 side for its preface, then `firstBytes`. */
+function firstBytesOffer(
+  h2: Http2Front | undefined,
+  firstBytes: ServerHandlers['firstBytes'],
+): ((socket: Socket, chunk: Buffer) => boolean) | undefined {
+  if (h2 === undefined) return firstBytes;
+  return (socket, chunk) => {
+    if (isHttp2Preface(chunk)) {
+      h2.accept(socket, chunk);
+      return true;
+    }
+    return firstBytes?.(socket, chunk) ?? false;
+  };
+}
+
+// The HTTP/2 side of each server made here that has one.
+const http2Fronts = new WeakMap<http.Server, Http2Front>();
 
 // Per server made here: Node's listeners for 'connection', which attach its HTTP parser.
 const nodeConnectionListeners = new WeakMap<http.Server, ((socket: Socket) => void)[]>();
@@ -377,10 +419,34 @@ export function registerConnectionMetrics(
     'gauge',
     () => [{ value: server.maxConnections, labels: {} }],
   );
+  const h2 = http2Fronts.get(server);
+  if (h2 === undefined) return;
+  registerCollected(
+    registry,
+    `${prefix}_http2_connections`,
+    'Client connections speaking HTTP/2 (h2c), of the open connections.',
+    'gauge',
+    () => [{ value: h2.sessions, labels: {} }],
+  );
+  registerCollected(
+    registry,
+    `${prefix}_http2_streams`,
+    'HTTP/2 streams (requests) open now, all connections.',
+    'gauge',
+    () => [{ value: h2.streams, labels: {} }],
+  );
+  registerCollected(
+    registry,
+    `${prefix}_http2_max_concurrent_streams`,
+    'Streams a client may have open at once on one HTTP/2 connection; more are refused (REFUSED_STREAM).',
+    'gauge',
+    () => [{ value: h2.maxConcurrentStreams, labels: {} }],
+  );
 }
 
 /** Cuts every connection of a server made by `createServer`, upgraded ones included. */
 export function destroyConnections(server: http.Server): void {
+  http2Fronts.get(server)?.destroy();
   server.closeAllConnections();
   for (const socket of openSockets.get(server) ?? []) socket.destroy();
 }
@@ -410,5 +476,7 @@ export function closeServer(server: http.Server): Promise<void> {
     }
     server.close(() => resolve());
     server.closeIdleConnections();
+    // HTTP/2 connections get a GOAWAY: their streams finish, then they close.
+    http2Fronts.get(server)?.closeGracefully();
   });
 }

@@ -2,8 +2,8 @@
 // is, instead of a probe every few tens of ms while the pod starts. Bounded; the probes over the
 // bound, and any a client leaves, cost nothing more.
 
-import type { ServerResponse } from 'node:http';
 import { MAX_PROBE_WAIT_MS, PROBE_WAIT_PARAM } from '../api/queue-proxy.ts';
+import { type ClientResponse, clientGone } from '../http/client-message.ts';
 
 /** Probes held at once; past it a probe is answered at once (an activator re-probes). */
 export const MAX_HELD_PROBES = 64;
@@ -29,7 +29,7 @@ export class HeldProbes {
    * Holds `res` until `wakeAll` or `waitMs`, then calls `answer` with it; false (nothing held)
    * when the bound is reached. A client that goes away is forgotten at once.
    */
-  hold(res: ServerResponse, waitMs: number, answer: (res: ServerResponse) => void): boolean {
+  hold(res: ClientResponse, waitMs: number, answer: (res: ClientResponse) => void): boolean {
     if (this.#wakers.size >= MAX_HELD_PROBES) return false;
     const forget = (): void => {
       clearTimeout(timer);
@@ -38,7 +38,7 @@ export class HeldProbes {
     const wake = (): void => {
       forget();
       res.off('close', forget);
-      if (!res.destroyed) answer(res);
+      if (!clientGone(res)) answer(res);
     };
     const timer = setTimeout(wake, waitMs);
     this.#wakers.add(wake);

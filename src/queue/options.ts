@@ -1,8 +1,9 @@
 // The queue-proxy's options and their parsing from the environment the controller sets (the
 // contract in src/api/queue-proxy.ts, plus a few optional knobs). Pure: env in, options out.
 
+import { SERVING_PROTOCOLS, type ServingProtocol } from '../api/protocol.ts';
 import { QUEUE_PROXY_ENV, QUEUE_PROXY_HTTP_PORT, QUEUE_PROXY_METRICS_PORT } from '../api/queue-proxy.ts';
-import { type Env, INVALID_ENV, integer, port, readOptions, seconds, text } from '../cmd/options.ts';
+import { type Env, INVALID_ENV, integer, oneOf, port, readOptions, seconds, text } from '../cmd/options.ts';
 import { ZeroscaleError } from '../errors.ts';
 import type { ServerLimits } from '../http/server.ts';
 import { parseReadinessProbe, type ReadinessProbeSpec } from './probe-spec.ts';
@@ -35,6 +36,8 @@ export interface QueueProxyOptions {
   /** Where the user container listens: always this pod's loopback. */
   readonly userHost: string;
   readonly userPort: number;
+  /** How the user container speaks HTTP: its requests go to it over HTTP/1.1 or h2c. */
+  readonly userProtocol: ServingProtocol;
   /** Requests in flight to the user container at once; 0 = no limit (and no queue). */
   readonly containerConcurrency: number;
   /** Requests that may wait behind a full containerConcurrency; more get 503. */
@@ -96,6 +99,7 @@ const queueProxyEnvOptions = {
   service: text({ env: E.serviceName, required: true }),
   pod: text({ env: E.podName }),
   userPort: port(1)({ env: E.userPort, required: true }),
+  userProtocol: oneOf(SERVING_PROTOCOLS)({ env: E.userProtocol, default: 'http1' }),
   containerConcurrency: integer(0)({ env: E.containerConcurrency, default: 0 }),
   queueDepth: integer(0)({ env: X.queueDepth }),
   timeoutMs: seconds({ env: E.timeoutSeconds, default: DEFAULT_TIMEOUT_SECONDS * 1000 }),

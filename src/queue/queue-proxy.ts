@@ -4,7 +4,7 @@
 // on, each request gets a span whose traceparent goes on to the app.
 
 import type http from 'node:http';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Span } from '@opentelemetry/api';
 import { QUEUE_PROXY_READINESS_PATH } from '../api/queue-proxy.ts';
@@ -14,7 +14,16 @@ import { waitForQuiet } from '../dataplane/drain.ts';
 import { DeadlineList, HeldSignal, unwatchClient, watchClient } from '../dataplane/held.ts';
 import { RequestStats } from '../dataplane/stats.ts';
 import { isZeroscaleError, type ZeroscaleError } from '../errors.ts';
+import {
+  type ClientRequest,
+  type ClientResponse,
+  closeAfterResponse,
+  writeResponseHead,
+} from '../http/client-message.ts';
 import { failureAnswer, type ProxyFailure, writeErrorAnswer } from '../http/failures.ts';
+import { grpcTimeoutMs } from '../http/grpc.ts';
+import { Http2Forwarder } from '../http/h2-proxy.ts';
+import { Http2Upstream } from '../http/h2-upstream.ts';
 import {
   buildUpstreamRequestHeaders,
   firstValue,
@@ -97,13 +106,15 @@ export async function startQueueProxy(
 // While it waits for a slot a request is its own abort signal and deadline-list node (see
 // dataplane/held.ts): waiting costs no AbortController, timer or closure of its own.
 class QueueRequest extends HeldSignal {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse | undefined;
+  readonly req: ClientRequest;
+  readonly res: ClientResponse | undefined;
   /** For an upgrade: the raw client socket and the bytes after its head. */
   readonly socket: Duplex | undefined;
   readonly head: Buffer | undefined;
   readonly proxied: boolean;
   readonly startedAt: number;
+  /** The whole-request deadline: timeoutSeconds, or a gRPC client's shorter grpc-timeout; 0 = none. */
+  readonly timeoutMs: number;
   readonly headers: string[];
   holdsSlot = false;
   /** With tracing: the request's span, and its queue_wait child while it waits for a slot. */
@@ -111,15 +122,17 @@ class QueueRequest extends HeldSignal {
   waitSpan: Span | undefined = undefined;
 
   constructor(
-    req: IncomingMessage,
-    res: ServerResponse | undefined,
+    req: ClientRequest,
+    res: ClientResponse | undefined,
     socket: Duplex | undefined,
     head: Buffer | undefined,
     proxied: boolean,
     headers: string[],
     span: Span | undefined,
+    timeoutMs: number,
   ) {
     super();
+    this.timeoutMs = timeoutMs;
     this.req = req;
     this.res = res;
     this.socket = socket;
@@ -136,7 +149,10 @@ class QueueProxy implements QueueProxyHandle {
   readonly #clock: Clock;
   readonly #log: Log;
   readonly #registry: MetricsRegistry & MetricsSource;
-  readonly #upstream: Upstream;
+  /** The user container: over HTTP/1.1, or over h2c when its port is named so. */
+  readonly #upstream: Upstream | undefined;
+  readonly #h2upstream: Http2Upstream | undefined;
+  readonly #h2forwarder: Http2Forwarder<QueueRequest> | undefined;
   readonly #breaker: Breaker | undefined;
   readonly #stats: RequestStats;
   readonly #metrics: ServiceRequestMetrics<QueueRejection>;
@@ -184,12 +200,25 @@ class QueueProxy implements QueueProxyHandle {
     });
     this.#registry = deps.registry ?? createTextRegistry('queue-proxy');
     const cc = options.containerConcurrency;
-    this.#upstream = new Upstream({
-      host: options.userHost,
-      port: options.userPort,
-      maxSockets: cc > 0 ? cc : Number.POSITIVE_INFINITY,
-      maxFreeSockets: cc > 0 ? cc : 1000,
-    });
+    const forwarderOptions = {
+      responseStartTimeoutMs: options.responseStartTimeoutMs,
+      idleTimeoutMs: options.idleTimeoutMs,
+      bodyTimeoutMs: options.bodyTimeoutMs,
+    };
+    if (options.userProtocol === 'h2c') {
+      this.#upstream = undefined;
+      this.#h2upstream = new Http2Upstream({ host: options.userHost, port: options.userPort });
+      this.#h2forwarder = new Http2Forwarder<QueueRequest>(this, forwarderOptions);
+    } else {
+      this.#upstream = new Upstream({
+        host: options.userHost,
+        port: options.userPort,
+        maxSockets: cc > 0 ? cc : Number.POSITIVE_INFINITY,
+        maxFreeSockets: cc > 0 ? cc : 1000,
+      });
+      this.#h2upstream = undefined;
+      this.#h2forwarder = undefined;
+    }
     this.#breaker = cc > 0 ? new Breaker({ capacity: cc, queueDepth: options.queueDepth }) : undefined;
     this.#stats = new RequestStats(this.#clock);
     this.#metrics = new ServiceRequestMetrics(options.namespace, options.service);
@@ -213,11 +242,7 @@ class QueueProxy implements QueueProxyHandle {
       perRequestBytes: options.heldBodyBytesPerRequest,
     });
     registerHeldBodyMetrics(this.#registry, 'zeroscale_queue', this.#heldBodies);
-    this.#forwarder = new Forwarder<QueueRequest>(this, {
-      responseStartTimeoutMs: options.responseStartTimeoutMs,
-      idleTimeoutMs: options.idleTimeoutMs,
-      bodyTimeoutMs: options.bodyTimeoutMs,
-    });
+    this.#forwarder = new Forwarder<QueueRequest>(this, forwarderOptions);
     this.#upgrades = new UpgradeForwarder<QueueRequest>(this);
     this.#server = createServer(options.limits, {
       request: (req, res) => this.#onRequest(req, res),
@@ -273,7 +298,7 @@ class QueueProxy implements QueueProxyHandle {
     );
   }
 
-  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+  #onRequest(req: ClientRequest, res: ClientResponse): void {
     const marks = scanInternalHeaders(req.rawHeaders, this.#marks);
     if (marks.probe !== undefined) {
       this.#answerProbe(req, res, marks.probe);
@@ -289,9 +314,11 @@ class QueueProxy implements QueueProxyHandle {
     const headers = this.#headersFor(req, proxied, span);
     if (this.#draining) {
       this.#lastArrival = this.#clock.now();
-      res.shouldKeepAlive = false;
+      closeAfterResponse(res);
     }
-    this.#begin(new QueueRequest(req, res, undefined, undefined, proxied, headers, span));
+    this.#begin(
+      new QueueRequest(req, res, undefined, undefined, proxied, headers, span, this.#timeoutOf(req)),
+    );
   }
 
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -299,15 +326,31 @@ class QueueProxy implements QueueProxyHandle {
     if (this.#draining) this.#lastArrival = this.#clock.now();
     const span = this.#startSpan(req);
     this.#begin(
-      new QueueRequest(req, undefined, socket, head, proxied, this.#headersFor(req, proxied, span), span),
+      new QueueRequest(
+        req,
+        undefined,
+        socket,
+        head,
+        proxied,
+        this.#headersFor(req, proxied, span),
+        span,
+        this.#options.timeoutMs,
+      ),
     );
   }
 
-  #startSpan(req: IncomingMessage): Span | undefined {
+  /** timeoutSeconds, or the client's grpc-timeout when that is shorter. */
+  #timeoutOf(req: ClientRequest): number {
+    const own = this.#options.timeoutMs;
+    const grpc = grpcTimeoutMs(req.rawHeaders);
+    return grpc === undefined || grpc === 0 || (own > 0 && own <= grpc) ? own : grpc;
+  }
+
+  #startSpan(req: ClientRequest): Span | undefined {
     return this.#spans?.startRequest(req, this.#options.namespace, this.#options.service);
   }
 
-  #headersFor(req: IncomingMessage, proxied: boolean, span: Span | undefined): string[] {
+  #headersFor(req: ClientRequest, proxied: boolean, span: Span | undefined): string[] {
     const built = buildUpstreamRequestHeaders(
       req.rawHeaders,
       { remoteAddress: req.socket.remoteAddress, protocol: 'http' },
@@ -336,9 +379,8 @@ class QueueProxy implements QueueProxyHandle {
     // Reading a little of the body keeps the client's leaving visible while it waits.
     if (r.res !== undefined) holdBody(r.req, this.#heldBodies);
     if (r.span !== undefined) r.waitSpan = this.#spans!.startWait(r.span, 'queue_wait');
-    const timeoutMs = this.#options.timeoutMs;
-    if (timeoutMs > 0) {
-      r.deadline = r.startedAt + timeoutMs;
+    if (r.timeoutMs > 0) {
+      r.deadline = r.startedAt + r.timeoutMs;
       this.#deadlines.add(r);
     }
     const client = (r.res ?? r.socket)!;
@@ -358,19 +400,46 @@ class QueueProxy implements QueueProxyHandle {
     );
   }
 
-  #unwait(r: QueueRequest, client: ServerResponse | Duplex): void {
+  #unwait(r: QueueRequest, client: ClientResponse | Duplex): void {
     this.#deadlines.remove(r);
     unwatchClient(client);
   }
 
   #dispatch(r: QueueRequest): void {
     const remaining = this.#remainingMs(r);
-    if (r.res !== undefined) this.#forwarder.forward(r.req, r.res, r.headers, this.#upstream, r, remaining);
-    else this.#upgrades.forward(r.req, r.socket!, r.head!, r.headers, this.#upstream, r, remaining);
+    if (r.res === undefined) {
+      // Upgrades (WebSocket) are HTTP/1.1 only; an h2c app has none to take.
+      const upstream = this.#upstream;
+      if (upstream === undefined) this.#refuseUpgrade(r);
+      else
+        this.#upgrades.forward(
+          r.req as IncomingMessage,
+          r.socket!,
+          r.head!,
+          r.headers,
+          upstream,
+          r,
+          remaining,
+        );
+    } else if (this.#h2forwarder !== undefined) {
+      this.#h2forwarder.forward(r.req, r.res, r.headers, this.#h2upstream!, r, remaining);
+    } else {
+      this.#forwarder.forward(r.req, r.res, r.headers, this.#upstream!, r, remaining);
+    }
+  }
+
+  #refuseUpgrade(r: QueueRequest): void {
+    const answer = {
+      status: 501,
+      code: 'UPGRADE_UNSUPPORTED',
+      message: 'the app speaks HTTP/2 (h2c): no upgrade',
+    };
+    writeRawErrorAnswer(r.socket!, answer);
+    this.#end(r, 501, answer.code);
   }
 
   #remainingMs(r: QueueRequest): number {
-    const timeoutMs = this.#options.timeoutMs;
+    const timeoutMs = r.timeoutMs;
     if (timeoutMs === 0) return 0;
     // At least 1 ms: the deadline timer then fires at once rather than meaning "no deadline".
     return Math.max(1, timeoutMs - (performance.now() - r.startedAt));
@@ -484,20 +553,20 @@ class QueueProxy implements QueueProxyHandle {
     );
   }
 
-  #answerProbe(req: IncomingMessage, res: ServerResponse, probe: string): void {
+  #answerProbe(req: ClientRequest, res: ClientResponse, probe: string): void {
     if (probe !== PROBE_QUEUE) {
       writeErrorAnswer(res, { status: 400, code: 'UNKNOWN_PROBE', message: `unknown probe "${probe}"` });
       return;
     }
     const waitMs = this.ready || this.#draining ? 0 : probeWaitMs(req.url);
-    const answer = (r: ServerResponse): void => this.#answerReadiness(r, PROBE_QUEUE);
+    const answer = (r: ClientResponse): void => this.#answerReadiness(r, PROBE_QUEUE);
     if (waitMs === 0 || !this.#heldProbes.hold(res, waitMs, answer)) answer(res);
   }
 
-  #answerReadiness(res: ServerResponse, okBody: string | undefined): void {
+  #answerReadiness(res: ClientResponse, okBody: string | undefined): void {
     if (this.ready) {
       const body = okBody ?? 'ready';
-      res.writeHead(200, [
+      writeResponseHead(res, 200, undefined, [
         'content-type',
         'text/plain',
         'content-length',
@@ -553,7 +622,8 @@ class QueueProxy implements QueueProxyHandle {
     this.#breaker?.rejectWaiting(breakerError('SHUTTING_DOWN', 'queue-proxy is shutting down'));
     this.#deadlines.clear();
     await this.#admin.close();
-    this.#upstream.destroy();
+    this.#upstream?.destroy();
+    this.#h2upstream?.destroy();
     destroyConnections(this.#server);
   }
 }

@@ -3,7 +3,6 @@
 // the app's spans become children of ours. Loaded by tracing.ts only when tracing is on: a proxy
 // without tracing never loads the OpenTelemetry API and makes no span.
 
-import type { IncomingMessage } from 'node:http';
 import {
   type Attributes,
   type Context,
@@ -15,6 +14,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
+import type { ClientRequest } from '../http/client-message.ts';
 import { parseTraceparent } from '../http/traceparent.ts';
 
 export type TracedComponent = 'activator' | 'queue-proxy';
@@ -44,7 +44,7 @@ export class RequestSpans {
   }
 
   /** The span of a request received at `at`: a child of the caller's span when its traceparent is valid. */
-  startRequest(req: IncomingMessage, namespace: string, service: string, at = performance.now()): Span {
+  startRequest(req: ClientRequest, namespace: string, service: string, at = performance.now()): Span {
     return this.#tracer.startSpan(
       this.#name,
       {

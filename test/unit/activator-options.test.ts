@@ -106,10 +106,20 @@ describe('parseStaticConfig', () => {
         services: [{ namespace: 'default', name: 'hello', pods: [{ ip: '127.0.0.1', port: 8012 }] }],
       }),
     );
-    expect(config.services[0]).toMatchObject({ containerConcurrency: 0, timeoutSeconds: 300 });
+    expect(config.services[0]).toMatchObject({
+      containerConcurrency: 0,
+      timeoutSeconds: 300,
+      protocol: 'http1',
+    });
     const { catalog, endpoints } = staticSources(config);
     expect(catalog.list()).toEqual([
-      { namespace: 'default', name: 'hello', containerConcurrency: 0, timeoutSeconds: 300 },
+      {
+        namespace: 'default',
+        name: 'hello',
+        containerConcurrency: 0,
+        timeoutSeconds: 300,
+        protocol: 'http1',
+      },
     ]);
     expect(endpoints.get('default', 'hello')).toEqual([{ ip: '127.0.0.1', port: 8012, ready: true }]);
   });
@@ -121,6 +131,11 @@ describe('parseStaticConfig', () => {
       'a pod without a port',
       '{"services":[{"namespace":"a","name":"b","pods":[{"ip":"127.0.0.1"}]}]}',
       'services.0.pods.0.port',
+    ],
+    [
+      'an unknown protocol',
+      '{"services":[{"namespace":"a","name":"b","protocol":"h3"}]}',
+      'services.0.protocol',
     ],
     [
       'negative concurrency',

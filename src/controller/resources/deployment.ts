@@ -7,6 +7,7 @@ import { resolveServerlessServiceSpec } from '../../api/defaults.ts';
 import { ownedLabels, podSelector } from '../../api/labels.ts';
 import { DEFAULT_SERVING_CONTAINER_NAME, deploymentName } from '../../api/names.ts';
 import { InvalidSpecError } from '../../api/parse.ts';
+import { type ServingProtocol, servingProtocolOf } from '../../api/protocol.ts';
 import {
   QUEUE_PROXY_ARGS,
   QUEUE_PROXY_COMMAND,
@@ -69,6 +70,7 @@ export function buildDeployment(
         containerConcurrency: spec.containerConcurrency,
         timeoutSeconds: spec.timeoutSeconds,
         userProbe: servingContainer.readinessProbe,
+        protocol: servingProtocolOf(userPodSpec.containers),
       }),
     ],
     // Service links put ~7 variables per Service of the namespace in every container: with
@@ -153,6 +155,7 @@ interface QueueProxyInput {
   readonly containerConcurrency: number;
   readonly timeoutSeconds: number;
   readonly userProbe: V1Probe | undefined;
+  readonly protocol: ServingProtocol;
 }
 
 function queueProxyContainer(input: QueueProxyInput): V1Container {
@@ -171,6 +174,8 @@ function queueProxyContainer(input: QueueProxyInput): V1Container {
       name: QUEUE_PROXY_ENV.readinessProbe,
       value: JSON.stringify(queueProxyReadinessProbe(userProbe, userPort)),
     },
+    // Only for h2c, so that the pods of every HTTP/1.1 service stay as they were.
+    ...(input.protocol === 'h2c' ? [{ name: QUEUE_PROXY_ENV.userProtocol, value: input.protocol }] : []),
     // The user's namespace cannot read zeroscale's Secret: the token travels as a value. Who can
     // read this Deployment can mark requests as the activator's (hide load, set X-Forwarded-*);
     // whoever cannot, cannot.

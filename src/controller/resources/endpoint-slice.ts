@@ -11,6 +11,7 @@ import {
   SERVICE_TYPE_LABEL,
 } from '../../api/labels.ts';
 import { publicEndpointSliceName, publicServiceName } from '../../api/names.ts';
+import { H2C_APP_PROTOCOL, servingProtocolOf } from '../../api/protocol.ts';
 import { QUEUE_PROXY_HTTP_PORT, QUEUE_PROXY_HTTP_PORT_NAME } from '../../api/queue-proxy.ts';
 import type { ServerlessService } from '../../api/serverless-service.ts';
 import type { ServingMode } from '../../api/status.ts';
@@ -85,7 +86,11 @@ export function buildPublicEndpointSlice(svc: ServerlessService, backends: Publi
       ownerReferences: [ownerReference(svc)],
     },
     addressType,
-    ports: [{ name: QUEUE_PROXY_HTTP_PORT_NAME, port, protocol: 'TCP' }],
+    ports: [
+      servingProtocolOf(svc.spec.template.spec.containers) === 'h2c'
+        ? { name: QUEUE_PROXY_HTTP_PORT_NAME, port, protocol: 'TCP', appProtocol: H2C_APP_PROTOCOL }
+        : { name: QUEUE_PROXY_HTTP_PORT_NAME, port, protocol: 'TCP' },
+    ],
     endpoints,
   };
 }

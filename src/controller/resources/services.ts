@@ -4,6 +4,7 @@
 import type { V1Service, V1ServicePort } from '@kubernetes/client-node';
 import { ownedLabels, podSelector, SERVICE_TYPE_LABEL, type ServiceType } from '../../api/labels.ts';
 import { privateServiceName, publicServiceName } from '../../api/names.ts';
+import { H2C_APP_PROTOCOL, servingProtocolOf } from '../../api/protocol.ts';
 import {
   QUEUE_PROXY_HTTP_PORT,
   QUEUE_PROXY_HTTP_PORT_NAME,
@@ -31,6 +32,13 @@ const metricsPort: V1ServicePort = {
   protocol: 'TCP',
 };
 
+/** The HTTP port, marked h2c for a service whose app speaks HTTP/2 (gateways then speak h2c to it). */
+function httpPortOf(svc: ServerlessService): V1ServicePort {
+  return servingProtocolOf(svc.spec.template.spec.containers) === 'h2c'
+    ? { ...httpPort, appProtocol: H2C_APP_PROTOCOL }
+    : { ...httpPort };
+}
+
 function serviceMetadata(svc: ServerlessService, name: string, type: ServiceType) {
   return {
     name,
@@ -54,7 +62,7 @@ export function buildPrivateService(svc: ServerlessService): V1Service {
       type: 'ClusterIP',
       clusterIP: 'None',
       selector: podSelector(svc.metadata.name),
-      ports: [{ ...httpPort }, { ...metricsPort }],
+      ports: [httpPortOf(svc), { ...metricsPort }],
     },
   };
 }
@@ -65,6 +73,6 @@ export function buildPublicService(svc: ServerlessService): V1Service {
     kind: 'Service',
     metadata: serviceMetadata(svc, publicServiceName(svc.metadata.name), 'public'),
     // No selector: the port's name ties it to the EndpointSlice's port; targetPort is unused.
-    spec: { type: 'ClusterIP', ports: [{ ...httpPort }] },
+    spec: { type: 'ClusterIP', ports: [httpPortOf(svc)] },
   };
 }

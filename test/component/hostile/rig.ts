@@ -198,6 +198,7 @@ export async function startHostileRig(): Promise<HostileRig> {
       `${prefix}_queued_requests`,
       `${prefix}_held_body_bytes`,
       `${prefix}_open_connections`,
+      `${prefix}_http2_streams`,
     ]) {
       const v = metricValue(text, name);
       // The scrape's own connection is the admin server's, not the data plane's.
