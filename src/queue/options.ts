@@ -119,7 +119,7 @@ export function parseQueueProxyEnv(env: Env): QueueProxyOptions {
   const o = readOptions(queueProxyEnvOptions, env);
   let readinessProbe: ReadinessProbeSpec;
   try {
-    readinessProbe = parseReadinessProbe(o.readinessProbe, o.userPort);
+    readinessProbe = parseReadinessProbe(o.readinessProbe, o.userPort, o.userProtocol === 'h2c');
   } catch (err) {
     throw new ZeroscaleError(INVALID_ENV, `${E.readinessProbe}: ${(err as Error).message}`, { cause: err });
   }

@@ -12,7 +12,11 @@ export type ProbeAction =
       readonly scheme: 'http' | 'https';
       /** Flat [name, value, …]. */
       readonly headers: readonly string[];
-    };
+      /** The app speaks HTTP/2 cleartext only (its port is named h2c): the GET goes over h2c. */
+      readonly h2c: boolean;
+    }
+  /** Kubernetes' gRPC probe: grpc.health.v1.Health/Check over h2c; SERVING is ready. */
+  | { readonly kind: 'grpc'; readonly port: number; readonly service: string };
 
 export interface ReadinessProbeSpec {
   readonly action: ProbeAction;
@@ -34,11 +38,15 @@ const DEFAULT_FAILURE_THRESHOLD = 3;
 const DEFAULT_SUCCESS_THRESHOLD = 1;
 
 /**
- * Parses the probe JSON. A port that is a name (or absent) means the user port; gRPC and exec
- * probes (which the controller should already have rewritten) become TCP probes of that port.
- * Throws INVALID_READINESS_PROBE with the reason.
+ * Parses the probe JSON. A port that is a name (or absent) means the user port; exec probes (which
+ * the controller should already have rewritten) become TCP probes of that port. `h2c`: the app
+ * speaks HTTP/2 only, so an HTTP probe goes over h2c. Throws INVALID_READINESS_PROBE with the reason.
  */
-export function parseReadinessProbe(json: string | undefined, userPort: number): ReadinessProbeSpec {
+export function parseReadinessProbe(
+  json: string | undefined,
+  userPort: number,
+  h2c = false,
+): ReadinessProbeSpec {
   if (json === undefined || json.trim() === '') return tcpSpec(userPort);
   let probe: unknown;
   try {
@@ -61,9 +69,14 @@ export function parseReadinessProbe(json: string | undefined, userPort: number):
       path: path.startsWith('/') ? path : `/${path}`,
       scheme,
       headers: headersOf(httpGet.httpHeaders),
+      h2c: h2c && scheme === 'http',
     };
+  } else if (isObject(probe.grpc)) {
+    const service = probe.grpc.service;
+    if (service !== undefined && typeof service !== 'string') throw invalid('grpc.service is not a string');
+    action = { kind: 'grpc', port: portOf(probe.grpc.port, userPort), service: service ?? '' };
   } else {
-    const tcp = isObject(probe.tcpSocket) ? probe.tcpSocket : isObject(probe.grpc) ? probe.grpc : {};
+    const tcp = isObject(probe.tcpSocket) ? probe.tcpSocket : {};
     action = { kind: 'tcp', port: portOf(tcp.port, userPort) };
   }
   return {

@@ -3,7 +3,9 @@
 // queue-proxy's readiness is this result, so a pod is usable the moment the app listens.
 
 import http from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import net from 'node:net';
+import { loadHttp2 } from '../http/http2-module.ts';
 import type { ProbeAction, ReadinessProbeSpec } from './probe-spec.ts';
 
 export interface ReadinessProberOptions {
@@ -96,7 +98,16 @@ export class ReadinessProber {
 
 /** One probe attempt; resolves true on success, never rejects. */
 export function probeOnce(action: ProbeAction, host: string, timeoutMs: number): Promise<boolean> {
-  return action.kind === 'tcp' ? probeTcp(host, action.port, timeoutMs) : probeHttp(action, host, timeoutMs);
+  switch (action.kind) {
+    case 'tcp':
+      return probeTcp(host, action.port, timeoutMs);
+    case 'grpc':
+      return probeHttp2(host, action.port, grpcHealthCheck(action.service), timeoutMs);
+    case 'http':
+      return action.h2c
+        ? probeHttp2(host, action.port, http2Get(host, action), timeoutMs)
+        : probeHttp(action, host, timeoutMs);
+  }
 }
 
 function probeTcp(host: string, port: number, timeoutMs: number): Promise<boolean> {
@@ -158,5 +169,97 @@ function probeHttp(
     req.once('error', () => done(false));
     req.once('timeout', () => done(false));
     req.end();
+  });
+}
+
+/** What one HTTP/2 probe sends and how its answer is judged. */
+interface Http2Probe {
+  readonly headers: OutgoingHttpHeaders;
+  readonly body: Buffer | undefined;
+  /** Given the response headers, the body and the trailers: did the probe pass? */
+  passed(headers: IncomingHttpHeaders, body: Buffer, trailers: IncomingHttpHeaders): boolean;
+}
+
+function http2Get(host: string, action: ProbeAction & { kind: 'http' }): Http2Probe {
+  const headers: OutgoingHttpHeaders = {
+    ':method': 'GET',
+    ':path': action.path,
+    ':authority': `${host}:${action.port}`,
+    'user-agent': 'zeroscale-queue-proxy-probe',
+  };
+  for (let i = 0; i < action.headers.length; i += 2)
+    headers[action.headers[i]!.toLowerCase()] = action.headers[i + 1]!;
+  return {
+    headers,
+    body: undefined,
+    passed: (h) => {
+      const status = Number(h[':status']);
+      return status >= 200 && status < 400;
+    },
+  };
+}
+
+// grpc.health.v1.HealthCheckResponse{status: SERVING}: field 1, varint 1.
+const SERVING = Buffer.from([0x08, 0x01]);
+
+/**
+ * Kubernetes' gRPC probe: grpc.health.v1.Health/Check for `service` ("" = the server as a whole);
+ * it passes when the answer is SERVING with grpc-status 0. The one protobuf message is written by
+ * hand: HealthCheckRequest{service} is field 1, a string.
+ */
+function grpcHealthCheck(service: string): Http2Probe {
+  const name = Buffer.from(service, 'utf8');
+  const message =
+    name.length === 0 ? Buffer.alloc(0) : Buffer.concat([Buffer.from([0x0a, name.length]), name]);
+  const frame = Buffer.alloc(5 + message.length);
+  frame.writeUInt32BE(message.length, 1);
+  message.copy(frame, 5);
+  return {
+    headers: {
+      ':method': 'POST',
+      ':path': '/grpc.health.v1.Health/Check',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    },
+    body: frame,
+    passed: (headers, body, trailers) => {
+      const status = trailers['grpc-status'] ?? headers['grpc-status'];
+      return status === '0' && body.length >= 7 && body.subarray(5, 7).equals(SERVING);
+    },
+  };
+}
+
+/** One request on a fresh h2c connection (a probe must see the listener, not a pool). */
+function probeHttp2(host: string, port: number, probe: Http2Probe, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const session = loadHttp2().connect(`http://${host.includes(':') ? `[${host}]` : host}:${port}`);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    let settled = false;
+    const done = (ok: boolean): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      session.destroy();
+      resolve(ok);
+    };
+    session.on('error', () => done(false));
+    const stream = session.request(probe.headers, { endStream: probe.body === undefined });
+    let headers: IncomingHttpHeaders = {};
+    let trailers: IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    let size = 0;
+    stream.on('response', (h) => {
+      headers = h;
+    });
+    stream.on('trailers', (t) => {
+      trailers = t;
+    });
+    stream.on('data', (d: Buffer) => {
+      // A probe needs a few bytes: anything past 4 KiB is not read.
+      if ((size += d.length) <= 4_096) chunks.push(d);
+    });
+    stream.on('end', () => done(probe.passed(headers, Buffer.concat(chunks), trailers)));
+    stream.on('error', () => done(false));
+    if (probe.body !== undefined) stream.end(probe.body);
   });
 }

@@ -82,6 +82,11 @@ async function startH2App(): Promise<number> {
       length += d.length;
     });
     stream.on('end', () => {
+      if (headers[':path'] === '/ready') {
+        stream.respond({ ':status': 204 });
+        stream.end();
+        return;
+      }
       if (headers[':path'] === '/trailers') {
         stream.respond({ ':status': 200 }, { waitForTrailers: true });
         stream.on('wantTrailers', () => stream.sendTrailers({ 'x-checksum': 'abc' }));
@@ -300,5 +305,64 @@ describe('HTTP/2 drain', () => {
     await waitFor('GOAWAY', () => goaway || undefined);
     expect((await long).text).toBe('long');
     await drained;
+  });
+});
+
+describe('queue-proxy: readiness of an HTTP/2 app', () => {
+  it('sends an HTTP probe over h2c to an app that speaks only HTTP/2', async () => {
+    const appPort = await startH2App();
+    const { parseReadinessProbe } = await import('../../src/queue/probe-spec.ts');
+    const qp = await startTestQueueProxy(appPort, {
+      userProtocol: 'h2c',
+      readinessProbe: {
+        ...parseReadinessProbe('{"httpGet":{"path":"/ready"}}', appPort, true),
+        periodMs: 50,
+      },
+    });
+    cleanups.push(() => qp.close());
+    await qp.whenReady();
+    expect(qp.ready).toBe(true);
+  });
+
+  it('runs a gRPC health check: ready on SERVING, not ready on NOT_SERVING', async () => {
+    const { parseReadinessProbe } = await import('../../src/queue/probe-spec.ts');
+    let serving = false;
+    let checks = 0;
+    const health = new grpc.Server();
+    health.addService(
+      {
+        Check: {
+          path: '/grpc.health.v1.Health/Check',
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: (b: Buffer) => b,
+          requestDeserialize: (b: Buffer) => b,
+          // HealthCheckResponse{status}: SERVING = 1, NOT_SERVING = 2.
+          responseSerialize: (status: number) => Buffer.from([0x08, status]),
+          responseDeserialize: (b: Buffer) => b[1]!,
+        },
+      },
+      {
+        Check: (_call: unknown, callback: (e: null, s: number) => void) => {
+          checks++;
+          callback(null, serving ? 1 : 2);
+        },
+      },
+    );
+    const port = await new Promise<number>((resolve, reject) =>
+      health.bindAsync(`${LOOPBACK}:0`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
+    );
+    cleanups.push(() => health.forceShutdown());
+    const probe = { ...parseReadinessProbe('{"grpc":{}}', port, true), periodMs: 50, failureThreshold: 1 };
+    const qp = await startTestQueueProxy(port, { userProtocol: 'h2c', readinessProbe: probe });
+    cleanups.push(() => qp.close());
+    await waitFor('a few probes', () => checks >= 3 || undefined);
+    expect(qp.ready).toBe(false);
+    serving = true;
+    await qp.whenReady();
+    serving = false;
+    await waitFor('not ready once NOT_SERVING', () => !qp.ready || undefined);
   });
 });

@@ -619,7 +619,14 @@ describe('queue-proxy readiness', () => {
     });
     const qp = await queueProxy(a.port, {
       readinessProbe: {
-        action: { kind: 'http', port: a.port, path: '/ready', scheme: 'http', headers: ['x-probe', 'yes'] },
+        action: {
+          kind: 'http',
+          port: a.port,
+          path: '/ready',
+          scheme: 'http',
+          headers: ['x-probe', 'yes'],
+          h2c: false,
+        },
         periodMs: 50,
         timeoutMs: 1_000,
         successThreshold: 1,

@@ -153,16 +153,23 @@ describe('parseReadinessProbe', () => {
         failureThreshold: 5,
       }),
       expected: {
-        action: { kind: 'http', port: 8080, path: '/ready', scheme: 'https', headers: ['x-a', '1'] },
+        action: {
+          kind: 'http',
+          port: 8080,
+          path: '/ready',
+          scheme: 'https',
+          headers: ['x-a', '1'],
+          h2c: false,
+        },
         timeoutMs: 2000,
         successThreshold: 2,
         failureThreshold: 5,
       },
     },
     {
-      name: 'grpc becomes a TCP probe of its port',
-      json: '{"grpc":{"port":9000}}',
-      expected: { action: { kind: 'tcp', port: 9000 } },
+      name: 'grpc is a gRPC health check of its port',
+      json: '{"grpc":{"port":9000,"service":"echo"}}',
+      expected: { action: { kind: 'grpc', port: 9000, service: 'echo' } },
     },
     {
       name: 'periodSeconds 0 (Knative aggressive) keeps the default steady period',
@@ -175,6 +182,13 @@ describe('parseReadinessProbe', () => {
       expect(parseReadinessProbe(c.json, 8080)).toMatchObject(c.expected as object);
     });
   }
+
+  it('sends the HTTP probe of an h2c app over h2c', () => {
+    expect(parseReadinessProbe('{"httpGet":{"path":"/ready"}}', 8080, true).action).toMatchObject({
+      kind: 'http',
+      h2c: true,
+    });
+  });
 
   const bad: readonly [string, string][] = [
     ['not an object', '[1]'],
