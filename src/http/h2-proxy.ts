@@ -12,18 +12,14 @@ import type { ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders } from
 import {
   type ClientRequest,
   type ClientResponse,
-  clientGone,
   endWithHeadersOnly,
   headerObject,
-  isHttp2Request,
-  responseFinished,
   writeResponseHead,
 } from './client-message.ts';
+import { ClientExchange, ForwarderBase } from './exchange.ts';
 import { IDEMPOTENT_METHODS, type ProxyFailure, proxyFailure } from './failures.ts';
-import { type BodyFraming, EMPTY_BODY, NO_BODY, requestFraming } from './framing.ts';
+import { EMPTY_BODY, requestFraming } from './framing.ts';
 import type { Http2Upstream, UpstreamSession } from './h2-upstream.ts';
-import { takeHeldChunks } from './held-body.ts';
-import type { ForwarderOptions, ForwardHandler } from './proxy.ts';
 
 // The HEADERS frame flag that ends the stream (RFC 9113 §6.2).
 const END_STREAM = 0x1;
@@ -80,27 +76,10 @@ function responseHeaders(raw: readonly string[]): string[] {
 }
 
 const kExchange = Symbol('zeroscale.h2exchange');
-interface Tagged {
-  [kExchange]?: Http2Exchange | undefined;
-}
 const kSession = Symbol('zeroscale.h2session');
-type UpstreamStream = ClientHttp2Stream & Tagged & { [kSession]?: UpstreamSession };
+type UpstreamStream = ClientHttp2Stream & { [kExchange]?: Http2Exchange; [kSession]?: UpstreamSession };
 
-export class Http2Forwarder<C> {
-  readonly handler: ForwardHandler<C>;
-  readonly responseStartTimeoutMs: number;
-  readonly idleTimeoutMs: number;
-  readonly maxBodyBytes: number;
-  readonly bodyTimeoutMs: number;
-
-  constructor(handler: ForwardHandler<C>, options: ForwarderOptions = {}) {
-    this.handler = handler;
-    this.responseStartTimeoutMs = options.responseStartTimeoutMs ?? 0;
-    this.idleTimeoutMs = options.idleTimeoutMs ?? 0;
-    this.maxBodyBytes = options.maxBodyBytes ?? Number.POSITIVE_INFINITY;
-    this.bodyTimeoutMs = options.bodyTimeoutMs ?? 0;
-  }
-
+export class Http2Forwarder<C> extends ForwarderBase<C> {
   /** As Forwarder.forward, to an HTTP/2 upstream. */
   forward(
     req: ClientRequest,
@@ -110,58 +89,32 @@ export class Http2Forwarder<C> {
     context: C,
     timeoutMs: number,
   ): void {
-    // See Forwarder.forward: a client gone before its turn is never seen to leave.
-    if (clientGone(res)) {
-      this.handler.forwardEnded(context, proxyFailure('CLIENT_ABORTED', 'client closed the connection'));
-      return;
-    }
-    new Http2Exchange(this as Http2Forwarder<unknown>, req, res, upstream, context).start(headers, timeoutMs);
+    if (this.clientLeft(res, context)) return;
+    new Http2Exchange(this as ForwarderBase<unknown>, req, res, upstream, context).start(headers, timeoutMs);
   }
 }
 
-class Http2Exchange {
-  readonly forwarder: Http2Forwarder<unknown>;
-  readonly req: ClientRequest & Tagged;
-  readonly res: ClientResponse & Tagged;
+class Http2Exchange extends ClientExchange {
   readonly upstream: Http2Upstream;
-  readonly context: unknown;
-  framing: BodyFraming = NO_BODY;
   session: UpstreamSession | undefined = undefined;
   stream: UpstreamStream | undefined = undefined;
-  bodyFlowing = false;
-  bodyBytesSent = 0;
-  requestSent = false;
-  bodyTimerSet = false;
-  responseStarted = false;
   upstreamEnded = false;
-  ended = false;
-  deadlineTimer: NodeJS.Timeout | undefined = undefined;
-  startTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(
-    forwarder: Http2Forwarder<unknown>,
+    forwarder: ForwarderBase<unknown>,
     req: ClientRequest,
     res: ClientResponse,
     upstream: Http2Upstream,
     context: unknown,
   ) {
-    this.forwarder = forwarder;
-    this.req = req;
-    this.res = res;
+    super(forwarder, req, res, upstream.address, context);
     this.upstream = upstream;
-    this.context = context;
   }
 
   start(headers: readonly string[], timeoutMs: number): void {
     const req = this.req;
     this.framing = requestFraming(req);
-    this.res[kExchange] = this;
-    req[kExchange] = this;
-    this.res.on('close', onClientClose);
-    const f = this.forwarder;
-    if (timeoutMs > 0) this.deadlineTimer = setTimeout(onDeadline, timeoutMs, this);
-    if (f.responseStartTimeoutMs > 0)
-      this.startTimer = setTimeout(onResponseStartTimeout, f.responseStartTimeoutMs, this);
+    this.watchClient(timeoutMs);
     const session = this.upstream.session();
     if (session === undefined) {
       this.fail(this.#notSent(new Error('upstream pool closed')));
@@ -191,8 +144,9 @@ class Http2Exchange {
     stream.on('drain', onUpstreamDrain);
     stream.on('error', onUpstreamError);
     stream.on('close', onUpstreamClose);
-    if (f.idleTimeoutMs > 0) {
-      stream.setTimeout(f.idleTimeoutMs);
+    const idleMs = this.forwarder.idleTimeoutMs;
+    if (idleMs > 0) {
+      stream.setTimeout(idleMs);
       stream.on('timeout', onUpstreamTimeout);
     }
     // The body waits until the connection is up, so a refused connection leaves it unread for
@@ -205,46 +159,35 @@ class Http2Exchange {
 
   /** A failure before anything went to the upstream: always safe to send again. */
   #notSent(cause: Error): ProxyFailure {
-    return proxyFailure(
-      'UPSTREAM_CONNECT_FAILED',
-      `could not open a stream to upstream ${this.upstream.address}`,
-      {
-        retryable: true,
-        cause,
-      },
-    );
+    return proxyFailure('UPSTREAM_CONNECT_FAILED', `could not open a stream to upstream ${this.address}`, {
+      retryable: true,
+      cause,
+    });
   }
 
   // ---- upstream side ---------------------------------------------------------------------
 
   responseHead(headers: IncomingHttpHeaders, flags: number, raw: readonly string[]): void {
     if (this.ended) return;
-    if (this.startTimer !== undefined) {
-      clearTimeout(this.startTimer);
-      this.startTimer = undefined;
-    }
+    this.responseBegan();
     const status = Number(headers[':status']);
     try {
       // A header block that ends the stream (gRPC's trailers-only answer) stays one.
       if ((flags & END_STREAM) !== 0) {
         this.upstreamEnded = true;
-        this.responseStarted = true;
         endWithHeadersOnly(this.res, status, headerObject(responseHeaders(raw)));
-        this.forwarder.handler.responseStarted?.(this.context);
-        return;
+      } else {
+        writeResponseHead(this.res, status, undefined, responseHeaders(raw));
       }
-      writeResponseHead(this.res, status, undefined, responseHeaders(raw));
     } catch (err) {
       this.fail(
-        proxyFailure('UPSTREAM_PROTOCOL_ERROR', `upstream ${this.upstream.address} sent an invalid header`, {
+        proxyFailure('UPSTREAM_PROTOCOL_ERROR', `upstream ${this.address} sent an invalid header`, {
           cause: err as Error,
         }),
       );
       return;
     }
-    this.responseStarted = true;
-    this.res.on('drain', onClientDrain);
-    this.forwarder.handler.responseStarted?.(this.context);
+    this.responseHeadSent();
   }
 
   responseBody(chunk: Buffer): void {
@@ -282,7 +225,7 @@ class Http2Exchange {
       this.fail(
         proxyFailure(
           'UPSTREAM_RESPONSE_ABORTED',
-          `upstream ${this.upstream.address} reset the stream in the middle of the response (code ${stream.rstCode})`,
+          `upstream ${this.address} reset the stream in the middle of the response (code ${stream.rstCode})`,
           { responseStarted: true },
         ),
       );
@@ -290,7 +233,7 @@ class Http2Exchange {
     }
     if (!session.connected) {
       this.fail(
-        proxyFailure('UPSTREAM_CONNECT_FAILED', `could not connect to upstream ${this.upstream.address}`, {
+        proxyFailure('UPSTREAM_CONNECT_FAILED', `could not connect to upstream ${this.address}`, {
           retryable: true,
         }),
       );
@@ -303,103 +246,33 @@ class Http2Exchange {
     this.fail(
       proxyFailure(
         'UPSTREAM_RESET',
-        `upstream ${this.upstream.address} ${refused ? 'refused' : 'reset'} the stream before responding (code ${stream.rstCode})`,
+        `upstream ${this.address} ${refused ? 'refused' : 'reset'} the stream before responding (code ${stream.rstCode})`,
         { retryable: replayable && (refused || IDEMPOTENT_METHODS.has(this.req.method!)) },
       ),
     );
   }
 
-  // ---- client body -------------------------------------------------------------------------
+  // ---- the upstream side of ClientExchange -------------------------------------------------
 
-  startBody(): void {
-    if (this.bodyFlowing || this.ended || this.framing <= EMPTY_BODY) return;
-    this.bodyFlowing = true;
-    const req = this.req;
-    const held = takeHeldChunks(req);
-    if (held !== undefined) {
-      for (const chunk of held) if (!this.acceptBody(chunk)) return;
-    }
-    if (req.readableEnded) {
-      this.endBody();
-      return;
-    }
-    req.on('data', onClientData);
-    req.on('end', onClientEnd);
-    const bodyTimeoutMs = this.forwarder.bodyTimeoutMs;
-    if (bodyTimeoutMs > 0 && !req.complete) {
-      this.bodyTimerSet = true;
-      req.on('timeout', onClientBodyTimeout);
-      if (isHttp2Request(req)) req.setTimeout(bodyTimeoutMs);
-      else req.socket.setTimeout(bodyTimeoutMs);
-    }
-    req.resume();
+  protected writeUpstream(chunk: Buffer): boolean {
+    return this.stream?.write(chunk) !== false;
   }
 
-  acceptBody(chunk: Buffer): boolean {
-    this.bodyBytesSent += chunk.length;
-    if (this.bodyBytesSent > this.forwarder.maxBodyBytes) {
-      this.fail(
-        proxyFailure('BODY_TOO_LARGE', `request body larger than ${this.forwarder.maxBodyBytes} bytes`, {
-          responseStarted: this.responseStarted,
-        }),
-      );
-      return false;
-    }
-    if (this.stream?.write(chunk) === false) this.req.pause();
-    return true;
-  }
-
-  endBody(): void {
-    this.clearBodyTimer();
-    this.requestSent = true;
+  protected endUpstream(): void {
     this.stream?.end();
   }
 
-  clearBodyTimer(): void {
-    if (!this.bodyTimerSet) return;
-    this.bodyTimerSet = false;
-    const req = this.req;
-    req.removeListener('timeout', onClientBodyTimeout);
-    if (isHttp2Request(req)) req.setTimeout(0);
-    else req.socket?.setTimeout(0);
-  }
-
-  detachClientBody(): void {
-    if (!this.bodyFlowing) return;
-    this.bodyFlowing = false;
-    this.clearBodyTimer();
-    const req = this.req;
-    req.removeListener('data', onClientData);
-    req.removeListener('end', onClientEnd);
-    if (!req.readableEnded) req.pause();
-  }
-
-  // ---- outcome -----------------------------------------------------------------------------
-
-  fail(failure: ProxyFailure): void {
-    if (this.ended) return;
-    this.finish();
+  protected releaseUpstream(): void {
     const stream = this.stream;
     if (stream !== undefined && !stream.closed) stream.close(CANCEL);
-    this.detachClientBody();
-    if (failure.responseStarted && !clientGone(this.res)) this.res.destroy();
-    this.forwarder.handler.forwardEnded(this.context, failure);
   }
 
-  succeed(): void {
-    if (this.ended) return;
-    this.finish();
-    this.forwarder.handler.forwardEnded(this.context, undefined);
+  resumeUpstream(): void {
+    this.stream?.resume();
   }
 
-  finish(): void {
-    this.ended = true;
-    if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
-    if (this.startTimer !== undefined) clearTimeout(this.startTimer);
-    this.res.removeListener('close', onClientClose);
-    this.res.removeListener('drain', onClientDrain);
-    this.res[kExchange] = undefined;
-    this.req[kExchange] = undefined;
+  override finish(): void {
+    super.finish();
     if (this.stream !== undefined) this.stream[kExchange] = undefined;
   }
 }
@@ -451,69 +324,10 @@ function onUpstreamTimeout(this: UpstreamStream): void {
   exchange.fail(
     proxyFailure(
       'IDLE_TIMEOUT',
-      `no data from upstream ${exchange.upstream.address} for ${exchange.forwarder.idleTimeoutMs} ms`,
-      { responseStarted: exchange.responseStarted },
-    ),
-  );
-}
-
-function onClientData(this: ClientRequest & Tagged, chunk: Buffer): void {
-  const exchange = this[kExchange];
-  if (exchange !== undefined && !exchange.ended) exchange.acceptBody(chunk);
-}
-
-function onClientEnd(this: ClientRequest & Tagged): void {
-  this[kExchange]?.endBody();
-}
-
-function onClientBodyTimeout(this: ClientRequest & Tagged): void {
-  const exchange = this[kExchange];
-  if (exchange === undefined || exchange.ended) return;
-  exchange.fail(
-    proxyFailure(
-      'CLIENT_BODY_TIMEOUT',
-      `no byte of the request body for ${exchange.forwarder.bodyTimeoutMs} ms`,
+      `no data from upstream ${exchange.address} for ${exchange.forwarder.idleTimeoutMs} ms`,
       {
         responseStarted: exchange.responseStarted,
       },
-    ),
-  );
-}
-
-function onClientDrain(this: ClientResponse & Tagged): void {
-  this[kExchange]?.stream?.resume();
-}
-
-function onClientClose(this: ClientResponse & Tagged): void {
-  const exchange = this[kExchange];
-  if (exchange === undefined || exchange.ended) return;
-  if (responseFinished(this)) exchange.succeed();
-  else {
-    exchange.fail(
-      proxyFailure('CLIENT_ABORTED', 'client closed the connection', {
-        responseStarted: exchange.responseStarted,
-      }),
-    );
-  }
-}
-
-function onDeadline(exchange: Http2Exchange): void {
-  exchange.deadlineTimer = undefined;
-  if (exchange.ended) return;
-  exchange.fail(
-    proxyFailure('REQUEST_TIMEOUT', 'request timeout: the request took longer than allowed', {
-      responseStarted: exchange.responseStarted,
-    }),
-  );
-}
-
-function onResponseStartTimeout(exchange: Http2Exchange): void {
-  exchange.startTimer = undefined;
-  if (exchange.ended || exchange.responseStarted) return;
-  exchange.fail(
-    proxyFailure(
-      'RESPONSE_START_TIMEOUT',
-      `upstream ${exchange.upstream.address} did not start its response within ${exchange.forwarder.responseStartTimeoutMs} ms`,
     ),
   );
 }

@@ -1,80 +1,33 @@
 // The forwarding core of the queue-proxy and the activator: one client request to one upstream
-// over its pool of kept-alive connections (upstream.ts), bodies streamed both ways with
+// over its pool of kept-alive HTTP/1.1 connections (upstream.ts), bodies streamed both ways with
 // backpressure, deadlines, and a precise account of how a failure happened (so the activator
-// knows when sending again is safe).
+// knows when sending again is safe). The client's side is exchange.ts, shared with h2-proxy.ts.
 //
-// Hot path: one Exchange object per forwarded request, which is itself the connection's user;
-// client-side events go to module-level functions that find their Exchange through a symbol on
-// the emitter, so no closure is made per request.
+// Hot path: one Exchange object per forwarded request, which is itself the connection's user.
 
 import type { ServerResponse } from 'node:http';
 import {
   type ClientRequest,
   type ClientResponse,
-  clientGone,
   closeAfterResponse,
-  isHttp2Request,
-  responseFinished,
   writeResponseHead,
 } from './client-message.ts';
-import { classifyUpstreamError, IDEMPOTENT_METHODS, type ProxyFailure, proxyFailure } from './failures.ts';
+import { ClientExchange, ForwarderBase } from './exchange.ts';
+import { classifyUpstreamError, IDEMPOTENT_METHODS, proxyFailure } from './failures.ts';
 import { type BodyFraming, CHUNKED_BODY, EMPTY_BODY, NO_BODY, requestFraming } from './framing.ts';
-import { takeHeldChunks } from './held-body.ts';
-
-export { hasUnreadBody } from './framing.ts';
-
 import { dropHopByHop } from './headers.ts';
 import type { ResponseHead } from './response-parser.ts';
 import type { ConnectionUser, Upstream, UpstreamConnection } from './upstream.ts';
 
-export interface ForwardHandler<C> {
-  /**
-   * Called exactly once per `forward`. `failure` undefined: the whole response reached the client.
-   * With a failure whose `responseStarted` is false nothing was written to the client: the handler
-   * answers it (see `writeErrorAnswer`) or, when `retryable`, may forward it again elsewhere.
-   * The client request is then left unread and paused, ready to be forwarded again.
-   */
-  forwardEnded(context: C, failure: ProxyFailure | undefined): void;
-  /** Optional: the upstream's status line and headers went to the client (its first byte). */
-  responseStarted?(context: C): void;
-}
-
-export interface ForwarderOptions {
-  /** From sending the request until the response begins; 0 = no limit. */
-  readonly responseStartTimeoutMs?: number;
-  /** No byte either way on the upstream connection for this long; 0 = no limit. */
-  readonly idleTimeoutMs?: number;
-  /** Largest request body forwarded; beyond it 413 (or a cut connection if answering began). */
-  readonly maxBodyBytes?: number;
-  /** No byte of the client's body for this long while it is being forwarded: 408; 0 = no limit. */
-  readonly bodyTimeoutMs?: number;
-}
+export type { ForwarderOptions, ForwardHandler } from './exchange.ts';
+export { hasUnreadBody } from './framing.ts';
 
 // Methods for which an absent body is announced as Content-Length: 0, as Node's client does.
 const METHODS_WITH_IMPLICIT_BODY: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH']);
 const CHUNK_END = Buffer.from('\r\n');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 
-const kExchange = Symbol('zeroscale.exchange');
-interface Tagged {
-  [kExchange]?: Exchange | undefined;
-}
-
-export class Forwarder<C> {
-  readonly handler: ForwardHandler<C>;
-  readonly responseStartTimeoutMs: number;
-  readonly idleTimeoutMs: number;
-  readonly maxBodyBytes: number;
-  readonly bodyTimeoutMs: number;
-
-  constructor(handler: ForwardHandler<C>, options: ForwarderOptions = {}) {
-    this.handler = handler;
-    this.responseStartTimeoutMs = options.responseStartTimeoutMs ?? 0;
-    this.idleTimeoutMs = options.idleTimeoutMs ?? 0;
-    this.maxBodyBytes = options.maxBodyBytes ?? Number.POSITIVE_INFINITY;
-    this.bodyTimeoutMs = options.bodyTimeoutMs ?? 0;
-  }
-
+export class Forwarder<C> extends ForwarderBase<C> {
   /**
    * Forwards `req` to `upstream` with `headers` (flat, already rewritten; not modified) and
    * streams the answer to `res`. `timeoutMs` is what is left of the request's whole deadline
@@ -88,68 +41,37 @@ export class Forwarder<C> {
     context: C,
     timeoutMs: number,
   ): void {
-    // The client may have left before its turn came (an HTTP/2 stream reset as it was opened):
-    // 'close' has been and gone, so nothing would ever end the exchange.
-    if (clientGone(res)) {
-      this.handler.forwardEnded(context, proxyFailure('CLIENT_ABORTED', 'client closed the connection'));
-      return;
-    }
-    const exchange = new Exchange(this as Forwarder<unknown>, req, res, upstream, context);
+    if (this.clientLeft(res, context)) return;
+    const exchange = new Exchange(this as ForwarderBase<unknown>, req, res, upstream, context);
     exchange.start(headers, timeoutMs);
   }
 }
 
-class Exchange implements ConnectionUser {
-  readonly forwarder: Forwarder<unknown>;
-  readonly req: ClientRequest & Tagged;
-  readonly res: ClientResponse & Tagged;
+class Exchange extends ClientExchange implements ConnectionUser {
   readonly upstream: Upstream;
-  readonly context: unknown;
   /** The request line and headers, ready to write on any connection (again, after a retry). */
   head = '';
-  framing: BodyFraming = NO_BODY;
   conn: UpstreamConnection | undefined = undefined;
   waitingForConnection = false;
-  /** We started reading the client's body into the upstream connection. */
-  bodyFlowing = false;
-  bodyBytesSent = 0;
-  /** The whole request, body included, was written upstream. */
-  requestSent = false;
-  /** The client's socket timeout is set to the body timeout (cleared when the body ends). */
-  bodyTimerSet = false;
-  responseStarted = false;
-  ended = false;
   /** A kept-alive connection that the upstream had closed was replaced once already. */
   staleRetried = false;
-  deadlineTimer: NodeJS.Timeout | undefined = undefined;
-  startTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(
-    forwarder: Forwarder<unknown>,
+    forwarder: ForwarderBase<unknown>,
     req: ClientRequest,
     res: ClientResponse,
     upstream: Upstream,
     context: unknown,
   ) {
-    this.forwarder = forwarder;
-    this.req = req;
-    this.res = res;
+    super(forwarder, req, res, upstream.address, context);
     this.upstream = upstream;
-    this.context = context;
   }
 
   start(headers: readonly string[], timeoutMs: number): void {
     const req = this.req;
     this.framing = requestFraming(req);
     this.head = requestHead(req.method!, req.url!, headers, this.framing);
-    this.res[kExchange] = this;
-    this.req[kExchange] = this;
-    this.res.on('close', onClientClose);
-    const forwarder = this.forwarder;
-    if (timeoutMs > 0) this.deadlineTimer = setTimeout(onDeadline, timeoutMs, this);
-    if (forwarder.responseStartTimeoutMs > 0) {
-      this.startTimer = setTimeout(onResponseStartTimeout, forwarder.responseStartTimeoutMs, this);
-    }
+    this.watchClient(timeoutMs);
     this.waitingForConnection = true;
     this.upstream.acquire(this);
   }
@@ -185,7 +107,7 @@ class Exchange implements ConnectionUser {
     this.fail(
       proxyFailure(
         'IDLE_TIMEOUT',
-        `no data from upstream ${this.upstream.address} for ${this.forwarder.idleTimeoutMs} ms`,
+        `no data from upstream ${this.address} for ${this.forwarder.idleTimeoutMs} ms`,
         {
           responseStarted: this.responseStarted,
         },
@@ -200,7 +122,7 @@ class Exchange implements ConnectionUser {
       this.fail(
         proxyFailure(
           'UPSTREAM_RESPONSE_ABORTED',
-          `upstream ${this.upstream.address} closed the connection in the middle of the response`,
+          `upstream ${this.address} closed the connection in the middle of the response`,
           { responseStarted: true, cause: err },
         ),
       );
@@ -225,7 +147,7 @@ class Exchange implements ConnectionUser {
       return;
     }
     this.fail(
-      classifyUpstreamError(err, this.upstream.address, {
+      classifyUpstreamError(err, this.address, {
         connected: conn?.connected ?? false,
         bodyBytesSent: this.bodyBytesSent,
         idempotent: IDEMPOTENT_METHODS.has(this.req.method!),
@@ -235,10 +157,7 @@ class Exchange implements ConnectionUser {
 
   onResponseHead(head: ResponseHead): void {
     if (this.ended) return;
-    if (this.startTimer !== undefined) {
-      clearTimeout(this.startTimer);
-      this.startTimer = undefined;
-    }
+    this.responseBegan();
     const res = this.res;
     // An answer before the client's whole body arrived (a 413, a redirect): the rest of that body
     // will not be forwarded, so the connection cannot carry another request; it closes after this
@@ -249,15 +168,13 @@ class Exchange implements ConnectionUser {
     } catch (err) {
       // Node's response writer refuses some header bytes the parser let through.
       this.fail(
-        proxyFailure('UPSTREAM_PROTOCOL_ERROR', `upstream ${this.upstream.address} sent an invalid header`, {
+        proxyFailure('UPSTREAM_PROTOCOL_ERROR', `upstream ${this.address} sent an invalid header`, {
           cause: err as Error,
         }),
       );
       return;
     }
-    this.responseStarted = true;
-    res.on('drain', onClientDrain);
-    this.forwarder.handler.responseStarted?.(this.context);
+    this.responseHeadSent();
   }
 
   onResponseBody(chunk: Buffer): void {
@@ -282,126 +199,38 @@ class Exchange implements ConnectionUser {
     this.res.end();
   }
 
-  // ---- body and outcome --------------------------------------------------------------------
+  // ---- the upstream side of ClientExchange -------------------------------------------------
 
-  /** Starts reading the client's body into the upstream connection (once connected). */
-  startBody(): void {
-    if (this.bodyFlowing || this.ended || this.framing <= EMPTY_BODY) return;
-    this.bodyFlowing = true;
-    const req = this.req;
-    // What was read while the request waited for capacity goes first (see held-body.ts).
-    const held = takeHeldChunks(req);
-    if (held !== undefined) {
-      for (const chunk of held) {
-        if (!this.acceptBody(chunk)) return;
-      }
-    }
-    if (req.readableEnded) {
-      this.endBody();
-      return;
-    }
-    req.on('data', onClientData);
-    req.on('end', onClientEnd);
-    const bodyTimeoutMs = this.forwarder.bodyTimeoutMs;
-    if (bodyTimeoutMs > 0 && !req.complete) {
-      // The socket's own timer (reset by every byte either way): no timer object per request.
-      // Node emits 'timeout' on the request while its body is incomplete. An HTTP/2 request has
-      // its stream's timer (the connection carries other streams).
-      this.bodyTimerSet = true;
-      req.on('timeout', onClientBodyTimeout);
-      if (isHttp2Request(req)) req.setTimeout(bodyTimeoutMs);
-      else req.socket.setTimeout(bodyTimeoutMs);
-    }
-    req.resume();
+  protected override upstreamWritable(): boolean {
+    return this.conn !== undefined;
   }
 
-  /** Counts a body chunk against the limit and writes it; false when the exchange failed. */
-  acceptBody(chunk: Buffer): boolean {
-    this.bodyBytesSent += chunk.length;
-    if (this.bodyBytesSent > this.forwarder.maxBodyBytes) {
-      this.fail(
-        proxyFailure('BODY_TOO_LARGE', `request body larger than ${this.forwarder.maxBodyBytes} bytes`, {
-          responseStarted: this.responseStarted,
-        }),
-      );
-      return false;
-    }
-    this.writeBody(chunk);
-    return true;
-  }
-
-  clearBodyTimer(): void {
-    if (!this.bodyTimerSet) return;
-    this.bodyTimerSet = false;
-    const req = this.req;
-    req.removeListener('timeout', onClientBodyTimeout);
-    // Node sets the keep-alive timeout again once the response is finished.
-    if (isHttp2Request(req)) req.setTimeout(0);
-    else req.socket?.setTimeout(0);
-  }
-
-  writeBody(chunk: Buffer): void {
+  protected writeUpstream(chunk: Buffer): boolean {
     const socket = this.conn!.socket;
-    let flowing: boolean;
-    if (this.framing === CHUNKED_BODY) {
-      socket.cork();
-      socket.write(chunk.length.toString(16), 'latin1');
-      socket.write(CHUNK_END);
-      socket.write(chunk);
-      flowing = socket.write(CHUNK_END);
-      socket.uncork();
-    } else {
-      flowing = socket.write(chunk);
-    }
-    if (!flowing) this.req.pause();
+    if (this.framing !== CHUNKED_BODY) return socket.write(chunk);
+    socket.cork();
+    socket.write(chunk.length.toString(16), 'latin1');
+    socket.write(CHUNK_END);
+    socket.write(chunk);
+    const flowing = socket.write(CHUNK_END);
+    socket.uncork();
+    return flowing;
   }
 
-  endBody(): void {
-    this.clearBodyTimer();
+  protected endUpstream(): void {
     if (this.framing === CHUNKED_BODY) this.conn?.socket.write(LAST_CHUNK);
-    this.requestSent = true;
   }
 
-  /** Ends the exchange with a failure: frees the upstream side and tells the handler. */
-  fail(failure: ProxyFailure): void {
-    if (this.ended) return;
-    this.finish();
+  protected releaseUpstream(): void {
     if (this.conn !== undefined) {
       this.upstream.release(this.conn, false);
       this.conn = undefined;
     }
     if (this.waitingForConnection) this.upstream.cancel(this);
-    this.detachClientBody();
-    // Once the status line went out, the only way to tell the client is to cut the connection.
-    if (failure.responseStarted && !clientGone(this.res)) this.res.destroy();
-    this.forwarder.handler.forwardEnded(this.context, failure);
   }
 
-  succeed(): void {
-    if (this.ended) return;
-    this.finish();
-    this.forwarder.handler.forwardEnded(this.context, undefined);
-  }
-
-  finish(): void {
-    this.ended = true;
-    if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
-    if (this.startTimer !== undefined) clearTimeout(this.startTimer);
-    this.res.removeListener('close', onClientClose);
-    this.res.removeListener('drain', onClientDrain);
-    this.res[kExchange] = undefined;
-    this.req[kExchange] = undefined;
-  }
-
-  /** Leaves the client's request paused and unread so that it can be forwarded again. */
-  detachClientBody(): void {
-    if (!this.bodyFlowing) return;
-    this.bodyFlowing = false;
-    this.clearBodyTimer();
-    const req = this.req;
-    req.removeListener('data', onClientData);
-    req.removeListener('end', onClientEnd);
-    if (!req.readableEnded) req.pause();
+  resumeUpstream(): void {
+    this.conn?.socket.resume();
   }
 }
 
@@ -414,66 +243,4 @@ function requestHead(method: string, path: string, headers: readonly string[], f
   if (framing === CHUNKED_BODY) head += 'transfer-encoding: chunked\r\n';
   else if (framing === NO_BODY && METHODS_WITH_IMPLICIT_BODY.has(method)) head += 'content-length: 0\r\n';
   return `${head}\r\n`;
-}
-
-function onClientData(this: ClientRequest & Tagged, chunk: Buffer): void {
-  const exchange = this[kExchange];
-  if (exchange === undefined || exchange.conn === undefined) return;
-  exchange.acceptBody(chunk);
-}
-
-function onClientBodyTimeout(this: ClientRequest & Tagged): void {
-  const exchange = this[kExchange];
-  if (exchange === undefined || exchange.ended) return;
-  exchange.fail(
-    proxyFailure(
-      'CLIENT_BODY_TIMEOUT',
-      `no byte of the request body for ${exchange.forwarder.bodyTimeoutMs} ms`,
-      {
-        responseStarted: exchange.responseStarted,
-      },
-    ),
-  );
-}
-
-function onClientEnd(this: ClientRequest & Tagged): void {
-  this[kExchange]?.endBody();
-}
-
-function onClientDrain(this: ClientResponse & Tagged): void {
-  this[kExchange]?.conn?.socket.resume();
-}
-
-function onClientClose(this: ClientResponse & Tagged): void {
-  const exchange = this[kExchange];
-  if (exchange === undefined || exchange.ended) return;
-  if (responseFinished(this)) exchange.succeed();
-  else {
-    exchange.fail(
-      proxyFailure('CLIENT_ABORTED', 'client closed the connection', {
-        responseStarted: exchange.responseStarted,
-      }),
-    );
-  }
-}
-
-function onDeadline(exchange: Exchange): void {
-  exchange.deadlineTimer = undefined;
-  if (exchange.ended) return;
-  exchange.fail(
-    proxyFailure('REQUEST_TIMEOUT', 'request timeout: the request took longer than allowed', {
-      responseStarted: exchange.responseStarted,
-    }),
-  );
-}
-
-function onResponseStartTimeout(exchange: Exchange): void {
-  exchange.startTimer = undefined;
-  if (exchange.ended || exchange.responseStarted) return;
-  exchange.fail(
-    proxyFailure(
-      'RESPONSE_START_TIMEOUT',
-      `upstream ${exchange.upstream.address} did not start its response within ${exchange.forwarder.responseStartTimeoutMs} ms`,
-    ),
-  );
 }

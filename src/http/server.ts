@@ -208,6 +208,12 @@ function onFirstBytes(this: Socket & Sniffed, chunk: Buffer): void {
 function onClosedBeforeBytes(this: Socket & Sniffed): void {
   this[kFirstBytes]?.forget(this);
 }
+// A client that half-closes before sending a byte has nothing to be answered: the server's
+// sockets allow half-open connections (for responses after a client's FIN), so it is closed here.
+function onEndBeforeBytes(this: Socket & Sniffed): void {
+  this[kFirstBytes]?.forget(this);
+  this.destroy();
+}
 
 /**
  * Connections waiting for their first bytes, for `firstBytes`. The headers timeout applies from
@@ -239,6 +245,7 @@ class FirstBytesWait {
     this.#waiting.add(socket);
     socket.once('data', onFirstBytes);
     socket.once('close', onClosedBeforeBytes);
+    socket.once('end', onEndBeforeBytes);
     if (this.#timer === undefined && this.#timeoutMs > 0) {
       this.#timer = setInterval(() => this.#sweep(), Math.max(10, Math.min(1_000, this.#timeoutMs / 10)));
       this.#timer.unref();
@@ -250,6 +257,7 @@ class FirstBytesWait {
     socket.pause();
     this.forget(socket);
     socket.removeListener('close', onClosedBeforeBytes);
+    socket.removeListener('end', onEndBeforeBytes);
     if (!this.#offer(socket, chunk)) resumeConnection(this.#server, socket, chunk);
   }
 
@@ -267,6 +275,7 @@ class FirstBytesWait {
     for (const socket of this.#waiting) {
       if (socket.acceptedAt! > expired) break; // accept order is deadline order
       socket.removeListener('data', onFirstBytes);
+      socket.removeListener('end', onEndBeforeBytes);
       this.forget(socket);
       this.#onClientError?.('headers-timeout');
       answerClientError('headers-timeout', socket);

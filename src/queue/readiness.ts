@@ -256,7 +256,8 @@ function probeHttp2(host: string, port: number, probe: Http2Probe, timeoutMs: nu
     });
     stream.on('data', (d: Buffer) => {
       // A probe needs a few bytes: anything past 4 KiB is not read.
-      if ((size += d.length) <= 4_096) chunks.push(d);
+      size += d.length;
+      if (size <= 4_096) chunks.push(d);
     });
     stream.on('end', () => done(probe.passed(headers, Buffer.concat(chunks), trailers)));
     stream.on('error', () => done(false));
