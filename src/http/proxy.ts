@@ -10,6 +10,7 @@ import {
   type ClientRequest,
   type ClientResponse,
   closeAfterResponse,
+  isHttp2Response,
   writeResponseHead,
 } from './client-message.ts';
 import { ClientExchange, ForwarderBase } from './exchange.ts';
@@ -160,9 +161,11 @@ class Exchange extends ClientExchange implements ConnectionUser {
     this.responseBegan();
     const res = this.res;
     // An answer before the client's whole body arrived (a 413, a redirect): the rest of that body
-    // will not be forwarded, so the connection cannot carry another request; it closes after this
-    // response, and what still comes of the body is read and dropped meanwhile (see onResponseEnd).
-    if (!this.requestSent && !this.req.complete) closeAfterResponse(res);
+    // will not be forwarded, so an HTTP/1.1 connection cannot carry another request; it closes
+    // after this response, and what still comes of the body is read and dropped meanwhile (see
+    // onResponseEnd). An HTTP/2 stream frames its own body: the connection's other streams and
+    // its next ones are not concerned.
+    if (!this.requestSent && !this.req.complete && !isHttp2Response(res)) closeAfterResponse(res);
     try {
       writeResponseHead(res, head.status, head.statusMessage, dropHopByHop(head.headers));
     } catch (err) {

@@ -153,6 +153,41 @@ describe('queue-proxy: HTTP/1.1 and h2c on one port', () => {
     expect(h1).toBe('h1 GET /one b.example 0');
   });
 
+  it('keeps an HTTP/2 connection open when the app answers before reading the whole body', async () => {
+    // An HTTP/1.1 app that answers at once, without reading the upload.
+    const app = await startApp((_req, res) => res.end('early'));
+    cleanups.push(() => app.close());
+    const qp = await startTestQueueProxy(app.port);
+    cleanups.push(() => qp.close());
+    await qp.whenReady();
+    const session = http2.connect(`http://${LOOPBACK}:${qp.httpPort}`);
+    session.on('error', () => {});
+    cleanups.push(() => session.destroy());
+    let goaway = false;
+    session.on('goaway', () => {
+      goaway = true;
+    });
+    const ask = (body: Buffer | undefined): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const s = session.request(
+          { ':method': 'POST', ':path': '/', ':authority': 'e.example' },
+          { endStream: body === undefined },
+        );
+        let text = '';
+        s.setEncoding('utf8');
+        s.on('data', (d: string) => {
+          text += d;
+        });
+        s.on('end', () => resolve(text));
+        s.on('error', reject);
+        // More than the stream window: the rest waits for a reader that never comes.
+        if (body !== undefined) s.write(body);
+      });
+    expect(await ask(Buffer.alloc(200_000))).toBe('early');
+    expect(await ask(undefined)).toBe('early');
+    expect(goaway).toBe(false);
+  });
+
   it('speaks h2c to an h2c app, for HTTP/2 and HTTP/1.1 clients, and passes trailers on', async () => {
     const appPort = await startH2App();
     const qp = await startTestQueueProxy(appPort, { userProtocol: 'h2c' });
