@@ -20,6 +20,7 @@ import { ClientExchange, ForwarderBase } from './exchange.ts';
 import { IDEMPOTENT_METHODS, type ProxyFailure, proxyFailure } from './failures.ts';
 import { EMPTY_BODY, requestFraming } from './framing.ts';
 import type { Http2Upstream, UpstreamSession } from './h2-upstream.ts';
+import { restoreHeldChunks } from './held-body.ts';
 
 // The HEADERS frame flag that ends the stream (RFC 9113 §6.2).
 const END_STREAM = 0x1;
@@ -94,11 +95,18 @@ export class Http2Forwarder<C> extends ForwarderBase<C> {
   }
 }
 
+// Body bytes kept per request until its response starts, so that a stream the upstream refused
+// can be sent again whole (a gRPC unary request is usually well under this); past it, not kept.
+const MAX_REPLAY_BYTES = 64 * 1024;
+
 class Http2Exchange extends ClientExchange {
   readonly upstream: Http2Upstream;
   session: UpstreamSession | undefined = undefined;
   stream: UpstreamStream | undefined = undefined;
   upstreamEnded = false;
+  /** The body sent so far, while it may still have to be sent again; undefined once it cannot. */
+  replay: Buffer[] | undefined = [];
+  replayBytes = 0;
 
   constructor(
     forwarder: ForwarderBase<unknown>,
@@ -170,6 +178,7 @@ class Http2Exchange extends ClientExchange {
   responseHead(headers: IncomingHttpHeaders, flags: number, raw: readonly string[]): void {
     if (this.ended) return;
     this.responseBegan();
+    this.replay = undefined;
     const status = Number(headers[':status']);
     try {
       // A header block that ends the stream (gRPC's trailers-only answer) stays one.
@@ -231,7 +240,8 @@ class Http2Exchange extends ClientExchange {
       );
       return;
     }
-    if (!session.connected) {
+    // The connection never came up at the HTTP/2 level: nothing was processed.
+    if (!session.connected && this.#putBackBody()) {
       this.fail(
         proxyFailure('UPSTREAM_CONNECT_FAILED', `could not connect to upstream ${this.address}`, {
           retryable: true,
@@ -239,9 +249,22 @@ class Http2Exchange extends ClientExchange {
       );
       return;
     }
-    // Refused, or past the last stream a GOAWAY promised to process: the app never saw it.
+    // Refused, or past the last stream a GOAWAY promised to process: the app never saw it, and
+    // the request can go again whole if its body so far was kept.
     const refused =
       stream.rstCode === REFUSED_STREAM || (stream.id !== undefined && stream.id > session.lastStreamId);
+    if (refused && this.#putBackBody()) {
+      this.fail(
+        proxyFailure(
+          'UPSTREAM_RESET',
+          `upstream ${this.address} refused the stream (code ${stream.rstCode})`,
+          {
+            retryable: true,
+          },
+        ),
+      );
+      return;
+    }
     const replayable = this.bodyBytesSent === 0;
     this.fail(
       proxyFailure(
@@ -255,7 +278,28 @@ class Http2Exchange extends ClientExchange {
   // ---- the upstream side of ClientExchange -------------------------------------------------
 
   protected writeUpstream(chunk: Buffer): boolean {
+    if (this.replay !== undefined) {
+      this.replayBytes += chunk.length;
+      if (this.replayBytes <= MAX_REPLAY_BYTES) this.replay.push(chunk);
+      else this.replay = undefined;
+    }
     return this.stream?.write(chunk) !== false;
+  }
+
+  /**
+   * Makes the request sendable again: the body sent so far goes back in front of the rest.
+   * False when part of it was not kept.
+   */
+  #putBackBody(): boolean {
+    if (this.bodyBytesSent === 0) return true;
+    const replay = this.replay;
+    if (replay === undefined) return false;
+    this.detachClientBody();
+    restoreHeldChunks(this.req, replay);
+    this.replay = undefined;
+    this.bodyBytesSent = 0;
+    this.requestSent = false;
+    return true;
   }
 
   protected endUpstream(): void {

@@ -24,7 +24,11 @@ const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 /** One connection to the upstream and what the pool knows of it. */
 export class UpstreamSession {
   readonly session: ClientHttp2Session;
-  /** The TCP handshake and HTTP/2 preface completed: a stream error now may have reached the app. */
+  /**
+   * The peer's SETTINGS arrived: the connection is up at the HTTP/2 level, and a stream that fails
+   * now may have reached the app. Before it, nothing was processed (a socket accepted by a server
+   * that is closing, say).
+   */
   connected = false;
   /** Got a GOAWAY or failed: takes no new stream. */
   retired = false;
@@ -39,7 +43,7 @@ export class UpstreamSession {
       peerMaxConcurrentStreams: ASSUMED_MAX_STREAMS,
     });
     this.session = session;
-    session.on('connect', () => {
+    session.once('remoteSettings', () => {
       this.connected = true;
     });
     session.on('goaway', (_code: number, lastStreamId: number) => {

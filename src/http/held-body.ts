@@ -108,6 +108,24 @@ export function takeHeldChunks(req: ClientRequest): Buffer[] | undefined {
   return held?.release();
 }
 
+// Bytes put back by restoreHeldChunks are bounded by the one who put them back.
+const UNCOUNTED = new HeldBodyBudget({
+  limitBytes: Number.POSITIVE_INFINITY,
+  perRequestBytes: Number.POSITIVE_INFINITY,
+});
+
+/**
+ * Puts body chunks already sent back in front of the rest of the request, for `takeHeldChunks`:
+ * an upstream that refused the request without acting on it (an HTTP/2 stream refused, or past a
+ * GOAWAY) lets it be sent again whole. The caller bounds how much it keeps for this.
+ */
+export function restoreHeldChunks(req: ClientRequest, chunks: readonly Buffer[]): void {
+  const held = new HeldBody(req, UNCOUNTED);
+  held.reading = false;
+  held.chunks.push(...chunks);
+  (req as ClientRequest & WithHeldBody)[kHeldBody] = held;
+}
+
 /** Frees what a request that will not be forwarded had buffered. */
 export function dropHeldBody(req: ClientRequest): void {
   takeHeldChunks(req);

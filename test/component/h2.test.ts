@@ -13,6 +13,8 @@ import { bidi, clientStream, echoClient, fail, serverStream, unary } from '../..
 import { startEchoServer } from '../../dev/apps/grpc-echo-server.ts';
 import { MemoryServiceFailureSource } from '../../src/activator/memory-sources.ts';
 import type { ActivatorService } from '../../src/activator/sources.ts';
+import { isHttp2Response } from '../../src/http/client-message.ts';
+import { closeServer, createServer, destroyConnections, listen } from '../../src/http/server.ts';
 import {
   HELLO,
   LOOPBACK,
@@ -233,6 +235,56 @@ describe('gRPC through the activator and the queue-proxy', () => {
     const err = await fail(c, { code: grpc.status.FAILED_PRECONDITION, message: 'not yet: %ü' });
     expect(err.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(err.details).toBe('not yet: %ü');
+  });
+
+  it('sends a request again, body and all, when an HTTP/2 pod refuses its stream unprocessed', async () => {
+    // A pod that speaks both protocols on one port, as a queue-proxy does (the activator probes it
+    // over HTTP/1.1): it refuses its first HTTP/2 stream with REFUSED_STREAM once the body is in,
+    // as one going away does, then serves.
+    let refused = 0;
+    const pod = createServer(
+      {},
+      {
+        request(req, res) {
+          if (req.headers['x-zeroscale-probe'] === 'queue') {
+            res.end('queue');
+            return;
+          }
+          const chunks: Buffer[] = [];
+          req.on('data', (d: Buffer) => chunks.push(d));
+          req.on('end', () => {
+            if (refused === 0 && isHttp2Response(res)) {
+              refused++;
+              res.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+              return;
+            }
+            const body = Buffer.concat(chunks);
+            res.end(`${body.length} ${body.subarray(0, 4).toString()} ${body.subarray(-4).toString()}`);
+          });
+        },
+      },
+    );
+    const podPort = await listen(pod, 0, LOOPBACK);
+    cleanups.push(() => {
+      destroyConnections(pod);
+      return closeServer(pod);
+    });
+    const rig = await startActivatorRig([GRPC]);
+    cleanups.push(() => rig.close());
+    rig.endpoints.set('default', 'grpc', [{ ip: LOOPBACK, port: podPort, ready: true, pod: 'p' }]);
+    await waitFor(
+      'pod probed',
+      () => rig.activator.service('default', 'grpc')?.healthyPods === 1 || undefined,
+    );
+    const body = `head${'x'.repeat(40_000)}tail`;
+    const got = await h2request(
+      rig.activator.port,
+      { ':method': 'POST', ':path': '/up', ':authority': GRPC_HOST },
+      body,
+    );
+    expect(refused).toBe(1);
+    expect(got.status).toBe(200);
+    expect(got.body).toBe(`${body.length} head tail`);
   });
 
   it('counts a long stream as one request in flight while it runs', async () => {
