@@ -20,7 +20,7 @@ import {
   writeResponseHead,
 } from '../http/client-message.ts';
 import { type ErrorAnswer, failureAnswer, type ProxyFailure, writeErrorAnswer } from '../http/failures.ts';
-import { grpcTimeoutMs } from '../http/grpc.ts';
+import { requestTimeoutMs } from '../http/grpc.ts';
 import { Http2Forwarder } from '../http/h2-proxy.ts';
 import { buildUpstreamRequestHeaders, type HeaderPolicy } from '../http/headers.ts';
 import { dropHeldBody, HeldBodyBudget, holdBody } from '../http/held-body.ts';
@@ -317,9 +317,7 @@ class Activator implements ActivatorHandle {
       closeAfterResponse(res);
     }
     const r = new ActivatorRequest(svc, req, res, undefined, undefined);
-    const grpcTimeout = grpcTimeoutMs(req.rawHeaders);
-    if (grpcTimeout !== undefined && grpcTimeout > 0 && (r.timeoutMs === 0 || grpcTimeout < r.timeoutMs))
-      r.timeoutMs = grpcTimeout;
+    r.timeoutMs = requestTimeoutMs(r.timeoutMs, req);
     this.#begin(r);
   }
 

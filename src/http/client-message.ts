@@ -67,15 +67,16 @@ export function endWithHeadersOnly(res: ClientResponse, status: number, headers:
 /** Flat [name, value, …] as a header object, repeated names as one list. */
 export function headerObject(flat: readonly string[]): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
-  for (let i = 0; i < flat.length; i += 2) {
-    const name = flat[i]!.toLowerCase();
-    const value = flat[i + 1]!;
-    const prev = out[name];
-    if (prev === undefined) out[name] = value;
-    else if (Array.isArray(prev)) prev.push(value);
-    else out[name] = [String(prev), value];
-  }
+  for (let i = 0; i < flat.length; i += 2) appendHeader(out, flat[i]!.toLowerCase(), flat[i + 1]!);
   return out;
+}
+
+/** Adds a header (its name lower-cased) to an object: a repeated name becomes a list. */
+export function appendHeader(out: OutgoingHttpHeaders, name: string, value: string): void {
+  const prev = out[name];
+  if (prev === undefined) out[name] = value;
+  else if (Array.isArray(prev)) prev.push(value);
+  else out[name] = [String(prev), value];
 }
 
 /**

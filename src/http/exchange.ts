@@ -140,6 +140,15 @@ export abstract class ClientExchange {
     this.startTimer = undefined;
   }
 
+  /** Node's response writer refused a header the upstream sent (bytes its parser let through). */
+  failInvalidHeader(err: unknown): void {
+    this.fail(
+      proxyFailure('UPSTREAM_PROTOCOL_ERROR', `upstream ${this.address} sent an invalid header`, {
+        cause: err as Error,
+      }),
+    );
+  }
+
   /** The response head went to the client: further 'drain's resume the upstream. */
   responseHeadSent(): void {
     this.responseStarted = true;

@@ -4,6 +4,8 @@
 // trailers-only response with a gRPC status, which client libraries report with its message,
 // instead of an HTTP 503 they can only call "unknown".
 
+import { type ClientRequest, isHttp2Request } from './client-message.ts';
+
 /** The request's content type is application/grpc (with or without +proto, +json, …). */
 export function isGrpcRequest(raw: readonly string[]): boolean {
   for (let i = 0; i < raw.length; i += 2) {
@@ -39,6 +41,17 @@ export function grpcTimeoutMs(raw: readonly string[]): number | undefined {
     return ms === 0 ? 0 : Math.max(1, Math.ceil(ms));
   }
   return undefined;
+}
+
+/**
+ * A request's whole deadline: `timeoutMs` (the service's timeoutSeconds; 0 = none), or the
+ * client's grpc-timeout when that is shorter. Only HTTP/2 requests are looked at (gRPC runs on
+ * nothing else), so an HTTP/1.1 request costs no second pass over its headers.
+ */
+export function requestTimeoutMs(timeoutMs: number, req: ClientRequest): number {
+  if (!isHttp2Request(req)) return timeoutMs;
+  const grpc = grpcTimeoutMs(req.rawHeaders);
+  return grpc === undefined || grpc === 0 || (timeoutMs > 0 && timeoutMs <= grpc) ? timeoutMs : grpc;
 }
 
 /** gRPC status codes the proxies answer with (grpc/doc/statuscodes.md). */

@@ -10,6 +10,7 @@
 import type { ServerResponse } from 'node:http';
 import type { ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import {
+  appendHeader,
   type ClientRequest,
   type ClientResponse,
   endWithHeadersOnly,
@@ -59,10 +60,7 @@ export function http2RequestHeaders(
     }
     if (NOT_FORWARDED.has(name) || name.charCodeAt(0) === 58 /* : */) continue;
     if (name === 'te' && value.trim().toLowerCase() !== 'trailers') continue;
-    const prev = out[name];
-    if (prev === undefined) out[name] = value;
-    else if (Array.isArray(prev)) prev.push(value);
-    else out[name] = [String(prev), value];
+    appendHeader(out, name, value);
   }
   return out;
 }
@@ -189,11 +187,7 @@ class Http2Exchange extends ClientExchange {
         writeResponseHead(this.res, status, undefined, responseHeaders(raw));
       }
     } catch (err) {
-      this.fail(
-        proxyFailure('UPSTREAM_PROTOCOL_ERROR', `upstream ${this.address} sent an invalid header`, {
-          cause: err as Error,
-        }),
-      );
+      this.failInvalidHeader(err);
       return;
     }
     this.responseHeadSent();

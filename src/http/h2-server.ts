@@ -6,7 +6,13 @@
 // and refused streams (the 2023 "rapid reset" class ends in GOAWAY, not in work), idle time.
 // node:http2 is loaded on the first HTTP/2 connection, not at start.
 
-import type { Http2Server, Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from 'node:http2';
+import type {
+  Http2Server,
+  Http2ServerRequest,
+  Http2ServerResponse,
+  ServerHttp2Session,
+  ServerHttp2Stream,
+} from 'node:http2';
 import type { Socket } from 'node:net';
 import { CLIENT_ERROR_ANSWERS, type ClientErrorKind } from './client-errors.ts';
 import { loadHttp2 } from './http2-module.ts';
@@ -71,6 +77,10 @@ export class Http2Front {
     return this.#streams;
   }
 
+  streamClosed(): void {
+    this.#streams--;
+  }
+
   /** Takes a connection whose first bytes (`chunk`, already read) are the HTTP/2 preface. */
   accept(socket: Socket, chunk: Buffer): void {
     if (this.#closing) {
@@ -132,7 +142,9 @@ export class Http2Front {
 
   #onRequest(req: Http2ServerRequest, res: Http2ServerResponse): void {
     this.#streams++;
-    res.stream.once('close', () => this.#streams--);
+    // on, not once, and a module-level listener: no closure per stream.
+    (res.stream as ServerHttp2Stream & Counted)[kFront] = this;
+    res.stream.on('close', onStreamClosed);
     const problem = normaliseHttp2Request(req, this.#maxHeaderBytes);
     if (problem !== undefined) {
       this.#handlers.clientError?.(problem);
@@ -141,6 +153,15 @@ export class Http2Front {
     }
     this.#handlers.request(req, res);
   }
+}
+
+const kFront = Symbol('zeroscale.h2front');
+interface Counted {
+  [kFront]?: Http2Front;
+}
+
+function onStreamClosed(this: ServerHttp2Stream & Counted): void {
+  this[kFront]?.streamClosed();
 }
 
 /**

@@ -169,12 +169,7 @@ class Exchange extends ClientExchange implements ConnectionUser {
     try {
       writeResponseHead(res, head.status, head.statusMessage, dropHopByHop(head.headers));
     } catch (err) {
-      // Node's response writer refuses some header bytes the parser let through.
-      this.fail(
-        proxyFailure('UPSTREAM_PROTOCOL_ERROR', `upstream ${this.address} sent an invalid header`, {
-          cause: err as Error,
-        }),
-      );
+      this.failInvalidHeader(err);
       return;
     }
     this.responseHeadSent();

@@ -21,7 +21,7 @@ import {
   writeResponseHead,
 } from '../http/client-message.ts';
 import { failureAnswer, type ProxyFailure, writeErrorAnswer } from '../http/failures.ts';
-import { grpcTimeoutMs } from '../http/grpc.ts';
+import { requestTimeoutMs } from '../http/grpc.ts';
 import { Http2Forwarder } from '../http/h2-proxy.ts';
 import { Http2Upstream } from '../http/h2-upstream.ts';
 import {
@@ -317,7 +317,16 @@ class QueueProxy implements QueueProxyHandle {
       closeAfterResponse(res);
     }
     this.#begin(
-      new QueueRequest(req, res, undefined, undefined, proxied, headers, span, this.#timeoutOf(req)),
+      new QueueRequest(
+        req,
+        res,
+        undefined,
+        undefined,
+        proxied,
+        headers,
+        span,
+        requestTimeoutMs(this.#options.timeoutMs, req),
+      ),
     );
   }
 
@@ -337,13 +346,6 @@ class QueueProxy implements QueueProxyHandle {
         this.#options.timeoutMs,
       ),
     );
-  }
-
-  /** timeoutSeconds, or the client's grpc-timeout when that is shorter. */
-  #timeoutOf(req: ClientRequest): number {
-    const own = this.#options.timeoutMs;
-    const grpc = grpcTimeoutMs(req.rawHeaders);
-    return grpc === undefined || grpc === 0 || (own > 0 && own <= grpc) ? own : grpc;
   }
 
   #startSpan(req: ClientRequest): Span | undefined {

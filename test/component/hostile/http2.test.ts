@@ -6,13 +6,12 @@
 
 import http2 from 'node:http2';
 import net from 'node:net';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   COLD,
   expectHealthy,
   type HostileRig,
+  heapUsedAfterGc,
   hostileTargets,
   LOOPBACK,
   metricValue,
@@ -27,13 +26,9 @@ const crashes = suite.crashes;
 let rig: HostileRig;
 let baselineHeap = 0;
 
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
-
 beforeAll(async () => {
   rig = suite.rig();
-  gc();
-  baselineHeap = process.memoryUsage().heapUsed;
+  baselineHeap = heapUsedAfterGc();
 });
 
 // ---- frames (RFC 9113 §4.1, §6) -----------------------------------------------------------------
@@ -253,8 +248,7 @@ describe('after every HTTP/2 attack', () => {
   it('heap is back near its baseline and nothing crashed', async () => {
     await rig.settled();
     expect(crashes).toEqual([]);
-    gc();
-    const grown = process.memoryUsage().heapUsed - baselineHeap;
+    const grown = heapUsedAfterGc() - baselineHeap;
     expect(grown, `heap grew by ${grown} bytes`).toBeLessThan(32 * 1024 * 1024);
   });
 });

@@ -3,8 +3,6 @@
 // mid-response, and upstreams that stall mid-response. Ends by checking that sockets, timers
 // and heap are back near where they started.
 
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startTestQueueProxy } from '../proxy-harness.ts';
 import {
@@ -13,6 +11,7 @@ import {
   GOOD,
   type HostileRig,
   hasResponses,
+  heapUsedAfterGc,
   hostileTargets,
   metricValue,
   RAW,
@@ -31,9 +30,6 @@ const crashes = suite.crashes;
 let rig: HostileRig;
 let baseline: { sockets: number; timers: number; heap: number };
 
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
-
 function resources(): { sockets: number; timers: number } {
   const info = process.getActiveResourcesInfo();
   return {
@@ -47,8 +43,7 @@ beforeAll(async () => {
   // Warm the pools (activator → pods, pods → apps) so that they are part of the baseline.
   for (const host of [GOOD, RAW]) await request(rig.activator.activator.port, { host, path: '/ok' });
   await request(rig.goodPod.httpPort, { path: '/ok' });
-  gc();
-  baseline = { ...resources(), heap: process.memoryUsage().heapUsed };
+  baseline = { ...resources(), heap: heapUsedAfterGc() };
 });
 
 const targets = hostileTargets(() => rig);
@@ -215,8 +210,7 @@ describe('after every attack', () => {
         ? true
         : (JSON.stringify({ now, baseline }) as unknown as false);
     });
-    gc();
-    const grown = process.memoryUsage().heapUsed - baseline.heap;
+    const grown = heapUsedAfterGc() - baseline.heap;
     expect(grown, `heap grew by ${grown} bytes`).toBeLessThan(32 * 1024 * 1024);
   });
 });

@@ -5,6 +5,8 @@
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { afterAll, beforeAll, expect } from 'vitest';
 import type { ActivatorService } from '../../../src/activator/sources.ts';
 import type { ReadinessProbeSpec } from '../../../src/queue/probe-spec.ts';
@@ -441,4 +443,15 @@ export function useHostileRig(): { readonly rig: () => HostileRig; readonly cras
     process.removeListener('uncaughtException', onCrash);
   });
   return { rig: () => rig!, crashes };
+}
+
+let gc: (() => void) | undefined;
+/** The heap in use after a full collection: what a suite compares before and after its attacks. */
+export function heapUsedAfterGc(): number {
+  if (gc === undefined) {
+    v8.setFlagsFromString('--expose-gc');
+    gc = vm.runInNewContext('gc') as () => void;
+  }
+  gc();
+  return process.memoryUsage().heapUsed;
 }
