@@ -104,6 +104,8 @@ interface ServiceStatusView {
   readonly status?: {
     readonly url?: string;
     readonly conditions?: readonly { type: string; status: string; observedGeneration?: number }[];
+    readonly latestReadyRevisionName?: string;
+    readonly latestCreatedRevisionName?: string;
   };
 }
 
@@ -123,6 +125,23 @@ export function waitServiceReady(
       return ready?.status === 'True' && ready.observedGeneration === s.metadata.generation && s.status?.url
         ? s
         : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/**
+ * The revision a service's traffic goes to without a split: its latest ready one (the latest
+ * created while none is ready), once the controller has published it.
+ */
+export async function servingRevision(namespace: string, name: string, timeoutMs = 60_000): Promise<string> {
+  return waitFor(
+    `${namespace}/${name} has a revision`,
+    async () => {
+      const s = JSON.parse(
+        await kubectlOk(['get', 'ssvc', name, '-n', namespace, '-o', 'json']),
+      ) as ServiceStatusView;
+      return s.status?.latestReadyRevisionName ?? s.status?.latestCreatedRevisionName;
     },
     timeoutMs,
   );

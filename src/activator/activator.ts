@@ -160,7 +160,11 @@ class Activator implements ActivatorHandle {
   // ReverseProxy do. Internal headers from clients are dropped.
   readonly #policy: HeaderPolicy = { trustForwarded: true, stripInternal: true, newRequestId };
   // Rejections before a service is known (unknown host, bad input): labels namespace="" service="".
-  readonly #unrouted = new ServiceRequestMetrics<ActivatorRejection>('', '');
+  readonly #unrouted = new ServiceRequestMetrics<ActivatorRejection>({
+    namespace: '',
+    service: '',
+    revision: '',
+  });
   #unsubscribe: Unsubscribe | undefined = undefined;
   #unsubscribeControlPlane: Unsubscribe | undefined = undefined;
   #port = 0;
@@ -346,7 +350,7 @@ class Activator implements ActivatorHandle {
     if (this.#draining || this.#queued >= this.#options.maxQueued) return false;
     const host = sniffParkableHost(chunk);
     if (host === undefined) return false;
-    const svc = this.#catalogue.routeHost(host);
+    const svc = this.#catalogue.routeHost(host, false);
     // A failing or refused service is answered at once on the ordinary path.
     if (
       svc === undefined ||
@@ -355,7 +359,8 @@ class Activator implements ActivatorHandle {
       svc.spec.refusal !== undefined
     )
       return false;
-    const parked = new ParkedRequest(svc, socket, chunk, performance.now());
+    this.#catalogue.routeHost(host); // taken: the request is held for this revision
+    const parked = new ParkedRequest(svc, this.#catalogue.hostKey(host)!, socket, chunk, performance.now());
     svc.active++;
     this.#active++;
     svc.stats.requestStarted(false);
@@ -405,7 +410,8 @@ class Activator implements ActivatorHandle {
    */
   #resumeParked(parked: ParkedRequest, req: ClientRequest, res: ClientResponse): boolean {
     const svc = parked.service;
-    if (this.#catalogue.route(req) !== svc) {
+    // Its host still names what it was held for; a split that moved meanwhile does not move it.
+    if (this.#catalogue.requestKey(req) !== parked.hostKey) {
       svc.breaker.release();
       this.#uncount(svc, parked.coldStart);
       return false;
@@ -466,7 +472,7 @@ class Activator implements ActivatorHandle {
       this.#finish(r, 429, 'budget-exceeded', {
         status: 429,
         code: 'BUDGET_EXCEEDED',
-        message: `service ${svc.key}: ${refusal}`,
+        message: `service ${svc.displayKey}: ${refusal}`,
         retryAfterSeconds: BUDGET_RETRY_AFTER_SECONDS,
       });
       return;

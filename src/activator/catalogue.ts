@@ -18,6 +18,7 @@ import type {
   ServiceFailure,
   ServiceFailureSource,
 } from './sources.ts';
+import { WeightedRoute } from './weighted-route.ts';
 
 export interface CatalogueDeps {
   readonly options: ActivatorOptions;
@@ -30,7 +31,10 @@ export interface CatalogueDeps {
 }
 
 export class ServiceCatalogue {
+  /** The backends: revisions (or services without revisions), each with its throttler. */
   readonly services = new Map<string, ServiceThrottler>();
+  /** Routes by the service key their hosts map to: requests split over backends by weight. */
+  #routes = new Map<string, WeightedRoute<ServiceThrottler>>();
   readonly #deps: CatalogueDeps;
   #hosts: HostTable = buildHostTable([]);
   #hostProblems = '';
@@ -54,7 +58,12 @@ export class ServiceCatalogue {
     }
     this.#hostProblems = problems;
     const seen = new Set<string>();
+    const routes: ActivatorService[] = [];
     for (const spec of services) {
+      if (spec.traffic !== undefined) {
+        routes.push(spec);
+        continue;
+      }
       const key = serviceKey(spec.namespace, spec.name);
       seen.add(key);
       const existing = this.services.get(key);
@@ -66,7 +75,34 @@ export class ServiceCatalogue {
       this.services.delete(key);
       svc.close();
     }
+    this.#routes = this.#buildRoutes(routes);
   }
+
+  /** A route keeps its round-robin state while its split stays the same. */
+  #buildRoutes(routes: readonly ActivatorService[]): Map<string, WeightedRoute<ServiceThrottler>> {
+    const next = new Map<string, WeightedRoute<ServiceThrottler>>();
+    for (const r of routes) {
+      const key = serviceKey(r.namespace, r.name);
+      const entries: { backend: ServiceThrottler; weight: number }[] = [];
+      for (const t of r.traffic ?? []) {
+        const backend = this.services.get(serviceKey(r.namespace, t.name));
+        if (backend !== undefined) entries.push({ backend, weight: t.percent });
+      }
+      const before = this.#routes.get(key);
+      const same =
+        before !== undefined &&
+        before.size === entries.filter((e) => e.weight > 0).length &&
+        entries.every((e) => e.weight <= 0 || before.has(e.backend)) &&
+        this.#splits.get(key) === JSON.stringify(r.traffic);
+      next.set(key, same ? before : new WeightedRoute(entries));
+      this.#splits.set(key, JSON.stringify(r.traffic));
+    }
+    for (const key of this.#splits.keys()) if (!next.has(key)) this.#splits.delete(key);
+    return next;
+  }
+
+  /** The split each route was built from, to keep a route whose split did not change. */
+  readonly #splits = new Map<string, string>();
 
   /** The Kubernetes API became unavailable, or available again: every service is told. */
   setApiUnavailable(unavailable: ServiceFailure | undefined): void {
@@ -79,6 +115,16 @@ export class ServiceCatalogue {
     const host = hostOf(req.rawHeaders);
     const svc = host === undefined ? undefined : this.routeHost(host);
     if (svc !== undefined) return svc;
+    if (host !== undefined) {
+      const key = this.#hosts.lookup(host);
+      if (key !== undefined && this.#routes.has(key))
+        return {
+          status: 503,
+          code: 'NO_REVISION',
+          message: `service ${key} has no revision to route to yet`,
+          retryAfterSeconds: 1,
+        };
+    }
     return {
       status: 404,
       code: 'UNKNOWN_HOST',
@@ -87,10 +133,27 @@ export class ServiceCatalogue {
     };
   }
 
-  /** The service for a Host header value, if any. */
-  routeHost(host: string): ServiceThrottler | undefined {
+  /**
+   * The backend for a Host header value, if any: a route picks one of its backends by weight.
+   * With `take` false the pick is only looked at (the next call gives the same backend), for a
+   * caller that may leave the request to the ordinary path, which then picks.
+   */
+  routeHost(host: string, take = true): ServiceThrottler | undefined {
     const key = this.#hosts.lookup(host);
-    return key === undefined ? undefined : this.services.get(key);
+    if (key === undefined) return undefined;
+    const route = this.#routes.get(key);
+    if (route === undefined) return this.services.get(key);
+    return take ? route.pick() : route.peek();
+  }
+
+  /** The service key a Host header value names (a route's or a backend's), if any. */
+  hostKey(host: string | undefined): string | undefined {
+    return host === undefined ? undefined : this.#hosts.lookup(host);
+  }
+
+  /** The service key `req`'s Host names, if any. */
+  requestKey(req: ClientRequest): string | undefined {
+    return this.hostKey(hostOf(req.rawHeaders));
   }
 
   #add(spec: ActivatorService): ServiceThrottler {

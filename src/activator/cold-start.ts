@@ -5,6 +5,7 @@
 
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '../telemetry/log.ts';
+import { SERVICE_LABEL_NAMES, type ServiceLabels } from '../telemetry/service-labels.ts';
 
 /**
  * The steps of a cold start in the order they normally happen. `decision`: the autoscaler
@@ -96,8 +97,6 @@ export interface ColdStartServedBy {
   readonly pod: string | undefined;
 }
 
-type ServiceLabels = { readonly namespace: string; readonly service: string };
-
 /**
  * The cold-start metrics of an activator. Labels are namespace and service (and the phase), so
  * series are bounded by the services; each activator replica counts the cold starts its own
@@ -115,9 +114,9 @@ export interface ColdStartEnded {
 }
 
 export class ColdStartMetrics {
-  readonly #duration: Histogram<'namespace' | 'service'>;
-  readonly #phases: Histogram<'namespace' | 'service' | 'phase'>;
-  readonly #total: Counter<'namespace' | 'service'>;
+  readonly #duration: Histogram<'namespace' | 'service' | 'revision'>;
+  readonly #phases: Histogram<'namespace' | 'service' | 'revision' | 'phase'>;
+  readonly #total: Counter<'namespace' | 'service' | 'revision'>;
 
   readonly #onEnded: ((e: ColdStartEnded) => void) | undefined;
 
@@ -127,21 +126,21 @@ export class ColdStartMetrics {
     this.#duration = new Histogram({
       name: 'zeroscale_cold_start_duration_seconds',
       help: 'Cold starts as the waiting requests saw them: from the first request that found no ready pod to the first byte a pod answered.',
-      labelNames: ['namespace', 'service'],
+      labelNames: SERVICE_LABEL_NAMES,
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30, 60, 120, 300],
       registers,
     });
     this.#phases = new Histogram({
       name: 'zeroscale_cold_start_phase_duration_seconds',
       help: 'Duration of each phase of a cold start (decision, pod_created, pod_scheduled, pod_discovered, pod_ready, forwarded).',
-      labelNames: ['namespace', 'service', 'phase'],
+      labelNames: [...SERVICE_LABEL_NAMES, 'phase'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
       registers,
     });
     this.#total = new Counter({
       name: 'zeroscale_cold_starts_total',
       help: 'Cold starts begun: requests found no ready pod and waited. Those that ended with no request served are counted here but not in zeroscale_cold_start_duration_seconds.',
-      labelNames: ['namespace', 'service'],
+      labelNames: SERVICE_LABEL_NAMES,
       registers,
     });
   }
@@ -160,7 +159,14 @@ export class ColdStartMetrics {
   ): void {
     if (totalMs !== undefined) this.#duration.observe(labels, totalMs / 1000);
     for (const p of phases) this.#phases.observe({ ...labels, phase: p.phase }, p.ms / 1000);
-    this.#onEnded?.({ namespace: labels.namespace, service: labels.service, totalMs, phases, failure });
+    // The unit that cold-started: the revision when there is one.
+    this.#onEnded?.({
+      namespace: labels.namespace,
+      service: labels.revision ?? labels.service,
+      totalMs,
+      phases,
+      failure,
+    });
   }
 
   /** Drops the series of a service that is gone. */

@@ -9,6 +9,10 @@ export interface RoutableService {
   readonly name: string;
   /** `status.url`, when the controller has published one. */
   readonly url?: string | undefined;
+  /** Extra hosts, each for the service `namespace/name` given (a traffic tag's revision). */
+  readonly tags?: readonly { readonly host: string; readonly name: string }[] | undefined;
+  /** Reached only through another entry's hosts (a revision): none of its own. */
+  readonly routeOnly?: boolean | undefined;
 }
 
 export interface HostTableOptions {
@@ -50,7 +54,10 @@ export function buildHostTable(
   const problems: HostTableProblem[] = [];
   const withUrl: RoutableService[] = [];
 
+  const tagged: RoutableService[] = [];
   for (const svc of services) {
+    if (svc.routeOnly === true) continue;
+    if (svc.tags !== undefined && svc.tags.length > 0) tagged.push(svc);
     const key = serviceKey(svc.namespace, svc.name);
     const short = `${svc.name}.${svc.namespace}.svc`.toLowerCase();
     hosts.set(short, key);
@@ -70,6 +77,22 @@ export function buildHostTable(
     const owner = hosts.get(host);
     if (owner === undefined) hosts.set(host, key);
     else if (owner !== key) problems.push({ kind: 'host-conflict', host, service: key, winner: owner });
+  }
+  // Tag hosts last: a service's own name or URL is never taken by another's tag.
+  for (const svc of tagged) {
+    for (const tag of svc.tags ?? []) {
+      const host = normalizeHost(tag.host);
+      const owner = hosts.get(host);
+      const key = serviceKey(svc.namespace, tag.name);
+      if (owner === undefined) hosts.set(host, key);
+      else if (owner !== key)
+        problems.push({
+          kind: 'host-conflict',
+          host,
+          service: serviceKey(svc.namespace, svc.name),
+          winner: owner,
+        });
+    }
   }
   return new MapHostTable(hosts, problems);
 }

@@ -8,12 +8,13 @@ import type { Logger } from 'pino';
 import type { ClusterConfig } from '../api/cluster-config.ts';
 import { type BudgetReason, CONDITION, findCondition } from '../api/conditions.ts';
 import { resolveServerlessServiceSpec } from '../api/defaults.ts';
-import { ENDPOINTSLICE_SERVICE_NAME_LABEL, SERVICE_LABEL } from '../api/labels.ts';
+import { ENDPOINTSLICE_SERVICE_NAME_LABEL, REVISION_LABEL, SERVICE_LABEL } from '../api/labels.ts';
 import { privateServiceName, serviceKey } from '../api/names.ts';
 import { safeParseServerlessService } from '../api/parse.ts';
 import { servingProtocolOf } from '../api/protocol.ts';
 import { QUEUE_PROXY_HTTP_PORT, QUEUE_PROXY_HTTP_PORT_NAME } from '../api/queue-proxy.ts';
-import { API_VERSION, KIND, type ServerlessService } from '../api/serverless-service.ts';
+import { type Revision, safeParseRevision } from '../api/revision.ts';
+import { API_VERSION, KIND } from '../api/serverless-service.ts';
 import { AUTOSCALER_STATS_PORT } from '../autoscaler/metrics/protocol.ts';
 import { ClusterConfigWatch } from '../kube/cluster-config-watch.ts';
 import { EventRecorder } from '../kube/events.ts';
@@ -39,6 +40,7 @@ import type {
   ServiceCatalog,
   ServiceFailure,
   ServiceFailureSource,
+  TagRoute,
   Unsubscribe,
 } from './sources.ts';
 
@@ -70,6 +72,7 @@ export class KubeActivatorSources {
   /** Every pod of a service failing (crash loop, image pull…), from the same pod informer. */
   readonly failures: ServiceFailureSource;
   readonly #services: Informer<KubeObject>;
+  readonly #revisions: Informer<KubeObject>;
   readonly #slices: Informer<V1EndpointSlice>;
   readonly #configWatch: ClusterConfigWatch;
   readonly #pods: Informer<V1Pod>;
@@ -101,7 +104,11 @@ export class KubeActivatorSources {
   constructor(client: KubeClient, options: KubeSourcesOptions) {
     this.#client = client;
     this.#o = options;
-    ({ services: this.#services, slices: this.#slices } = servingInformers(client, options.log));
+    ({
+      services: this.#services,
+      revisions: this.#revisions,
+      slices: this.#slices,
+    } = servingInformers(client, options.log));
     this.#configWatch = new ClusterConfigWatch(client, {
       ...options,
       onChange: () => this.#catalogChanged(),
@@ -117,7 +124,9 @@ export class KubeActivatorSources {
       onError: logWatchErrors(options.log, 'Pod'),
     });
     this.#pods.on((event, pod, key) => {
-      const svcKey = `${pod.metadata?.namespace}/${pod.metadata?.labels?.[SERVICE_LABEL]}`;
+      // A revision's pods are its own (the unit that scales); pods made before revisions, the service's.
+      const labels = pod.metadata?.labels;
+      const svcKey = `${pod.metadata?.namespace}/${labels?.[REVISION_LABEL] ?? labels?.[SERVICE_LABEL]}`;
       this.#indexPod(svcKey, key, event === 'delete' ? undefined : pod);
       if (event === 'delete') {
         this.#scheduled.delete(key);
@@ -167,6 +176,7 @@ export class KubeActivatorSources {
       },
     };
     this.#services.on(() => this.#catalogChanged());
+    this.#revisions.on(() => this.#catalogChanged());
     this.#slices.on((event, slice, key) => {
       const svcKey = `${slice.metadata?.namespace}/${slice.metadata?.labels?.[ENDPOINTSLICE_SERVICE_NAME_LABEL]}`;
       this.#slicesByService.set(svcKey, key, event === 'delete' ? undefined : slice);
@@ -179,7 +189,7 @@ export class KubeActivatorSources {
     this.catalog = {
       subscribe: (onChange) => {
         this.#catalogListeners.add(onChange);
-        if (this.#services.synced) {
+        if (this.#services.synced && this.#revisions.synced) {
           queueMicrotask(() => {
             // A change not yet sent goes to everyone; otherwise the newcomer gets the list as it is.
             if (this.#rebuildCatalog()) this.#emitCatalog();
@@ -206,7 +216,14 @@ export class KubeActivatorSources {
   }
 
   start(): void {
-    for (const i of [this.#configWatch.informer, this.#slices, this.#services, this.#leases, this.#pods])
+    for (const i of [
+      this.#configWatch.informer,
+      this.#slices,
+      this.#services,
+      this.#revisions,
+      this.#leases,
+      this.#pods,
+    ])
       i.start();
   }
 
@@ -215,12 +232,20 @@ export class KubeActivatorSources {
       this.#configWatch.informer.waitForSync(),
       this.#slices.waitForSync(),
       this.#services.waitForSync(),
+      this.#revisions.waitForSync(),
     ]);
     this.#catalogChanged();
   }
 
   stop(): void {
-    for (const i of [this.#configWatch.informer, this.#slices, this.#services, this.#leases, this.#pods])
+    for (const i of [
+      this.#configWatch.informer,
+      this.#slices,
+      this.#services,
+      this.#revisions,
+      this.#leases,
+      this.#pods,
+    ])
       i.stop();
     for (const w of this.#failureWatches.values()) if (w.timer !== undefined) clearTimeout(w.timer);
     this.#failureWatches.clear();
@@ -271,14 +296,20 @@ export class KubeActivatorSources {
   coldStartEvents(): (e: ColdStartEnded) => void {
     const events = new EventRecorder(this.#client, 'zeroscale-activator', this.#o.log);
     return (e) => {
-      const svc = this.#services.get(`${e.namespace}/${e.service}`) as
+      // e.service is a revision: the Event goes on its ServerlessService, where users look.
+      const rev = this.#revisions.get(`${e.namespace}/${e.service}`) as
+        | { metadata?: { labels?: Record<string, string> } }
+        | undefined;
+      const serviceName = rev?.metadata?.labels?.[SERVICE_LABEL] ?? e.service;
+      const svc = this.#services.get(`${e.namespace}/${serviceName}`) as
         | { metadata?: { uid?: string } }
         | undefined;
+      const ofRevision = serviceName === e.service ? '' : `; revision ${e.service}`;
       const phases = e.phases.map((p) => `${p.phase} ${Math.round(p.ms)} ms`).join(', ');
       const involved = {
         apiVersion: API_VERSION,
         kind: KIND,
-        name: e.service,
+        name: serviceName,
         namespace: e.namespace,
         uid: svc?.metadata?.uid,
       };
@@ -287,21 +318,21 @@ export class KubeActivatorSources {
           involved,
           'Warning',
           'ColdStartFailed',
-          `Cold start failed: ${e.failure.message} (${e.failure.reason}); its requests were answered 503 at once (${phases || 'no phase reached'})`,
+          `Cold start failed: ${e.failure.message} (${e.failure.reason}); its requests were answered 503 at once (${phases || 'no phase reached'})${ofRevision}`,
         );
       } else if (e.totalMs === undefined) {
         events.record(
           involved,
           'Warning',
           'ColdStartAbandoned',
-          `Every request waiting for a cold start gave up before a pod answered (${phases || 'no phase reached'})`,
+          `Every request waiting for a cold start gave up before a pod answered (${phases || 'no phase reached'})${ofRevision}`,
         );
       } else {
         events.record(
           involved,
           'Normal',
           'ColdStart',
-          `Cold start served its first request after ${Math.round(e.totalMs)} ms (${phases})`,
+          `Cold start served its first request after ${Math.round(e.totalMs)} ms (${phases})${ofRevision}`,
         );
       }
     };
@@ -357,7 +388,7 @@ export class KubeActivatorSources {
    * catalog calls `flush`, so the delay never answers 404 for a service the informer has.
    */
   #catalogChanged(): void {
-    if (this.#cancelCatalogUpdate !== undefined || !this.#services.synced) return;
+    if (this.#cancelCatalogUpdate !== undefined || !this.#services.synced || !this.#revisions.synced) return;
     const update = (): void => {
       this.#cancelCatalogUpdate = undefined;
       this.#updateCatalog();
@@ -399,15 +430,15 @@ export class KubeActivatorSources {
     const next = new Map<string, ParsedService>();
     let changed = defaults !== this.#parsedDefaults;
     const out: ActivatorService[] = [];
-    for (const raw of this.#services.list()) {
-      const key = objectKey(raw);
+    for (const [kind, raw] of this.#objects()) {
+      const key = `${kind}:${objectKey(raw)}`;
       const version = raw.metadata?.resourceVersion;
       const before = previous.get(key);
       let entry: ParsedService;
       if (before !== undefined && before.version === version && defaults === this.#parsedDefaults) {
         entry = before;
       } else {
-        const value = toActivatorService(raw, defaults);
+        const value = kind === 'route' ? toRoute(raw) : toActivatorService(raw, defaults);
         entry = {
           version,
           value:
@@ -425,6 +456,12 @@ export class KubeActivatorSources {
     this.#parsedDefaults = defaults;
     if (changed) this.#catalog = out;
     return changed;
+  }
+
+  /** ServerlessServices (routes) and Revisions (backends), each tagged with which it is. */
+  *#objects(): Generator<['route' | 'backend', KubeObject]> {
+    for (const raw of this.#services.list()) yield ['route', raw];
+    for (const raw of this.#revisions.list()) yield ['backend', raw];
   }
 
   #podsOf(sliceServiceKey: string): PodEndpoint[] {
@@ -453,11 +490,35 @@ interface ParsedService {
   readonly value: ActivatorService | undefined;
 }
 
+/** A ServerlessService as a route: its hosts, its split and its tags, from the controller's status. */
+function toRoute(raw: KubeObject): ActivatorService | undefined {
+  const parsed = safeParseServerlessService(raw);
+  if (!parsed.ok) return undefined;
+  const svc = parsed.value;
+  const shares = new Map<string, number>();
+  const tags: TagRoute[] = [];
+  for (const t of svc.status?.traffic ?? []) {
+    if (t.percent > 0) shares.set(t.revisionName, (shares.get(t.revisionName) ?? 0) + t.percent);
+    const host = t.url === undefined ? undefined : URL.parse(t.url)?.hostname;
+    if (t.tag !== undefined && host) tags.push({ host, name: t.revisionName });
+  }
+  return {
+    namespace: svc.metadata.namespace ?? 'default',
+    name: svc.metadata.name,
+    url: svc.status?.url,
+    containerConcurrency: 0,
+    timeoutSeconds: 0,
+    traffic: [...shares].map(([name, percent]) => ({ name, percent })),
+    tags,
+  };
+}
+
+/** A Revision as a backend: reached through its service's route only. */
 function toActivatorService(
   raw: KubeObject,
   defaults: ClusterConfig['defaults'],
 ): ActivatorService | undefined {
-  const parsed = safeParseServerlessService(raw);
+  const parsed = safeParseRevision(raw);
   if (!parsed.ok) return undefined;
   const svc = parsed.value;
   try {
@@ -470,6 +531,8 @@ function toActivatorService(
       timeoutSeconds: spec.timeoutSeconds,
       protocol: servingProtocolOf(svc.spec.template.spec.containers),
       refusal: budgetRefusal(svc),
+      routeOnly: true,
+      service: svc.metadata.labels?.[SERVICE_LABEL],
     };
   } catch {
     return undefined; // reported by the controller as InvalidSpec
@@ -484,12 +547,16 @@ function sameService(a: ActivatorService, b: ActivatorService): boolean {
     a.containerConcurrency === b.containerConcurrency &&
     a.timeoutSeconds === b.timeoutSeconds &&
     a.protocol === b.protocol &&
-    a.refusal === b.refusal
+    a.refusal === b.refusal &&
+    a.routeOnly === b.routeOnly &&
+    a.service === b.service &&
+    JSON.stringify(a.traffic) === JSON.stringify(b.traffic) &&
+    JSON.stringify(a.tags) === JSON.stringify(b.tags)
   );
 }
 
 /** The autoscaler's word that the budget is spent and its requests are to be refused. */
-function budgetRefusal(svc: ServerlessService): string | undefined {
+function budgetRefusal(svc: Pick<Revision, 'status'>): string | undefined {
   const c = findCondition(svc.status?.conditions, CONDITION.budgetExceeded);
   return c?.status === 'True' && c.reason === ('Rejecting' satisfies BudgetReason) ? c.message : undefined;
 }

@@ -33,11 +33,14 @@ export class ParkedRequest extends HeldSignal {
   bytes: Buffer;
   readonly headBytes: number;
   readonly startedAt: number;
+  /** The service key its host named (a route's, for a revision picked from a split). */
+  readonly hostKey: string;
   coldStart: ColdStart | undefined = undefined;
 
-  constructor(service: ServiceThrottler, socket: Socket, head: Buffer, startedAt: number) {
+  constructor(service: ServiceThrottler, hostKey: string, socket: Socket, head: Buffer, startedAt: number) {
     super();
     this.service = service;
+    this.hostKey = hostKey;
     this.socket = socket;
     this.bytes = head;
     this.headBytes = head.length;

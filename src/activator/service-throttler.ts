@@ -14,6 +14,7 @@ import type { ClientErrorKind } from '../http/server.ts';
 import { Upstream } from '../http/upstream.ts';
 import { LogThrottle } from '../telemetry/json-log.ts';
 import type { Logger } from '../telemetry/log.ts';
+import { serviceLabels } from '../telemetry/service-labels.ts';
 import { Balancer } from './balancer.ts';
 import { type ColdStartMetrics, ColdStartTracker } from './cold-start.ts';
 import { probeQueueProxy } from './pod-probe.ts';
@@ -120,6 +121,8 @@ export class PodTarget {
 
 export class ServiceThrottler {
   readonly key: string;
+  /** What clients are told: `namespace/service` (a revision's service, not the revision). */
+  readonly displayKey: string;
   readonly namespace: string;
   readonly name: string;
   spec: ActivatorService;
@@ -166,13 +169,14 @@ export class ServiceThrottler {
     this.namespace = spec.namespace;
     this.name = spec.name;
     this.key = serviceKey(spec.namespace, spec.name);
+    this.displayKey = serviceKey(spec.namespace, spec.service ?? spec.name);
     this.spec = spec;
     this.#options = options;
     // No pod yet: capacity 0 holds every request until a pod is probed ready.
     this.breaker = new Breaker({ capacity: 0, queueDepth: options.queueDepth });
     this.balancer = new Balancer({ containerConcurrency: spec.containerConcurrency });
     this.stats = new RequestStats(options.clock);
-    this.metrics = new ServiceRequestMetrics(spec.namespace, spec.name);
+    this.metrics = new ServiceRequestMetrics(serviceLabels(spec.namespace, spec.name, spec.service));
     this.metrics.inFlight = () => this.active - this.breaker.queued;
     this.metrics.queued = () => this.breaker.queued;
     this.log = options.logger.child({ service: this.key });
@@ -280,7 +284,7 @@ export class ServiceThrottler {
 
   /** The error a request that would wait gets while the service is failing; undefined otherwise. */
   failingError(): ServiceFailingError | undefined {
-    return this.failure === undefined ? undefined : new ServiceFailingError(this.key, this.failure);
+    return this.failure === undefined ? undefined : new ServiceFailingError(this.displayKey, this.failure);
   }
 
   /** Counts a fail-fast answer by the failure's reason. */

@@ -7,7 +7,23 @@
 import type { ServingProtocol } from '../api/protocol.ts';
 import type { ActivatorReport, Poke } from '../autoscaler/metrics/protocol.ts';
 
-/** A ServerlessService as the activator needs it. */
+/** A share of a route's requests: the revision (a backend of the same namespace) and its percent. */
+export interface WeightedBackend {
+  readonly name: string;
+  readonly percent: number;
+}
+
+/** A tag's own host and the revision it reaches. */
+export interface TagRoute {
+  readonly host: string;
+  readonly name: string;
+}
+
+/**
+ * A backend the activator holds requests for and balances over pods: a revision, or (in static
+ * setups and tests) a service with no revisions. Or, when `traffic` is set, a route: a
+ * ServerlessService's hosts, whose requests are split over backends by weight.
+ */
 export interface ActivatorService {
   readonly namespace: string;
   readonly name: string;
@@ -24,6 +40,14 @@ export interface ActivatorService {
    * condition, reason Rejecting): requests are answered 429 with this, not held or forwarded.
    */
   readonly refusal?: string | undefined;
+  /** A route: each request goes to one of these backends, by weight. */
+  readonly traffic?: readonly WeightedBackend[] | undefined;
+  /** A route's tag hosts, each reaching one backend whatever its share. */
+  readonly tags?: readonly TagRoute[] | undefined;
+  /** A revision: reached only through a route, with no host of its own. */
+  readonly routeOnly?: boolean | undefined;
+  /** A revision: the ServerlessService it belongs to (the `service` label of its metrics). */
+  readonly service?: string | undefined;
 }
 
 /** Stops a subscription; calling it twice is harmless. */

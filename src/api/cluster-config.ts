@@ -6,6 +6,7 @@ import type { V1ResourceRequirements } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { ZeroscaleError } from '../errors.ts';
 import { BUILTIN_SERVING_DEFAULTS, type ServingDefaults } from './defaults.ts';
+import { parseDurationMs } from './duration.ts';
 import { describeIssues, formatFieldPath } from './parse.ts';
 import { QUANTITY_PATTERN } from './quantity.ts';
 import { DURATION_RANGES, durationSchema, scalingFields } from './serverless-service.ts';
@@ -25,7 +26,12 @@ export interface ClusterConfig {
     readonly internalToken?: string | undefined;
   };
   readonly defaults: ServingDefaults;
+  /** How long unrouted revisions are kept (Knative: min-non-active-revisions, retain-since-*). */
+  readonly revisionRetention: { readonly keepCount: number; readonly retainForMs: number };
 }
+
+/** Built-in revision retention: the 5 newest unrouted revisions stay; older ones go 15 h after their last traffic. */
+export const DEFAULT_REVISION_RETENTION = { keepCount: 5, retainForMs: 15 * 3_600_000 } as const;
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 // Kubernetes resource quantity, e.g. "25m", "64Mi", "1.5", "1e3".
@@ -87,6 +93,8 @@ const ConfigMapDataSchema = z
       DURATION_RANGES.scaleToZeroPodRetention,
     ),
     'target-burst-capacity': decimal(scalingFields.targetBurstCapacity),
+    'revision-retain-count': wholeNumber(z.int().min(0).max(1000)),
+    'revision-retain-for': durationSchema('revision-retain-for', '0s', '8760h'),
     'price-per-vcpu-second': price,
     'price-per-gib-second': price,
   })
@@ -148,6 +156,13 @@ export function parseClusterConfig(
         ...(Object.keys(limits).length === 0 ? {} : { limits }),
       },
       ...(options.internalToken ? { internalToken: options.internalToken } : {}),
+    },
+    revisionRetention: {
+      keepCount: d['revision-retain-count'] ?? DEFAULT_REVISION_RETENTION.keepCount,
+      retainForMs:
+        d['revision-retain-for'] === undefined
+          ? DEFAULT_REVISION_RETENTION.retainForMs
+          : (parseDurationMs(d['revision-retain-for']) ?? DEFAULT_REVISION_RETENTION.retainForMs),
     },
     defaults: {
       containerConcurrency: d['container-concurrency'] ?? builtin.containerConcurrency,

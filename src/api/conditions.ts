@@ -10,6 +10,8 @@ export const CONDITION = {
   ready: 'Ready',
   deploymentReady: 'DeploymentReady',
   endpointsReady: 'EndpointsReady',
+  /** Written by the controller on a service: every spec.traffic target resolves to a revision. */
+  trafficRouted: 'TrafficRouted',
   /** Written by the controller, not part of Ready; the autoscaler reads its lastTransitionTime. */
   activatorInPath: 'ActivatorInPath',
   /** Written by the autoscaler: True while the service has demand (or minScale > 0). */

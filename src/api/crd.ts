@@ -8,21 +8,32 @@ import type {
 import { dumpYaml, loadYaml } from '@kubernetes/client-node';
 import { type JsonSchema, toStructuralSchema } from './openapi.ts';
 import {
+  REVISION_KIND,
+  REVISION_LIST_KIND,
+  REVISION_PLURAL,
+  REVISION_SHORT_NAMES,
+  REVISION_SINGULAR,
+} from './revision.ts';
+import {
   GROUP,
   KIND,
   LIST_KIND,
   PLURAL,
+  RevisionNameSchema,
+  RevisionSpecSchema,
   ServerlessServiceSpecSchema,
   ServiceNameSchema,
   SHORT_NAMES,
   SINGULAR,
   VERSION,
 } from './serverless-service.ts';
-import { ServerlessServiceStatusSchema } from './status.ts';
+import { RevisionStatusSchema, ServerlessServiceStatusSchema } from './status.ts';
 
 export const CRD_NAME = `${PLURAL}.${GROUP}`;
 /** Path of the generated file, relative to the repository root. */
 export const CRD_FILE = `crds/${GROUP}_${PLURAL}.yaml`;
+export const REVISION_CRD_NAME = `${REVISION_PLURAL}.${GROUP}`;
+export const REVISION_CRD_FILE = `crds/${GROUP}_${REVISION_PLURAL}.yaml`;
 
 /** The CRD in wire form (the shape kubectl and server-side apply take). */
 export interface CustomResourceDefinitionManifest {
@@ -48,6 +59,18 @@ const readyCondition = '.status.conditions[?(@.type=="Ready")]';
 
 export const PRINTER_COLUMNS: readonly V1CustomResourceColumnDefinition[] = [
   { name: 'URL', type: 'string', jsonPath: '.status.url' },
+  {
+    name: 'Latest',
+    type: 'string',
+    jsonPath: '.status.latestReadyRevisionName',
+    description: 'the latest ready revision',
+  },
+  {
+    name: 'Traffic',
+    type: 'string',
+    jsonPath: '.status.trafficSummary',
+    description: 'revision=percent of the split',
+  },
   { name: 'Ready', type: 'string', jsonPath: `${readyCondition}.status` },
   { name: 'Reason', type: 'string', jsonPath: `${readyCondition}.reason`, priority: 1 },
   {
@@ -65,6 +88,40 @@ export const PRINTER_COLUMNS: readonly V1CustomResourceColumnDefinition[] = [
   { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
 ];
 
+export const REVISION_PRINTER_COLUMNS: readonly V1CustomResourceColumnDefinition[] = [
+  { name: 'Service', type: 'string', jsonPath: '.metadata.labels.serving\\.zeroscale\\.dev/service' },
+  {
+    name: 'Routing',
+    type: 'string',
+    jsonPath: '.metadata.labels.serving\\.zeroscale\\.dev/routing-state',
+    description: 'active: traffic reaches it; reserve: none does',
+  },
+  { name: 'Ready', type: 'string', jsonPath: `${readyCondition}.status` },
+  { name: 'Reason', type: 'string', jsonPath: `${readyCondition}.reason` },
+  {
+    name: 'Replicas',
+    type: 'string',
+    jsonPath: '.status.replicasSummary',
+    description: 'ready/desired pods',
+  },
+  { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+];
+
+export function buildRevisionOpenApiSchema(): JsonSchema {
+  return {
+    type: 'object',
+    description: 'An immutable snapshot of a ServerlessService template: it runs and scales on its own.',
+    required: ['spec'],
+    properties: {
+      apiVersion: { type: 'string' },
+      kind: { type: 'string' },
+      metadata: { type: 'object', properties: { name: toStructuralSchema(RevisionNameSchema) } },
+      spec: toStructuralSchema(RevisionSpecSchema),
+      status: toStructuralSchema(RevisionStatusSchema),
+    },
+  };
+}
+
 export function buildOpenApiSchema(): JsonSchema {
   return {
     type: 'object',
@@ -81,21 +138,21 @@ export function buildOpenApiSchema(): JsonSchema {
   };
 }
 
-export function buildServerlessServiceCrd(): CustomResourceDefinitionManifest {
+interface CrdParts {
+  readonly name: string;
+  readonly names: V1CustomResourceDefinitionNames;
+  readonly columns: readonly V1CustomResourceColumnDefinition[];
+  readonly schema: JsonSchema;
+}
+
+function buildCrd(p: CrdParts): CustomResourceDefinitionManifest {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: CRD_NAME, labels: { 'app.kubernetes.io/part-of': 'zeroscale' } },
+    metadata: { name: p.name, labels: { 'app.kubernetes.io/part-of': 'zeroscale' } },
     spec: {
       group: GROUP,
-      names: {
-        kind: KIND,
-        listKind: LIST_KIND,
-        plural: PLURAL,
-        singular: SINGULAR,
-        shortNames: [...SHORT_NAMES],
-        categories: ['zeroscale'],
-      },
+      names: p.names,
       scope: 'Namespaced',
       versions: [
         {
@@ -103,12 +160,52 @@ export function buildServerlessServiceCrd(): CustomResourceDefinitionManifest {
           served: true,
           storage: true,
           subresources: { status: {} },
-          additionalPrinterColumns: PRINTER_COLUMNS,
-          schema: { openAPIV3Schema: buildOpenApiSchema() },
+          additionalPrinterColumns: p.columns,
+          schema: { openAPIV3Schema: p.schema },
         },
       ],
     },
   };
+}
+
+export function buildServerlessServiceCrd(): CustomResourceDefinitionManifest {
+  return buildCrd({
+    name: CRD_NAME,
+    names: {
+      kind: KIND,
+      listKind: LIST_KIND,
+      plural: PLURAL,
+      singular: SINGULAR,
+      shortNames: [...SHORT_NAMES],
+      categories: ['zeroscale'],
+    },
+    columns: PRINTER_COLUMNS,
+    schema: buildOpenApiSchema(),
+  });
+}
+
+export function buildRevisionCrd(): CustomResourceDefinitionManifest {
+  return buildCrd({
+    name: REVISION_CRD_NAME,
+    names: {
+      kind: REVISION_KIND,
+      listKind: REVISION_LIST_KIND,
+      plural: REVISION_PLURAL,
+      singular: REVISION_SINGULAR,
+      shortNames: [...REVISION_SHORT_NAMES],
+      categories: ['zeroscale'],
+    },
+    columns: REVISION_PRINTER_COLUMNS,
+    schema: buildRevisionOpenApiSchema(),
+  });
+}
+
+/** Every generated CRD file and its content. */
+export function generatedCrdFiles(): { file: string; yaml: string }[] {
+  return [
+    { file: CRD_FILE, yaml: renderCrdYaml(buildServerlessServiceCrd()) },
+    { file: REVISION_CRD_FILE, yaml: renderCrdYaml(buildRevisionCrd()) },
+  ];
 }
 
 const HEADER = '# Generated by src/api/generate-crd.ts from the zod schemas in src/api/. Do not edit.\n';

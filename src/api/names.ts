@@ -51,3 +51,14 @@ export function serviceUrl(serviceName: string, namespace: string, domainSuffix:
 export function serviceKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }
+
+/** A revision's number-based name, "hello-3", kept within the length a revision name may have. */
+export function numberedRevisionName(serviceName: string, n: number, maxLength = 55): string {
+  const suffix = `-${n}`;
+  return `${serviceName.slice(0, maxLength - suffix.length).replace(/-+$/, '')}${suffix}`;
+}
+
+/** The host of a traffic tag: "<tag>-<service>.<namespace>.<domain>" (Knative's default template). */
+export function tagHost(tag: string, serviceName: string, namespace: string, domainSuffix: string): string {
+  return `${tag}-${serviceName}.${namespace}.${domainSuffix}`;
+}

@@ -61,6 +61,8 @@ export const QUEUE_PROXY_INTERNAL_TOKEN_ENV = 'ZEROSCALE_INTERNAL_TOKEN';
 export const QUEUE_PROXY_ENV = {
   /** Name of the ServerlessService. */
   serviceName: 'SERVING_SERVICE',
+  /** Name of the revision the pod runs (Knative: SERVING_REVISION). */
+  revisionName: 'SERVING_REVISION',
   serviceNamespace: 'SERVING_NAMESPACE',
   /** Pod name and IP, from the downward API. */
   podName: 'SERVING_POD',

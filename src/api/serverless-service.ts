@@ -272,11 +272,26 @@ export type PodSpec = z.output<typeof PodSpecSchema>;
 
 const stringMap = z.record(z.string(), z.string());
 
+/** Longest revision name: it must leave room for "-private" in a 63-character Service name. */
+export const MAX_REVISION_NAME_LENGTH = MAX_SERVICE_NAME_LENGTH;
+
+export const RevisionNameSchema = z
+  .string()
+  .min(1)
+  .max(MAX_REVISION_NAME_LENGTH)
+  .regex(DNS_1035_LABEL, 'a revision name must be a DNS-1035 label: lowercase letters, digits and "-"');
+
 export const PodTemplateSchema = z.object({
   metadata: z
-    .object({ labels: stringMap.optional(), annotations: stringMap.optional() })
+    .object({
+      name: RevisionNameSchema.optional().describe(
+        'Name of the revision this template stamps; by default <service>-<n>. A second, different template under the same name is refused.',
+      ),
+      labels: stringMap.optional(),
+      annotations: stringMap.optional(),
+    })
     .optional()
-    .describe('Labels and annotations for the pods.'),
+    .describe('Labels and annotations for the pods, and optionally the name of the revision.'),
   spec: PodSpecSchema,
 });
 
@@ -334,25 +349,107 @@ export const BudgetSchema = withCelRules(budgetObject, [
   'A cap on what the service may spend per rolling window; when it is reached the service is held (Cap) or refused (Reject) until the window rolls.',
 );
 
-export const ServerlessServiceSpecSchema = z
-  .object({
-    template: PodTemplateSchema.describe(
-      'The pods to run: exactly one serving container with one port, plus any other containers.',
-    ),
-    containerConcurrency: z
-      .int()
-      .min(0)
-      .max(1000)
+/** What a revision runs: the fields a ServerlessService and each of its Revisions share. */
+const runtimeFields = {
+  template: PodTemplateSchema.describe(
+    'The pods to run: exactly one serving container with one port, plus any other containers.',
+  ),
+  containerConcurrency: z
+    .int()
+    .min(0)
+    .max(1000)
+    .optional()
+    .describe('Most requests in flight per pod; 0 = no limit.'),
+  timeoutSeconds: z
+    .int()
+    .min(1)
+    .max(3600)
+    .optional()
+    .describe('Deadline for a whole request, including time queued while the service wakes up.'),
+  scaling: ScalingSchema.optional(),
+  budget: BudgetSchema.optional(),
+};
+
+/** A Revision's spec: its template is frozen when stamped; the other fields follow the service. */
+export const RevisionSpecSchema = z.object(runtimeFields).describe('What a revision runs.');
+export type RevisionSpec = z.output<typeof RevisionSpecSchema>;
+
+// --- spec.traffic and spec.rollout -------------------------------------------------------------
+
+export const MAX_TRAFFIC_TARGETS = 20;
+
+export const TrafficTargetSchema = withCelRules(
+  z.object({
+    revisionName: RevisionNameSchema.optional().describe('The revision this target sends to.'),
+    latestRevision: z
+      .boolean()
       .optional()
-      .describe('Most requests in flight per pod; 0 = no limit.'),
-    timeoutSeconds: z
+      .describe('true: send to the latest ready revision, whichever it is (not with revisionName).'),
+    percent: z.int().min(0).max(100).optional().describe("Share of the service's requests; 0 when left out."),
+    tag: z
+      .string()
+      .min(1)
+      .max(30)
+      .regex(DNS_1035_LABEL, 'a tag must be a DNS-1035 label: lowercase letters, digits and "-"')
+      .optional()
+      .describe('Gives the target its own host, <tag>-<service>.<namespace>.<domain>, that reaches only it.'),
+  }),
+  [
+    {
+      rule: '!(has(self.revisionName) && has(self.latestRevision) && self.latestRevision)',
+      message: 'spec.traffic[].revisionName and spec.traffic[].latestRevision: true exclude each other',
+      fieldPath: '.latestRevision',
+      reason: 'FieldValueForbidden',
+      holds: (t) => !(t.revisionName !== undefined && t.latestRevision === true),
+    },
+    {
+      rule: 'has(self.revisionName) || (has(self.latestRevision) && self.latestRevision)',
+      message: 'spec.traffic[] needs a revisionName or latestRevision: true',
+      fieldPath: '.revisionName',
+      reason: 'FieldValueRequired',
+      holds: (t) => t.revisionName !== undefined || t.latestRevision === true,
+    },
+  ],
+);
+export type TrafficTarget = z.output<typeof TrafficTargetSchema>;
+
+export const TrafficSchema = withCelRules(z.array(TrafficTargetSchema).min(1).max(MAX_TRAFFIC_TARGETS), [
+  {
+    rule: 'self.map(t, has(t.percent) ? t.percent : 0).sum() == 100',
+    message: 'spec.traffic[].percent must sum to 100',
+    holds: (ts) => ts.reduce((sum, t) => sum + (t.percent ?? 0), 0) === 100,
+  },
+  {
+    rule: 'self.filter(t, has(t.tag)).all(t, self.filter(u, has(u.tag) && u.tag == t.tag).size() == 1)',
+    message: 'spec.traffic[].tag must be unique',
+    reason: 'FieldValueDuplicate',
+    holds: (ts) => {
+      const tags = ts.flatMap((t) => (t.tag === undefined ? [] : [t.tag]));
+      return new Set(tags).size === tags.length;
+    },
+  },
+]).describe('How requests are split across revisions; left out: 100 % to the latest ready revision.');
+
+export const RolloutSchema = z
+  .object({
+    duration: durationSchema('spec.rollout.duration', '0s', '24h').describe(
+      'How long moving the latest-revision share to a newly ready revision takes; 0s moves it at once.',
+    ),
+    steps: z
       .int()
       .min(1)
-      .max(3600)
+      .max(100)
       .optional()
-      .describe('Deadline for a whole request, including time queued while the service wakes up.'),
-    scaling: ScalingSchema.optional(),
-    budget: BudgetSchema.optional(),
+      .describe('In how many equal steps the share moves (default 5).'),
+  })
+  .describe("Gradual rollout of a new latest revision, as Knative's rollout-duration.");
+export type RolloutSpec = z.output<typeof RolloutSchema>;
+
+export const ServerlessServiceSpecSchema = z
+  .object({
+    ...runtimeFields,
+    traffic: TrafficSchema.optional(),
+    rollout: RolloutSchema.optional(),
   })
   .describe('The desired state of a ServerlessService.');
 

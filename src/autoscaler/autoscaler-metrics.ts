@@ -3,12 +3,12 @@
 // events. Per-service labels: namespace and service (and a bounded direction or reason).
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { SERVICE_LABEL_NAMES, type ServiceLabels } from '../telemetry/service-labels.ts';
 import type { Spend } from './cost.ts';
 
 /** What the gauges show for one service; read at collection time. */
 export interface ServiceGaugeValues {
-  readonly namespace: string;
-  readonly service: string;
+  readonly labels: ServiceLabels;
   readonly desiredPods: number | undefined;
   readonly actualPods: number;
   readonly readyPods: number;
@@ -39,7 +39,7 @@ export interface ServiceGaugeValues {
 
 export type ScaleDirection = 'up' | 'down';
 
-const SERVICE_LABELS = ['namespace', 'service'] as const;
+const SERVICE_LABELS = SERVICE_LABEL_NAMES;
 
 type Values = () => Iterable<ServiceGaugeValues>;
 
@@ -59,7 +59,7 @@ function serviceGauge(
       this.reset();
       for (const v of values()) {
         const value = pick(v);
-        if (value !== undefined) this.set({ namespace: v.namespace, service: v.service }, value);
+        if (value !== undefined) this.set(v.labels, value);
       }
     },
   });
@@ -196,7 +196,7 @@ export class AutoscalerMetrics {
     this.#scaleEvents = new Counter({
       name: 'zeroscale_autoscaler_scale_events_total',
       help: 'Changes of the desired pod count, by direction.',
-      labelNames: ['namespace', 'service', 'direction'],
+      labelNames: [...SERVICE_LABEL_NAMES, 'direction'],
       registers: reg,
     });
     this.#scrapeErrors = new Counter({
@@ -266,9 +266,8 @@ export class AutoscalerMetrics {
   }
 
   /** A decision's spend; `priced`: whether the cluster has prices (else no cost series). */
-  spent(namespace: string, service: string, spend: Spend, priced: boolean): void {
+  spent(labels: ServiceLabels, spend: Spend, priced: boolean): void {
     if (spend.replicaSeconds === 0 && spend.requests === 0) return;
-    const labels = { namespace, service };
     this.#replicaSeconds.inc(labels, spend.replicaSeconds);
     this.#cpuSeconds.inc(labels, spend.cpuSeconds);
     this.#memorySeconds.inc(labels, spend.memoryGiBSeconds);
@@ -276,19 +275,19 @@ export class AutoscalerMetrics {
     if (priced) this.#cost.inc(labels, spend.cost);
   }
 
-  scaleEvent(namespace: string, service: string, direction: ScaleDirection): void {
-    this.#scaleEvents.inc({ namespace, service, direction });
+  scaleEvent(labels: ServiceLabels, direction: ScaleDirection): void {
+    this.#scaleEvents.inc({ ...labels, direction });
   }
 
-  scrapeErrors(namespace: string, service: string, count: number): void {
-    this.#scrapeErrors.inc({ namespace, service }, count);
+  scrapeErrors(labels: ServiceLabels, count: number): void {
+    this.#scrapeErrors.inc(labels, count);
   }
 
   /** Drops a deleted service's counters (its gauges go with it at the next collection). */
-  forget(namespace: string, service: string): void {
-    this.#scaleEvents.remove({ namespace, service, direction: 'up' });
-    this.#scaleEvents.remove({ namespace, service, direction: 'down' });
-    this.#scrapeErrors.remove({ namespace, service });
+  forget(labels: ServiceLabels): void {
+    this.#scaleEvents.remove({ ...labels, direction: 'up' });
+    this.#scaleEvents.remove({ ...labels, direction: 'down' });
+    this.#scrapeErrors.remove(labels);
     for (const c of [
       this.#replicaSeconds,
       this.#cpuSeconds,
@@ -296,7 +295,7 @@ export class AutoscalerMetrics {
       this.#requestsServed,
       this.#cost,
     ]) {
-      c.remove({ namespace, service });
+      c.remove(labels);
     }
   }
 }

@@ -285,7 +285,7 @@ export class Autoscaler {
       state.removed = true;
       this.#services.delete(key);
       this.#invalid.delete(key);
-      this.#metrics.forget(state.ref.namespace, state.ref.name);
+      this.#metrics.forget(state.labels);
       state.log.info('forgot the deleted service');
     }
   }
@@ -344,7 +344,7 @@ export class Autoscaler {
     state.scraping = false;
     if (!state.removed) {
       if (state.scrapeFailures > 0) {
-        this.#metrics.scrapeErrors(state.ref.namespace, state.ref.name, state.scrapeFailures);
+        this.#metrics.scrapeErrors(state.labels, state.scrapeFailures);
       }
       // No answer at all records nothing: "no data" keeps the scale, where a 0 would shrink it.
       const total = extrapolate(sumScrape(state.answers), state.scrapeReadyPods);

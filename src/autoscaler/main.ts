@@ -55,7 +55,7 @@ export async function runAutoscaler(argv: readonly string[], env: NodeJS.Process
     synced = true;
     running = await startAutoscaler({
       source,
-      target: new KubeScaleTarget(client, { log, uidOf: (svc) => source.uidOf(svc), registry }),
+      target: new KubeScaleTarget(client, { log, ownerOf: (svc) => source.ownerOf(svc), registry }),
       logger: log,
       registry,
       port: o.port,

@@ -5,6 +5,7 @@
 import { type WarmFloor, warmFloor } from '../api/warm-schedule.ts';
 import type { WriteBudget } from '../kube/write-budget.ts';
 import type { Logger } from '../telemetry/log.ts';
+import { type ServiceLabels, serviceLabels } from '../telemetry/service-labels.ts';
 import type { AutoscalerMetrics, ServiceGaugeValues } from './autoscaler-metrics.ts';
 import { CoalescingWriter, type WritePolicy } from './coalescing-writer.ts';
 import { type AutoscalerConfig, sameScaling, toScalingSpec } from './config.ts';
@@ -84,6 +85,8 @@ export interface ServiceView extends ServiceGaugeValues {
 export class ServiceScaler {
   readonly key: string;
   readonly ref: ServiceRef;
+  /** The labels of its series: namespace, service and revision. */
+  readonly labels: ServiceLabels;
   readonly log: Logger;
   service: AutoscaledService;
   spec: ScalingSpec;
@@ -154,6 +157,7 @@ export class ServiceScaler {
   constructor(key: string, service: AutoscaledService, context: ServiceScalerContext, log: Logger) {
     this.key = key;
     this.ref = { namespace: service.namespace, name: service.name };
+    this.labels = serviceLabels(service.namespace, service.name, service.service);
     this.log = log;
     this.#context = context;
     this.service = service;
@@ -231,6 +235,7 @@ export class ServiceScaler {
         averages,
         readyPods: this.readyPods,
         activatorInPathSinceMs: this.service.activatorInPathSinceMs,
+        reachable: this.service.reachable,
         release: this.#rejecting()
           ? 'budget'
           : this.idleAdvice === 'between' || this.idleAdvice === 'release'
@@ -349,8 +354,7 @@ export class ServiceScaler {
         exceeded ? 'budget spent' : 'budget lifted',
       );
     }
-    if (this.#context.acting())
-      this.#context.metrics.spent(this.ref.namespace, this.ref.name, spend, service.prices !== undefined);
+    if (this.#context.acting()) this.#context.metrics.spent(this.labels, spend, service.prices !== undefined);
   }
 
   /** spec.budget spent with action Reject: to zero, and the activators refuse its requests. */
@@ -445,8 +449,7 @@ export class ServiceScaler {
 
   gaugeValues(): ServiceGaugeValues {
     return {
-      namespace: this.ref.namespace,
-      service: this.ref.name,
+      labels: this.labels,
       desiredPods: this.desiredScale,
       actualPods: this.actualPods,
       readyPods: this.readyPods,
@@ -474,7 +477,7 @@ export class ServiceScaler {
   #scaled(desired: number, reason: ScaleReason, nowMs: number): void {
     const from = this.desiredScale ?? this.actualPods;
     if (desired !== from) {
-      this.#context.metrics.scaleEvent(this.ref.namespace, this.ref.name, desired > from ? 'up' : 'down');
+      this.#context.metrics.scaleEvent(this.labels, desired > from ? 'up' : 'down');
       this.log.info(
         {
           from,

@@ -29,6 +29,13 @@ export interface RestoredState {
 export interface AutoscaledService {
   readonly namespace: string;
   readonly name: string;
+  /**
+   * False for a revision no traffic reaches (Knative's Reachability): it goes to zero at once,
+   * with no minScale floor, scale-down delay or rate limit. Absent: reachable.
+   */
+  readonly reachable?: boolean | undefined;
+  /** A revision: the ServerlessService it belongs to (the `service` label of its metrics). */
+  readonly service?: string | undefined;
   /** spec.scaling over the cluster defaults: resolveServerlessServiceSpec(spec, defaults).scaling. */
   readonly scaling: ResolvedScaling;
   readonly containerConcurrency: number;

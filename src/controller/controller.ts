@@ -9,7 +9,7 @@ import { endpointSlicesOf, MANAGED_BY, MANAGED_BY_LABEL, SERVICE_LABEL } from '.
 import type { Clock } from '../clock.ts';
 import { ClusterConfigWatch } from '../kube/cluster-config-watch.ts';
 import { EventRecorder } from '../kube/events.ts';
-import { Informer, logWatchErrors, objectKey } from '../kube/informer.ts';
+import { GroupIndex, Informer, logWatchErrors, objectKey } from '../kube/informer.ts';
 import { LeaderElector } from '../kube/leader.ts';
 import { OwnWrites } from '../kube/own-writes.ts';
 import { kubePaths } from '../kube/paths.ts';
@@ -78,6 +78,25 @@ export function reconcileNeeded(previous: unknown, next: unknown): boolean {
   );
 }
 
+interface RevisionFields extends ServiceFields {
+  readonly status?: {
+    readonly autoscaler?: { readonly mode?: string };
+    readonly conditions?: readonly { readonly type: string; readonly status: string }[];
+  };
+}
+
+/**
+ * Whether an update of a Revision can change its service's reconcile: its metadata, the mode its
+ * autoscaler wants, or whether it is Ready. The autoscaler's observations (written every few
+ * seconds under load) change nothing.
+ */
+export function revisionReconcileNeeded(previous: unknown, next: unknown): boolean {
+  const a = previous as RevisionFields;
+  const b = next as RevisionFields;
+  const ready = (r: RevisionFields) => r.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+  return reconcileNeeded(previous, next) || ready(a) !== ready(b);
+}
+
 export function startController(o: ControllerOptions): ControllerHandle {
   const resyncMs = o.resyncMs ?? 5 * 60_000;
   const onError = (what: string) => logWatchErrors(o.log, what);
@@ -86,6 +105,13 @@ export function startController(o: ControllerOptions): ControllerHandle {
     path: kubePaths.serverlessServices(),
     resyncMs,
     onError: onError('ServerlessService'),
+  });
+  const revisions = new Informer<{
+    metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
+  }>(o.client, {
+    path: kubePaths.revisions(),
+    resyncMs,
+    onError: onError('Revision'),
   });
   const deployments = new Informer<V1Deployment>(o.client, {
     path: kubePaths.deployments(),
@@ -120,6 +146,12 @@ export function startController(o: ControllerOptions): ControllerHandle {
     onError: onError('activator EndpointSlice'),
   });
 
+  // Revisions indexed by their service.
+  const revisionsByService = new GroupIndex<unknown>();
+  revisions.on((event, rev, key) => {
+    const svcKey = `${rev.metadata?.namespace}/${rev.metadata?.labels?.[SERVICE_LABEL]}`;
+    revisionsByService.set(svcKey, key, event === 'delete' ? undefined : rev);
+  });
   // Pods indexed by their service, so a reconcile reads its own pods only.
   const podsByService = new Map<string, Map<string, V1Pod>>();
   pods.on((event, pod, key) => {
@@ -155,6 +187,7 @@ export function startController(o: ControllerOptions): ControllerHandle {
   // What the informers see of our children settles the writes they did not show yet.
   const ownWrites = new OwnWrites({ registry: o.registry });
   for (const [kind, inf] of [
+    ['Revision', revisions],
     ['Deployment', deployments],
     ['Service', svcObjects],
     ['EndpointSlice', slices],
@@ -172,6 +205,7 @@ export function startController(o: ControllerOptions): ControllerHandle {
     activatorPort: o.activatorPort,
     view: {
       serverlessService: (key) => services.get(key),
+      revisions: (ns, name) => [...revisionsByService.values(`${ns}/${name}`)],
       deployment: (ns, name) => deployments.get(`${ns}/${name}`),
       service: (ns, name) => svcObjects.get(`${ns}/${name}`),
       endpointSlice: (ns, name) => slices.get(`${ns}/${name}`),
@@ -200,9 +234,22 @@ export function startController(o: ControllerOptions): ControllerHandle {
   };
   for (const inf of [deployments, svcObjects, slices, pods] as Informer<V1Pod>[])
     inf.on((_e, obj) => enqueueOwner(obj));
+  revisions.on((event, obj, _key, previous) => {
+    if (event === 'update' && previous !== undefined && !revisionReconcileNeeded(previous, obj)) return;
+    enqueueOwner(obj);
+  });
   activatorSlices.on(() => enqueueAll());
 
-  const informers = [configWatch.informer, activatorSlices, deployments, svcObjects, slices, pods, services];
+  const informers = [
+    configWatch.informer,
+    activatorSlices,
+    revisions,
+    deployments,
+    svcObjects,
+    slices,
+    pods,
+    services,
+  ];
   for (const inf of informers) inf.start();
 
   const elector = new LeaderElector(o.client, {

@@ -8,7 +8,16 @@ import type { Logger } from 'pino';
 import type { ClusterConfig } from '../api/cluster-config.ts';
 import { CONDITION, findCondition, INVALID_SPEC_REASON } from '../api/conditions.ts';
 import { resolveServerlessServiceSpec } from '../api/defaults.ts';
-import { DESIRED_HASH_ANNOTATION, MODE_LABEL } from '../api/labels.ts';
+import { parseDurationMs } from '../api/duration.ts';
+import {
+  DESIRED_HASH_ANNOTATION,
+  LAST_ROUTED_ANNOTATION,
+  MODE_LABEL,
+  REVISION_LABEL,
+  ROUTING_STATE_LABEL,
+  type RoutingState,
+  TEMPLATE_HASH_ANNOTATION,
+} from '../api/labels.ts';
 import {
   CONTROLLER_FIELD_MANAGER,
   deploymentName,
@@ -17,7 +26,9 @@ import {
   publicServiceName,
 } from '../api/names.ts';
 import { describeIssues, safeParseServerlessService } from '../api/parse.ts';
-import { API_VERSION, KIND, type ServerlessService } from '../api/serverless-service.ts';
+import { REVISION_API_VERSION, REVISION_KIND, type Revision, safeParseRevision } from '../api/revision.ts';
+import { API_VERSION, KIND, type PodTemplate, type ServerlessService } from '../api/serverless-service.ts';
+import type { ServingMode } from '../api/status.ts';
 import type { Clock } from '../clock.ts';
 import type { EventRecorder, InvolvedObject } from '../kube/events.ts';
 import { handOverCreatedFields } from '../kube/field-ownership.ts';
@@ -30,12 +41,35 @@ import { choosePublicBackends } from './mode.ts';
 import { buildDeployment } from './resources/deployment.ts';
 import type { EndpointAddress } from './resources/endpoint-slice.ts';
 import { buildPublicEndpointSlice } from './resources/endpoint-slice.ts';
+import {
+  buildRevision,
+  nextRevisionName,
+  revisionAsService,
+  revisionNumber,
+  templateHash,
+} from './resources/revision.ts';
 import { buildPrivateService, buildPublicService } from './resources/services.ts';
-import { buildControllerStatus, type ControllerStatus, invalidSpecStatus } from './status.ts';
+import {
+  buildControllerStatus,
+  buildServiceStatus,
+  type ControllerStatus,
+  invalidSpecStatus,
+  type RevisionObserved,
+  type ServiceStatus,
+} from './status.ts';
+import {
+  DEFAULT_ROLLOUT_STEPS,
+  decideTraffic,
+  type RevisionView,
+  revisionsToCollect,
+  type TrafficDecision,
+} from './traffic.ts';
 
 /** What the reconciler reads: informer caches, never a live list per reconcile. */
 export interface ControllerView {
   serverlessService(key: string): unknown;
+  /** The Revisions labelled with the service's name. */
+  revisions(namespace: string, service: string): readonly unknown[];
   deployment(namespace: string, name: string): V1Deployment | undefined;
   service(namespace: string, name: string): V1Service | undefined;
   endpointSlice(namespace: string, name: string): V1EndpointSlice | undefined;
@@ -57,8 +91,11 @@ export interface ReconcilerOptions {
 }
 
 /** Key of a child in OwnWrites: the kind and the informer key. */
-export const childKey = (kind: 'Deployment' | 'Service' | 'EndpointSlice', namespace: string, name: string) =>
-  `${kind}:${namespace}/${name}`;
+export const childKey = (
+  kind: 'Deployment' | 'Service' | 'EndpointSlice' | 'Revision',
+  namespace: string,
+  name: string,
+) => `${kind}:${namespace}/${name}`;
 
 const creationManager = `${CONTROLLER_FIELD_MANAGER}-create`;
 /** What the creation POST keeps owning: the first replicas (the autoscaler's from then on). */
@@ -124,22 +161,318 @@ export class ServerlessServiceReconciler {
       await this.#refuseSpec(svc, err instanceof Error ? err.message : String(err), config);
       return undefined;
     }
-    const deployment = await this.#applyDeployment(svc, config);
-    await this.#applyServices(svc);
-    const mode = await this.#applyPublicEndpoints(svc);
-    const status = buildControllerStatus(
+    const ns = svc.metadata.namespace ?? 'default';
+    const revisions = await this.#ensureLatestRevision(svc);
+    const now = this.#o.clock.now();
+    const views = revisions.list.map((r) => revisionView(r, now));
+    const rollout = svc.spec.rollout;
+    const decision = decideTraffic({
+      serviceName: svc.metadata.name,
+      namespace: ns,
+      domainSuffix: config.domainSuffix,
+      traffic: svc.spec.traffic,
+      rollout:
+        rollout === undefined
+          ? undefined
+          : {
+              durationMs: parseDurationMs(rollout.duration) ?? 0,
+              steps: rollout.steps ?? DEFAULT_ROLLOUT_STEPS,
+            },
+      revisions: views,
+      previousLatestReady: svc.status?.latestReadyRevisionName,
+      previousRollout: svc.status?.rollout,
+      nowMs: now,
+    });
+    const served = servedRevision(decision);
+    // The latest created revision is kept reachable though it has no traffic yet: it must come up
+    // to become ready and take its share (Knative's "pending" routing state).
+    const routed = new Set(decision.reachable);
+    if (revisions.latestCreated !== undefined) routed.add(revisions.latestCreated);
+    const activatorsMissing = this.#o.view.activators().length === 0;
+    const observed: RevisionObserved[] = [];
+    for (const rev of revisions.list) {
+      const unit = revisionAsService(await this.#syncRevision(svc, rev, routed, now));
+      const deployment = await this.#applyDeployment(unit, config);
+      await this.#applyServices(unit, ['private']);
+      const pods = this.#o.view
+        .pods(ns, svc.metadata.name)
+        .filter((p) => p.metadata?.labels?.[REVISION_LABEL] === rev.metadata.name);
+      const mode: ServingMode =
+        served === rev.metadata.name && rev.status?.autoscaler?.mode === 'serve' && pods.some(isReadyPod)
+          ? 'serve'
+          : 'proxy';
+      const status = buildControllerStatus(
+        unit,
+        { deployment, pods, mode, activatorsMissing },
+        config,
+        new Date(now),
+      );
+      await this.#writeRevisionStatus(rev, status);
+      observed.push({ name: rev.metadata.name, deployment, pods, status });
+    }
+    await this.#applyServices(svc, ['public']);
+    const servedRev = revisions.list.find((r) => r.metadata.name === served);
+    const mode = await this.#applyPublicEndpoints(svc, servedRev);
+    await this.#collectRevisions(svc, views, decision, revisions.latestCreated, config, now);
+    await this.#removeLegacyChildren(svc);
+    const status = buildServiceStatus(
       svc,
       {
-        deployment,
-        pods: this.#o.view.pods(svc.metadata.namespace ?? 'default', svc.metadata.name),
+        revisions: observed,
+        latestCreated: revisions.latestCreated,
+        refusal: revisions.refusal,
+        traffic: decision,
         mode,
-        activatorsMissing: mode === 'proxy' && this.#o.view.activators().length === 0,
+        activatorsMissing: mode === 'proxy' && activatorsMissing,
       },
       config,
-      new Date(this.#o.clock.now()),
+      new Date(now),
     );
     await this.#writeStatus(svc, status);
-    return undefined;
+    return decision.nextStepAtMs === undefined
+      ? undefined
+      : { requeueAfterMs: Math.max(50, decision.nextStepAtMs - now) };
+  }
+
+  /**
+   * The service's revisions, with one for its current template: made when no revision has the
+   * template's hash (under the template's metadata.name, or the next number). A name already used
+   * by another template is refused: the revision stays as it was and status says why.
+   */
+  async #ensureLatestRevision(
+    svc: ServerlessService,
+  ): Promise<{ list: Revision[]; latestCreated: string | undefined; refusal: string | undefined }> {
+    const ns = svc.metadata.namespace ?? 'default';
+    const list: Revision[] = [];
+    for (const raw of this.#o.view.revisions(ns, svc.metadata.name)) {
+      const parsed = safeParseRevision(raw);
+      const owned = (
+        raw as { metadata?: { ownerReferences?: { uid?: string }[]; deletionTimestamp?: string } }
+      ).metadata;
+      if (!parsed.ok || owned?.deletionTimestamp) continue;
+      if (svc.metadata.uid !== undefined && !owned?.ownerReferences?.some((o) => o.uid === svc.metadata.uid))
+        continue;
+      list.push(parsed.value);
+    }
+    const template = svc.spec.template;
+    const hash = templateHash(template);
+    const newest = (): Revision | undefined =>
+      list.reduce<Revision | undefined>(
+        (a, r) => (a === undefined || revisionNumber(r) > revisionNumber(a) ? r : a),
+        undefined,
+      );
+    // Only the newest revision can be the template's: going back to an older template stamps a
+    // new revision (as Knative does), so "latest" always means the last change.
+    const last = newest();
+    const named = template.metadata?.name;
+    const current =
+      last?.metadata.annotations?.[TEMPLATE_HASH_ANNOTATION] === hash
+        ? last
+        : named === undefined
+          ? undefined
+          : list.find(
+              (r) => r.metadata.name === named && r.metadata.annotations?.[TEMPLATE_HASH_ANNOTATION] === hash,
+            );
+    if (current !== undefined) return { list, latestCreated: current.metadata.name, refusal: undefined };
+    const highest = list.reduce((n, r) => Math.max(n, revisionNumber(r)), 0);
+    const name = nextRevisionName(svc, highest);
+    if (list.some((r) => r.metadata.name === name)) {
+      return {
+        list,
+        latestCreated: svc.status?.latestCreatedRevisionName ?? newest()?.metadata.name,
+        refusal: `spec.template.metadata.name: revision ${name} already exists with another template; give the new template a new name`,
+      };
+    }
+    const created = await this.#createRevision(svc, template, name, highest + 1);
+    if (created === undefined) {
+      return {
+        list,
+        latestCreated: svc.status?.latestCreatedRevisionName ?? newest()?.metadata.name,
+        refusal: `revision ${name} exists and belongs to another service; give the template another metadata.name`,
+      };
+    }
+    list.push(created);
+    return { list, latestCreated: created.metadata.name, refusal: undefined };
+  }
+
+  /** Creates a revision; undefined when the name is taken by someone else's revision. */
+  async #createRevision(
+    svc: ServerlessService,
+    template: PodTemplate,
+    name: string,
+    number: number,
+  ): Promise<Revision | undefined> {
+    const ns = svc.metadata.namespace ?? 'default';
+    const key = childKey('Revision', ns, name);
+    const known = this.#o.ownWrites.result(key) as Revision | undefined;
+    if (
+      known !== undefined &&
+      known.metadata.annotations?.[TEMPLATE_HASH_ANNOTATION] === templateHash(template)
+    )
+      return known;
+    const desired = buildRevision(svc, template, { name, number, routing: 'active' });
+    try {
+      const created = await this.#o.client.post<Revision>(kubePaths.revisions(ns), desired, {
+        fieldManager: CONTROLLER_FIELD_MANAGER,
+      });
+      this.#o.ownWrites.record(key, JSON.stringify(desired), undefined, created);
+      this.#o.events.record(this.#involved(svc), 'Normal', 'RevisionCreated', `Created revision ${name}`);
+      return created;
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      // Ours but not in the cache yet (a retry), or another service's: read it to know which.
+      const live = await this.#o.client.get<Revision>(kubePaths.revision(ns, name));
+      const owners = (live.metadata as { ownerReferences?: { uid?: string }[] }).ownerReferences;
+      const ours = owners?.some((o) => o.uid === svc.metadata.uid) ?? false;
+      if (ours && live.metadata.annotations?.[TEMPLATE_HASH_ANNOTATION] === templateHash(template))
+        return live;
+      return undefined;
+    }
+  }
+
+  /**
+   * Keeps a revision's labels and the fields that follow the service (containerConcurrency,
+   * timeoutSeconds, scaling, budget) up to date; its template never changes. Returns it as it is now.
+   */
+  async #syncRevision(
+    svc: ServerlessService,
+    rev: Revision,
+    routed: ReadonlySet<string>,
+    nowMs: number,
+  ): Promise<Revision> {
+    const routing: RoutingState = routed.has(rev.metadata.name) ? 'active' : 'reserve';
+    const before = rev.metadata.labels?.[ROUTING_STATE_LABEL];
+    const lastRouted =
+      routing === 'reserve' && before !== 'reserve'
+        ? new Date(nowMs).toISOString().replace(/\.\d{3}Z$/, 'Z')
+        : rev.metadata.annotations?.[LAST_ROUTED_ANNOTATION];
+    const desired = buildRevision(svc, rev.spec.template, {
+      name: rev.metadata.name,
+      number: revisionNumber(rev),
+      routing,
+      lastRouted,
+    });
+    if (containsDesired(desired, rev) && JSON.stringify(desired.spec) === JSON.stringify(rev.spec))
+      return rev;
+    const ns = svc.metadata.namespace ?? 'default';
+    const key = childKey('Revision', ns, rev.metadata.name);
+    const desiredJson = JSON.stringify(desired);
+    const known = this.#o.ownWrites.covers(key, desiredJson, rev);
+    if (known) return (this.#o.ownWrites.result(key) as Revision | undefined) ?? rev;
+    // A JSON patch: the spec fields that follow the service are replaced or removed one by one
+    // (a merge could not remove a field a user dropped), the template is left alone.
+    const ops: object[] = [
+      { op: 'test', path: '/metadata/resourceVersion', value: rev.metadata.resourceVersion },
+      { op: 'add', path: '/metadata/labels', value: desired.metadata.labels },
+      {
+        op: 'add',
+        path: '/metadata/annotations',
+        value: { ...rev.metadata.annotations, ...desired.metadata.annotations },
+      },
+    ];
+    for (const field of ['containerConcurrency', 'timeoutSeconds', 'scaling', 'budget'] as const) {
+      const value = desired.spec[field];
+      if (value !== undefined) ops.push({ op: 'add', path: `/spec/${field}`, value });
+      else if (rev.spec[field] !== undefined) ops.push({ op: 'remove', path: `/spec/${field}` });
+    }
+    const patched = await this.#o.client.patch<Revision>(
+      kubePaths.revision(ns, rev.metadata.name),
+      'json',
+      ops,
+    );
+    this.#o.ownWrites.record(key, desiredJson, rev, patched);
+    if (before !== routing)
+      this.#o.log.info(
+        { service: `${ns}/${svc.metadata.name}`, revision: rev.metadata.name, routing },
+        'revision routing changed',
+      );
+    return patched;
+  }
+
+  async #writeRevisionStatus(rev: Revision, status: ControllerStatus): Promise<void> {
+    const { url: _url, ...rest } = status;
+    const current = rev.status ?? {};
+    const unchanged =
+      current.observedGeneration === rest.observedGeneration &&
+      current.mode === rest.mode &&
+      current.replicasSummary === rest.replicasSummary &&
+      JSON.stringify(current.replicas) === JSON.stringify(rest.replicas) &&
+      JSON.stringify(current.conditions?.filter((c) => rest.conditions.some((s) => s.type === c.type))) ===
+        JSON.stringify(rest.conditions);
+    if (unchanged) return;
+    const ns = rev.metadata.namespace ?? 'default';
+    await this.#o.client.apply(
+      kubePaths.revisionStatus(ns, rev.metadata.name),
+      {
+        apiVersion: REVISION_API_VERSION,
+        kind: REVISION_KIND,
+        metadata: { name: rev.metadata.name, namespace: ns },
+        status: rest,
+      },
+      CONTROLLER_FIELD_MANAGER,
+    );
+  }
+
+  /** Deletes the unrouted revisions past the cluster's retention. */
+  async #collectRevisions(
+    svc: ServerlessService,
+    views: readonly RevisionView[],
+    decision: TrafficDecision,
+    latestCreated: string | undefined,
+    config: ClusterConfig,
+    nowMs: number,
+  ): Promise<void> {
+    const ns = svc.metadata.namespace ?? 'default';
+    const doomed = revisionsToCollect(
+      views,
+      {
+        reachable: decision.reachable,
+        ...(latestCreated === undefined ? {} : { latestCreated }),
+        ...(decision.latestReady === undefined ? {} : { latestReady: decision.latestReady }),
+        ...(decision.rollout === undefined ? {} : { rolloutFrom: decision.rollout.fromRevision }),
+      },
+      config.revisionRetention,
+      nowMs,
+    );
+    for (const name of doomed) {
+      await this.#o.client.delete(kubePaths.revision(ns, name)).catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
+      this.#o.events.record(
+        this.#involved(svc),
+        'Normal',
+        'RevisionDeleted',
+        `Deleted revision ${name}: no traffic reaches it and it is past the retention`,
+      );
+    }
+  }
+
+  /**
+   * The Deployment and private Service a service had before it had revisions (named after the
+   * service itself) go once its latest revision is ready: until then they keep serving.
+   */
+  async #removeLegacyChildren(svc: ServerlessService): Promise<void> {
+    const ns = svc.metadata.namespace ?? 'default';
+    const name = svc.metadata.name;
+    const legacy = this.#o.view.deployment(ns, deploymentName(name));
+    if (legacy === undefined || legacy.metadata?.labels?.[REVISION_LABEL] !== undefined) return;
+    if (
+      !findCondition(svc.status?.conditions, CONDITION.ready) ||
+      svc.status?.latestReadyRevisionName === undefined
+    )
+      return;
+    for (const path of [
+      kubePaths.deployment(ns, deploymentName(name)),
+      kubePaths.service(ns, privateServiceName(name)),
+    ]) {
+      await this.#o.client.delete(path).catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
+    }
+    this.#o.log.info(
+      { service: `${ns}/${name}` },
+      'removed the Deployment and private Service made before revisions',
+    );
   }
 
   #involved(svc: ServerlessService): InvolvedObject {
@@ -223,12 +556,15 @@ export class ServerlessServiceReconciler {
     return applied;
   }
 
-  async #applyServices(svc: ServerlessService): Promise<void> {
+  async #applyServices(svc: ServerlessService, which: readonly ('private' | 'public')[]): Promise<void> {
     const ns = svc.metadata.namespace ?? 'default';
-    for (const [name, desired] of [
-      [privateServiceName(svc.metadata.name), buildPrivateService(svc)],
-      [publicServiceName(svc.metadata.name), buildPublicService(svc)],
-    ] as const) {
+    const all = [
+      ['private', privateServiceName(svc.metadata.name), () => buildPrivateService(svc)],
+      ['public', publicServiceName(svc.metadata.name), () => buildPublicService(svc)],
+    ] as const;
+    for (const [type, name, build] of all) {
+      if (!which.includes(type)) continue;
+      const desired = build();
       const live = this.#o.view.service(ns, name);
       if (live && containsDesired(desired, live)) continue;
       const key = childKey('Service', ns, name);
@@ -256,11 +592,21 @@ export class ServerlessServiceReconciler {
     }
   }
 
-  async #applyPublicEndpoints(svc: ServerlessService): Promise<'proxy' | 'serve'> {
+  /** Serve mode only for a service whose traffic all goes to one revision (`served`). */
+  async #applyPublicEndpoints(
+    svc: ServerlessService,
+    served: Revision | undefined,
+  ): Promise<'proxy' | 'serve'> {
     const ns = svc.metadata.namespace ?? 'default';
-    const readyPods = this.#o.view.pods(ns, svc.metadata.name).filter(isReadyPod).map(podAddress);
+    const readyPods =
+      served === undefined
+        ? []
+        : this.#o.view
+            .pods(ns, svc.metadata.name)
+            .filter((p) => p.metadata?.labels?.[REVISION_LABEL] === served.metadata.name && isReadyPod(p))
+            .map(podAddress);
     const backends = choosePublicBackends(
-      svc.status?.autoscaler?.mode,
+      served?.status?.autoscaler?.mode,
       readyPods,
       this.#o.view.activators(),
       this.#o.activatorPort,
@@ -294,13 +640,18 @@ export class ServerlessServiceReconciler {
     return backends.mode;
   }
 
-  async #writeStatus(svc: ServerlessService, status: ControllerStatus): Promise<void> {
+  async #writeStatus(svc: ServerlessService, status: ServiceStatus): Promise<void> {
     const current = svc.status ?? {};
     const unchanged =
       current.observedGeneration === status.observedGeneration &&
       current.url === status.url &&
       current.mode === status.mode &&
       current.replicasSummary === status.replicasSummary &&
+      current.latestCreatedRevisionName === status.latestCreatedRevisionName &&
+      current.latestReadyRevisionName === status.latestReadyRevisionName &&
+      current.trafficSummary === status.trafficSummary &&
+      JSON.stringify(current.traffic) === JSON.stringify(status.traffic) &&
+      JSON.stringify(current.rollout) === JSON.stringify(status.rollout) &&
       JSON.stringify(current.replicas) === JSON.stringify(status.replicas) &&
       JSON.stringify(current.conditions?.filter((c) => status.conditions.some((s) => s.type === c.type))) ===
         JSON.stringify(status.conditions);
@@ -329,7 +680,7 @@ export class ServerlessServiceReconciler {
     await this.#applyStatus(svc, status);
   }
 
-  async #applyStatus(svc: ServerlessService, status: Partial<ControllerStatus>): Promise<void> {
+  async #applyStatus(svc: ServerlessService, status: Partial<ServiceStatus>): Promise<void> {
     const ns = svc.metadata.namespace ?? 'default';
     await this.#o.client.apply(
       kubePaths.serverlessServiceStatus(ns, svc.metadata.name),
@@ -337,4 +688,24 @@ export class ServerlessServiceReconciler {
       CONTROLLER_FIELD_MANAGER,
     );
   }
+}
+
+/** The revision that takes all of the service's traffic, if one does (then serve mode is possible). */
+function servedRevision(decision: TrafficDecision): string | undefined {
+  const shared = decision.targets.filter((t) => t.percent > 0);
+  const first = shared[0]?.revisionName;
+  return first !== undefined && shared.every((t) => t.revisionName === first) ? first : undefined;
+}
+
+function revisionView(rev: Revision, nowMs: number): RevisionView {
+  const created = Date.parse((rev.metadata as { creationTimestamp?: string }).creationTimestamp ?? '');
+  const lastRouted = Date.parse(rev.metadata.annotations?.[LAST_ROUTED_ANNOTATION] ?? '');
+  return {
+    name: rev.metadata.name,
+    number: revisionNumber(rev),
+    ready: findCondition(rev.status?.conditions, CONDITION.ready)?.status === 'True',
+    createdMs: Number.isNaN(created) ? nowMs : created,
+    lastRoutedMs: Number.isNaN(lastRouted) ? undefined : lastRouted,
+    active: rev.metadata.labels?.[ROUTING_STATE_LABEL] !== 'reserve',
+  };
 }

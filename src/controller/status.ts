@@ -7,14 +7,16 @@ import type { ClusterConfig } from '../api/cluster-config.ts';
 import {
   CONDITION,
   type ConditionInput,
+  findCondition,
   INVALID_SPEC_REASON,
   readyCondition,
   setConditions,
 } from '../api/conditions.ts';
 import { serviceUrl } from '../api/names.ts';
 import type { ServerlessService } from '../api/serverless-service.ts';
-import type { Condition, ServingMode } from '../api/status.ts';
+import type { Condition, ResolvedTrafficTarget, RolloutStatus, ServingMode } from '../api/status.ts';
 import { findPodProblem } from '../kube/pod-problems.ts';
+import { type TrafficDecision, trafficSummary } from './traffic.ts';
 
 export interface ObservedChildren {
   readonly deployment: V1Deployment | undefined;
@@ -151,5 +153,143 @@ export function invalidSpecStatus(
     observedGeneration: generation,
     conditions: setConditions(svc.status?.conditions, [ready], generation, now),
     url: serviceUrl(svc.metadata.name, svc.metadata.namespace ?? 'default', config.domainSuffix),
+  };
+}
+
+/** What the controller saw of one revision at this reconcile: its children and its status. */
+export interface RevisionObserved {
+  readonly name: string;
+  readonly deployment: V1Deployment | undefined;
+  readonly pods: readonly V1Pod[];
+  readonly status: ControllerStatus;
+}
+
+export interface ServiceObserved {
+  readonly revisions: readonly RevisionObserved[];
+  readonly latestCreated: string | undefined;
+  /** Why the current template got no revision (its name is taken), if so. */
+  readonly refusal: string | undefined;
+  readonly traffic: TrafficDecision;
+  readonly mode: ServingMode;
+  readonly activatorsMissing: boolean;
+}
+
+/** The fields of a ServerlessService's status the controller owns. */
+export interface ServiceStatus extends ControllerStatus {
+  readonly latestCreatedRevisionName?: string;
+  readonly latestReadyRevisionName?: string;
+  readonly traffic: ResolvedTrafficTarget[];
+  readonly trafficSummary: string;
+  readonly rollout?: RolloutStatus;
+}
+
+/**
+ * A service's status from its revisions: DeploymentReady is the latest created revision's (so a
+ * new template whose pods fail says why, though traffic stays on the last ready revision), the
+ * replica counts add up every revision's, TrafficRouted says whether every target resolved.
+ */
+export function buildServiceStatus(
+  svc: ServerlessService,
+  observed: ServiceObserved,
+  config: ClusterConfig,
+  now: Date,
+): ServiceStatus {
+  const generation = svc.metadata.generation ?? 0;
+  const latest = observed.revisions.find((r) => r.name === observed.latestCreated);
+  const latestDeployment = findCondition(latest?.status.conditions, CONDITION.deploymentReady);
+  const deployment: ConditionInput =
+    observed.refusal !== undefined
+      ? {
+          type: CONDITION.deploymentReady,
+          status: 'False',
+          reason: 'RevisionNameTaken',
+          message: observed.refusal,
+        }
+      : latestDeployment === undefined
+        ? deploymentCondition({
+            deployment: undefined,
+            pods: [],
+            mode: observed.mode,
+            activatorsMissing: false,
+          })
+        : {
+            type: CONDITION.deploymentReady,
+            status: latestDeployment.status,
+            reason: latestDeployment.reason ?? 'Unknown',
+            message: `revision ${observed.latestCreated}: ${latestDeployment.message ?? ''}`.trim(),
+          };
+  const problems = observed.traffic.problems;
+  const traffic: ConditionInput =
+    problems.length === 0
+      ? {
+          type: CONDITION.trafficRouted,
+          status: 'True',
+          reason: observed.traffic.rollout === undefined ? 'Routed' : 'RollingOut',
+          ...(observed.traffic.rollout === undefined
+            ? {}
+            : {
+                message: `moving the latest-revision share from ${observed.traffic.rollout.fromRevision} to ${observed.traffic.rollout.toRevision}: step ${observed.traffic.rollout.step} of ${observed.traffic.rollout.steps}`,
+              }),
+        }
+      : {
+          type: CONDITION.trafficRouted,
+          status: 'False',
+          reason: problems[0]!.reason,
+          message: problems.map((p) => p.message).join('; '),
+        };
+  const endpoints: ConditionInput = observed.activatorsMissing
+    ? {
+        type: CONDITION.endpointsReady,
+        status: 'Unknown',
+        reason: 'NoActivators',
+        message: 'proxy mode, but no activator endpoint is ready yet',
+      }
+    : {
+        type: CONDITION.endpointsReady,
+        status: 'True',
+        reason: observed.mode === 'serve' ? 'ServingPods' : 'ProxyingThroughActivators',
+      };
+  const parts = [deployment, traffic, endpoints];
+  let desired = 0;
+  let ready = 0;
+  let actual = 0;
+  for (const r of observed.revisions) {
+    desired += r.status.replicas.desired;
+    ready += r.status.replicas.ready;
+    actual += r.status.replicas.actual;
+  }
+  const activatorInPath: ConditionInput =
+    observed.mode === 'proxy' && !observed.activatorsMissing
+      ? {
+          type: CONDITION.activatorInPath,
+          status: 'True',
+          reason: 'ProxyMode',
+          message: 'the public endpoints are the activators',
+        }
+      : {
+          type: CONDITION.activatorInPath,
+          status: 'False',
+          reason: observed.mode === 'serve' ? 'ServeMode' : 'NoActivators',
+        };
+  const targets = observed.traffic.targets;
+  return {
+    observedGeneration: generation,
+    conditions: setConditions(
+      svc.status?.conditions,
+      [readyCondition(parts), ...parts, activatorInPath],
+      generation,
+      now,
+    ),
+    url: serviceUrl(svc.metadata.name, svc.metadata.namespace ?? 'default', config.domainSuffix),
+    replicas: { desired, ready, actual },
+    replicasSummary: `${ready}/${desired}`,
+    mode: observed.mode,
+    ...(observed.latestCreated === undefined ? {} : { latestCreatedRevisionName: observed.latestCreated }),
+    ...(observed.traffic.latestReady === undefined
+      ? {}
+      : { latestReadyRevisionName: observed.traffic.latestReady }),
+    traffic: targets,
+    trafficSummary: trafficSummary(targets),
+    ...(observed.traffic.rollout === undefined ? {} : { rollout: observed.traffic.rollout }),
   };
 }

@@ -205,7 +205,8 @@ export function writeErrorAnswer(
     ERROR_CODE_HEADER,
     answer.code,
   ];
-  if (options.retryAfterSeconds !== undefined) headers.push('retry-after', String(options.retryAfterSeconds));
+  const retryAfter = options.retryAfterSeconds ?? answer.retryAfterSeconds;
+  if (retryAfter !== undefined) headers.push('retry-after', String(retryAfter));
   if (options.close === true) headers.push('connection', 'close');
   try {
     // The reason phrase is given: a bad one an upstream sent may still sit in res.statusMessage.
@@ -224,7 +225,8 @@ function writeHttp2ErrorAnswer(
   options: ErrorAnswerOptions,
 ): boolean {
   const extra: Record<string, string> = { 'cache-control': 'no-store', [ERROR_CODE_HEADER]: answer.code };
-  if (options.retryAfterSeconds !== undefined) extra['retry-after'] = String(options.retryAfterSeconds);
+  const retryAfter = options.retryAfterSeconds ?? answer.retryAfterSeconds;
+  if (retryAfter !== undefined) extra['retry-after'] = String(retryAfter);
   const stream = res.stream;
   // A body the client is still sending is not read: once the answer is out the stream is closed
   // (RST_STREAM NO_ERROR, RFC 9113 §8.1), where HTTP/1.1 closes the connection.

@@ -4,6 +4,7 @@
 
 import type { Metric } from 'prom-client';
 import { Collected, type CollectedType, type MetricsRegistry, type Sample } from '../telemetry/collected.ts';
+import type { ServiceLabels } from '../telemetry/service-labels.ts';
 
 /** Upper bounds of the duration histogram, in seconds: 1 ms to the longest timeout (600 s). */
 export const DURATION_BUCKETS: readonly number[] = [
@@ -20,7 +21,7 @@ const CODE_SLOTS = 500;
  * of series is bounded by the number of services; reasons are the caller's fixed unions.
  */
 export class ServiceRequestMetrics<R extends string = string> {
-  readonly labels: { readonly namespace: string; readonly service: string };
+  readonly labels: ServiceLabels;
   /** Responses by status code: slot `status - 100` for 100..599. */
   readonly byCode = new Float64Array(CODE_SLOTS);
   /** Non-cumulative bucket counts; the last slot is +Inf. */
@@ -32,8 +33,8 @@ export class ServiceRequestMetrics<R extends string = string> {
   inFlight: () => number = zero;
   queued: () => number = zero;
 
-  constructor(namespace: string, service: string) {
-    this.labels = { namespace, service };
+  constructor(labels: ServiceLabels) {
+    this.labels = labels;
   }
 
   /** Records a finished request: its status (0 when no response was sent) and its duration. */

@@ -206,12 +206,17 @@ export function logWatchErrors(
 export function servingInformers(
   client: KubeClient,
   log: { warn(obj: object, msg: string): void },
-): { services: Informer<KubeObject>; slices: Informer<V1EndpointSlice> } {
+): { services: Informer<KubeObject>; revisions: Informer<KubeObject>; slices: Informer<V1EndpointSlice> } {
   return {
     services: new Informer<KubeObject>(client, {
       path: kubePaths.serverlessServices(),
       resyncMs: 5 * 60_000,
       onError: logWatchErrors(log, 'ServerlessService'),
+    }),
+    revisions: new Informer<KubeObject>(client, {
+      path: kubePaths.revisions(),
+      resyncMs: 5 * 60_000,
+      onError: logWatchErrors(log, 'Revision'),
     }),
     slices: new Informer<V1EndpointSlice>(client, {
       path: kubePaths.endpointSlices(),

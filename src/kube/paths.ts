@@ -1,5 +1,6 @@
 // REST paths of the resources zeroscale reads and writes, in one place.
 
+import { REVISION_PLURAL } from '../api/revision.ts';
 import { GROUP, PLURAL, VERSION } from '../api/serverless-service.ts';
 
 const ns = (namespace: string) => `namespaces/${namespace}`;
@@ -10,6 +11,14 @@ export const kubePaths = {
     `/apis/${GROUP}/${VERSION}/${ns(namespace)}/${PLURAL}/${name}`,
   serverlessServiceStatus: (namespace: string, name: string) =>
     `/apis/${GROUP}/${VERSION}/${ns(namespace)}/${PLURAL}/${name}/status`,
+  revisions: (namespace?: string) =>
+    namespace
+      ? `/apis/${GROUP}/${VERSION}/${ns(namespace)}/${REVISION_PLURAL}`
+      : `/apis/${GROUP}/${VERSION}/${REVISION_PLURAL}`,
+  revision: (namespace: string, name: string) =>
+    `/apis/${GROUP}/${VERSION}/${ns(namespace)}/${REVISION_PLURAL}/${name}`,
+  revisionStatus: (namespace: string, name: string) =>
+    `/apis/${GROUP}/${VERSION}/${ns(namespace)}/${REVISION_PLURAL}/${name}/status`,
   deployments: (namespace?: string) =>
     namespace ? `/apis/apps/v1/${ns(namespace)}/deployments` : '/apis/apps/v1/deployments',
   deployment: (namespace: string, name: string) => `/apis/apps/v1/${ns(namespace)}/deployments/${name}`,

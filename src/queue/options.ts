@@ -32,6 +32,8 @@ export const QUEUE_PROXY_EXTRA_ENV = {
 export interface QueueProxyOptions {
   readonly namespace: string;
   readonly service: string;
+  /** The revision the pod runs; empty for a pod of no revision. */
+  readonly revision: string;
   readonly pod: string;
   /** Where the user container listens: always this pod's loopback. */
   readonly userHost: string;
@@ -97,6 +99,7 @@ const X = QUEUE_PROXY_EXTRA_ENV;
 const queueProxyEnvOptions = {
   namespace: text({ env: E.serviceNamespace, required: true }),
   service: text({ env: E.serviceName, required: true }),
+  revision: text({ env: E.revisionName, default: '' }),
   pod: text({ env: E.podName }),
   userPort: port(1)({ env: E.userPort, required: true }),
   userProtocol: oneOf(SERVING_PROTOCOLS)({ env: E.userProtocol, default: 'http1' }),

@@ -54,6 +54,7 @@ import { Upstream } from '../http/upstream.ts';
 import { type MetricsRegistry, type MetricsSource, registerCollected } from '../telemetry/collected.ts';
 import { type Log, LogThrottle, silentLog } from '../telemetry/json-log.ts';
 import type { RequestSpans } from '../telemetry/request-spans.ts';
+import { serviceLabels } from '../telemetry/service-labels.ts';
 import { createTextRegistry } from '../telemetry/text-registry.ts';
 import { AdminEndpoints } from './admin.ts';
 import { HeldProbes, MAX_HELD_PROBES, probeWaitMs } from './held-probes.ts';
@@ -221,7 +222,9 @@ class QueueProxy implements QueueProxyHandle {
     }
     this.#breaker = cc > 0 ? new Breaker({ capacity: cc, queueDepth: options.queueDepth }) : undefined;
     this.#stats = new RequestStats(this.#clock);
-    this.#metrics = new ServiceRequestMetrics(options.namespace, options.service);
+    this.#metrics = new ServiceRequestMetrics(
+      serviceLabels(options.namespace, options.revision, options.service),
+    );
     this.#metrics.inFlight = () => this.#breaker?.inFlight ?? this.#active;
     this.#metrics.queued = () => this.#breaker?.queued ?? 0;
     registerRequestMetrics(this.#registry, 'zeroscale_queue', () => [this.#metrics]);

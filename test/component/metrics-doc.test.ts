@@ -49,7 +49,7 @@ async function registeredMetrics(): Promise<Set<string>> {
   });
   new KubeScaleTarget({} as KubeClient, {
     log: silentLogger(),
-    uidOf: () => undefined,
+    ownerOf: () => undefined,
     registry: autoscaler,
   });
   const controller = createRegistry('controller');

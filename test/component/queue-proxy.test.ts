@@ -673,7 +673,7 @@ describe('queue-proxy stats and metrics', () => {
     expect(await stats()).toMatchObject({ averageConcurrency: 0, requestsPerSecond: 0 });
   });
 
-  it('exposes Prometheus metrics labelled by namespace and service only', async () => {
+  it('exposes Prometheus metrics labelled by namespace, service and revision only', async () => {
     const a = await app();
     const qp = await queueProxy(a.port);
     await request(qp.httpPort);
@@ -692,7 +692,9 @@ describe('queue-proxy stats and metrics', () => {
     for (const line of text.split('\n').filter((l) => l.startsWith('zeroscale_queue_'))) {
       const labels = [...line.matchAll(/(\w+)="/g)].map((m) => m[1]);
       expect(
-        labels.every((l) => ['namespace', 'service', 'code', 'code_class', 'reason', 'le'].includes(l!)),
+        labels.every((l) =>
+          ['namespace', 'service', 'revision', 'code', 'code_class', 'reason', 'le'].includes(l!),
+        ),
       ).toBe(true);
     }
   });

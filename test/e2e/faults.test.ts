@@ -5,7 +5,14 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startComponent, stopComponent } from '../../dev/cluster/cluster.ts';
-import { kubeClient, kubectlOk, testNamespace, waitFor, waitServiceReady } from '../../dev/cluster/kube.ts';
+import {
+  kubeClient,
+  kubectlOk,
+  servingRevision,
+  testNamespace,
+  waitFor,
+  waitServiceReady,
+} from '../../dev/cluster/kube.ts';
 import { serverlessService } from '../../dev/cluster/manifests.ts';
 import { containerPid } from '../../dev/cluster/node.ts';
 import { nodeName } from '../../dev/cluster/paths.ts';
@@ -145,9 +152,10 @@ describe('component deaths under steady load', () => {
 
   it('neither scales down nor loses a request when the autoscaler leader is SIGKILLed', async () => {
     const host = await deploy('leaderless', { target: 2, targetUtilizationPercentage: 100, maxScale: 6 });
+    const revision = await servingRevision(ns.name, 'leaderless');
     const deployment = () =>
       client.get<{ spec?: { replicas?: number } }>(
-        `/apis/apps/v1/namespaces/${ns.name}/deployments/leaderless`,
+        `/apis/apps/v1/namespaces/${ns.name}/deployments/${revision}`,
       );
     const load = runLoad({ host, path: '/sleep?ms=200', concurrency: 4, durationMs: 40_000 });
     const steady = await waitFor(

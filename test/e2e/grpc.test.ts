@@ -18,7 +18,14 @@ import {
   unary,
 } from '../../dev/apps/grpc-echo.ts';
 import { grpcAppImage } from '../../dev/cluster/images.ts';
-import { kubeClient, kubectlOk, testNamespace, waitFor, waitServiceReady } from '../../dev/cluster/kube.ts';
+import {
+  kubeClient,
+  kubectlOk,
+  servingRevision,
+  testNamespace,
+  waitFor,
+  waitServiceReady,
+} from '../../dev/cluster/kube.ts';
 import { type ServerlessServiceOptions, serverlessService } from '../../dev/cluster/manifests.ts';
 import { installZeroscale } from '../../dev/cluster/zeroscale.ts';
 import { SERVICE_LABEL } from '../../src/api/labels.ts';
@@ -69,8 +76,11 @@ function connect(host: string): EchoClient {
 }
 
 const replicas = async (name: string) =>
-  (await client.get<V1Deployment>(`/apis/apps/v1/namespaces/${ns.name}/deployments/${name}`)).spec
-    ?.replicas ?? -1;
+  (
+    await client.get<V1Deployment>(
+      `/apis/apps/v1/namespaces/${ns.name}/deployments/${await servingRevision(ns.name, name)}`,
+    )
+  ).spec?.replicas ?? -1;
 
 /** The service's pods, terminating ones included. */
 async function allPods(name: string): Promise<V1Pod[]> {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubectlOk, testNamespace } from '../../dev/cluster/kube.ts';
 import { installZeroscale } from '../../dev/cluster/zeroscale.ts';
 import { applyServices, fireColdStorm, waitAllReady } from '../../dev/scale.ts';
+import { SERVICE_LABEL } from '../../src/api/labels.ts';
 
 let ns: { name: string; remove: () => Promise<void> };
 
@@ -44,16 +45,27 @@ describe('many services', () => {
     // woken early in a long storm may be back at zero by the end: its replicas alone say nothing).
     const list = async <T>(kind: string) =>
       (JSON.parse(await kubectlOk(['get', kind, '-n', ns.name, '-o', 'json'])) as { items: T[] }).items;
+    const serviceOf = (o: { metadata: { labels?: Record<string, string> } }) =>
+      o.metadata.labels?.[SERVICE_LABEL];
     const withPods = new Set(
-      (await list<{ metadata: { name: string }; spec: { replicas: number } }>('deployments'))
+      (
+        await list<{ metadata: { labels?: Record<string, string> }; spec: { replicas: number } }>(
+          'deployments',
+        )
+      )
         .filter((d) => d.spec.replicas >= 1)
-        .map((d) => d.metadata.name),
+        .map(serviceOf),
     );
-    const services = await list<{
-      metadata: { name: string };
+    // The autoscaler's status is on each service's revision.
+    const revisions = await list<{
+      metadata: { labels?: Record<string, string> };
       status?: { autoscaler?: { lastScaleTime?: string } };
-    }>('ssvc');
-    const woke = services.filter((s) => withPods.has(s.metadata.name) || s.status?.autoscaler?.lastScaleTime);
-    expect(woke.length).toBe(50);
+    }>('revisions');
+    const woke = new Set(
+      revisions
+        .filter((r) => withPods.has(serviceOf(r)) || r.status?.autoscaler?.lastScaleTime)
+        .map(serviceOf),
+    );
+    expect(woke.size).toBe(50);
   }, 400_000);
 });

@@ -5,13 +5,20 @@
 import http from 'node:http';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { kubeClient, kubectlOk, testNamespace, waitFor, waitServiceReady } from '../../dev/cluster/kube.ts';
+import {
+  kubeClient,
+  kubectlOk,
+  servingRevision,
+  testNamespace,
+  waitFor,
+  waitServiceReady,
+} from '../../dev/cluster/kube.ts';
 import { serverlessService } from '../../dev/cluster/manifests.ts';
 import { installZeroscale, systemNamespace } from '../../dev/cluster/zeroscale.ts';
 import { request, runLoad } from '../../dev/load.ts';
 import { SERVICE_LABEL } from '../../src/api/labels.ts';
 import { QUEUE_PROXY_HTTP_PORT } from '../../src/api/queue-proxy.ts';
-import type { ServerlessService } from '../../src/api/serverless-service.ts';
+import type { Revision } from '../../src/api/revision.ts';
 import { POD_DELETION_COST_ANNOTATION } from '../../src/autoscaler/deletion-cost.ts';
 import { podOfIdentity } from '../../src/kube/leader.ts';
 
@@ -51,11 +58,22 @@ async function deploy(name: string, o: ServiceOptions = {}): Promise<string> {
   return new URL(svc.status!.url!).host;
 }
 
-const deployment = (name: string) =>
-  client.get<V1Deployment>(`/apis/apps/v1/namespaces/${ns.name}/deployments/${name}`);
-const ssvc = (name: string) =>
-  client.get<ServerlessService>(
-    `/apis/serving.zeroscale.dev/v1alpha1/namespaces/${ns.name}/serverlessservices/${name}`,
+/** Each service's one revision (no test here changes a template), looked up once. */
+const revisions = new Map<string, string>();
+async function revisionOf(name: string): Promise<string> {
+  let rev = revisions.get(name);
+  if (rev === undefined) {
+    rev = await servingRevision(ns.name, name);
+    revisions.set(name, rev);
+  }
+  return rev;
+}
+const deployment = async (name: string) =>
+  client.get<V1Deployment>(`/apis/apps/v1/namespaces/${ns.name}/deployments/${await revisionOf(name)}`);
+/** The revision a service runs: where the autoscaler publishes its status and conditions. */
+const ssvc = async (name: string) =>
+  client.get<Revision>(
+    `/apis/serving.zeroscale.dev/v1alpha1/namespaces/${ns.name}/revisions/${await revisionOf(name)}`,
   );
 
 async function waitReplicas(
@@ -333,8 +351,12 @@ describe('predictive idle policy', () => {
     const host = await deploy('timer', {
       scaling: { minScale: 0, initialScale: 0, idlePolicy: 'Predictive' },
     });
+    const timerRevision = await revisionOf('timer');
     const coldStarts = () =>
-      componentSample('activator', `zeroscale_cold_starts_total{namespace="${ns.name}",service="timer"}`);
+      componentSample(
+        'activator',
+        `zeroscale_cold_starts_total{namespace="${ns.name}",service="${timerRevision}"}`,
+      );
     const period = 15_000;
     const start = Date.now();
     let before = 0;
@@ -394,7 +416,7 @@ describe('budget', () => {
     expect((await ssvc('capped')).status?.autoscaler?.budget).toMatchObject({ limit: 60, cappedAt: 1 });
     const events = await client.get<{ items: { reason?: string; message?: string }[] }>(
       `/api/v1/namespaces/${ns.name}/events`,
-      { fieldSelector: 'involvedObject.name=capped' },
+      { fieldSelector: `involvedObject.name=${await revisionOf('capped')}` },
     );
     expect(events.items.map((e) => e.reason)).toContain('BudgetExceeded');
     expect((await load).failures).toEqual([]);

@@ -93,9 +93,14 @@ describe('kubectl apply -f examples/', () => {
     // Ready needs one pod; always-on's minScale of 2 shows once its second pod is up too.
     const table = await waitFor('always-on at 2/2 in the printer columns', async () => {
       const t = await kubectlOk(['get', 'ssvc', '-n', ns.name]);
-      return /always-on\s+http:\/\/always-on\.\S+\s+True\s+2\/2/.test(t) ? t : undefined;
+      return /always-on\s+http:\/\/always-on\.\S+\s+always-on-1\s+always-on-1=100\s+True\s+2\/2/.test(t)
+        ? t
+        : undefined;
     });
-    expect(table).toMatch(/NAME\s+URL\s+READY\s+REPLICAS\s+MODE\s+AGE/);
+    expect(table).toMatch(/NAME\s+URL\s+LATEST\s+TRAFFIC\s+READY\s+REPLICAS\s+MODE\s+AGE/);
+    const revisions = await kubectlOk(['get', 'revisions', '-n', ns.name]);
+    expect(revisions).toMatch(/NAME\s+SERVICE\s+ROUTING\s+READY\s+REASON\s+REPLICAS\s+AGE/);
+    expect(revisions).toMatch(/always-on-1\s+always-on\s+active\s+True\s+\S+\s+2\/2/);
   });
 });
 
@@ -105,17 +110,19 @@ describe('drift', () => {
     // starting gets SIGTERM before the app's handler exists, and PID 1 ignores it until SIGKILL.
     await kubectlOk(['apply', '-n', ns.name, '-f', '-'], manifest('drift', helloApp, { timeoutSeconds: 5 }));
     await waitReady('drift');
-    const original = await client.get<V1Deployment>(`/apis/apps/v1/namespaces/${ns.name}/deployments/drift`);
+    // The revision's Deployment carries the revision's name.
+    const path = `/apis/apps/v1/namespaces/${ns.name}/deployments/drift-1`;
+    const original = await client.get<V1Deployment>(path);
 
-    await kubectlOk(['set', 'image', '-n', ns.name, 'deployment/drift', 'app=node:22']);
+    await kubectlOk(['set', 'image', '-n', ns.name, 'deployment/drift-1', 'app=node:22']);
     await waitFor('image restored to node:24', async () => {
-      const d = await client.get<V1Deployment>(`/apis/apps/v1/namespaces/${ns.name}/deployments/drift`);
+      const d = await client.get<V1Deployment>(path);
       return d.spec?.template.spec?.containers.find((c) => c.name === 'app')?.image === 'node:24';
     });
 
-    await kubectlOk(['delete', 'deployment', 'drift', '-n', ns.name, '--wait=true']);
+    await kubectlOk(['delete', 'deployment', 'drift-1', '-n', ns.name, '--wait=true']);
     const recreated = await waitFor('Deployment recreated', async () => {
-      const d = await client.get<V1Deployment>(`/apis/apps/v1/namespaces/${ns.name}/deployments/drift`);
+      const d = await client.get<V1Deployment>(path);
       return d.metadata?.uid !== original.metadata?.uid ? d : undefined;
     });
     expect(recreated.spec?.template.spec?.containers.map((c) => c.name)).toEqual(['app', 'queue-proxy']);
@@ -126,6 +133,7 @@ describe('drift', () => {
       'nothing owned by drift is left',
       async () => {
         left = [
+          ...(await listOwned('revisions', 'drift')),
           ...(await listOwned('deployments', 'drift')),
           ...(await listOwned('services', 'drift')),
           ...(await listOwned('endpointslices', 'drift')),
@@ -141,26 +149,45 @@ describe('drift', () => {
 });
 
 describe('template changes', () => {
-  it('removes from the Deployment what the template no longer has, and leaves its replicas alone', async () => {
+  it('stamp a new revision with its own Deployment; the old one keeps its template and goes to zero', async () => {
     const withEnv = { ...helloApp, env: [{ name: 'GREETING', value: 'hi' }] };
     await kubectlOk(['apply', '-n', ns.name, '-f', '-'], manifest('shrink', withEnv, { timeoutSeconds: 5 }));
     await waitReady('shrink');
-    const deployment = () =>
-      client.get<V1Deployment>(`/apis/apps/v1/namespaces/${ns.name}/deployments/shrink`);
+    const deployment = (name: string) =>
+      client.get<V1Deployment>(`/apis/apps/v1/namespaces/${ns.name}/deployments/${name}`);
     const app = (d: V1Deployment) => d.spec?.template.spec?.containers.find((c) => c.name === 'app');
     const names = (d: V1Deployment) => app(d)?.env?.map((e) => e.name);
-    expect(names(await deployment())).toEqual(['GREETING', 'PORT']);
-    const replicas = (await deployment()).spec?.replicas;
+    expect(names(await deployment('shrink-1'))).toEqual(['GREETING', 'PORT']);
 
-    // The same service without the env var: kubectl apply drops it from the ServerlessService,
-    // and the controller must drop it from the Deployment (and so from the pods).
+    // The same service without the env var: a new revision, whose pods lack it.
     await kubectlOk(['apply', '-n', ns.name, '-f', '-'], manifest('shrink', helloApp, { timeoutSeconds: 5 }));
-    const updated = await waitFor('GREETING gone from the Deployment', async () => {
-      const d = await deployment();
-      return names(d)?.join() === 'PORT' ? d : undefined;
+    const s = await waitFor('shrink-2 ready and routed', async () => {
+      const x = await getSsvc('shrink');
+      const ready = readyCondition(x);
+      return x.status?.latestReadyRevisionName === 'shrink-2' &&
+        ready?.status === 'True' &&
+        ready.observedGeneration === x.metadata.generation
+        ? x
+        : undefined;
     });
+    expect(s.status?.latestCreatedRevisionName).toBe('shrink-2');
+    expect(s.status?.traffic).toEqual([{ revisionName: 'shrink-2', percent: 100, latestRevision: true }]);
+    const updated = await deployment('shrink-2');
+    expect(names(updated)).toEqual(['PORT']);
     expect(app(updated)?.command).toEqual(helloApp.command);
-    expect(updated.spec?.replicas).toBe(replicas);
+    // The old revision is unchanged, unreachable, and at zero at once.
+    expect(names(await deployment('shrink-1'))).toEqual(['GREETING', 'PORT']);
+    const old = await waitFor('shrink-1 unreachable and at zero', async () => {
+      const r = await client.get<{ metadata: { labels?: Record<string, string> } }>(
+        `/apis/serving.zeroscale.dev/v1alpha1/namespaces/${ns.name}/revisions/shrink-1`,
+      );
+      const d = await deployment('shrink-1');
+      return r.metadata.labels?.['serving.zeroscale.dev/routing-state'] === 'reserve' &&
+        d.spec?.replicas === 0
+        ? r
+        : undefined;
+    });
+    expect(old.metadata.labels?.['serving.zeroscale.dev/revision']).toBe('shrink-1');
     await kubectlOk(['delete', 'ssvc', 'shrink', '-n', ns.name, '--wait=false']);
   });
 });

@@ -15,6 +15,7 @@ describe('parseClusterConfig', () => {
         resources: { requests: { cpu: '25m', memory: '64Mi' } },
       },
       defaults: BUILTIN_SERVING_DEFAULTS,
+      revisionRetention: { keepCount: 5, retainForMs: 15 * 3_600_000 },
     };
     expect(parseClusterConfig({}, options)).toEqual(expected);
     expect(parseClusterConfig(undefined, options)).toEqual(expected);
@@ -45,10 +46,13 @@ describe('parseClusterConfig', () => {
         'scale-down-delay': '30s',
         'scale-to-zero-pod-retention': '1m',
         'target-burst-capacity': '-1',
+        'revision-retain-count': '2',
+        'revision-retain-for': '30m',
       },
       options,
     );
     expect(config).toEqual({
+      revisionRetention: { keepCount: 2, retainForMs: 1_800_000 },
       domainSuffix: 'apps.acme.dev',
       clusterDomain: 'cluster.internal',
       queueProxy: {

@@ -57,10 +57,12 @@ describe('the ServerlessService CRD', () => {
     expect(version.subresources).toEqual({ status: {} });
   });
 
-  it('prints URL, Ready, Replicas, Mode and Age', () => {
+  it('prints URL, the latest ready revision, the split, Ready, Replicas, Mode and Age', () => {
     const columns = version.additionalPrinterColumns.filter((c) => (c.priority ?? 0) === 0);
     expect(columns.map((c) => [c.name, c.jsonPath])).toEqual([
       ['URL', '.status.url'],
+      ['Latest', '.status.latestReadyRevisionName'],
+      ['Traffic', '.status.trafficSummary'],
       ['Ready', '.status.conditions[?(@.type=="Ready")].status'],
       ['Replicas', '.status.replicasSummary'],
       ['Mode', '.status.mode'],

@@ -19,6 +19,18 @@ const scaling = (s: Record<string, unknown>) => spec({ scaling: s });
 describe('ServerlessService spec validation: accepted', () => {
   const cases: [string, unknown][] = [
     ['the smallest spec', spec()],
+    [
+      'a split with tags, a named revision and a rollout',
+      spec({
+        template: { metadata: { name: 'hello-blue' }, spec: { containers: [container] } },
+        traffic: [
+          { revisionName: 'hello-1', percent: 90 },
+          { latestRevision: true, percent: 10, tag: 'canary' },
+          { revisionName: 'hello-2', tag: 'old' },
+        ],
+        rollout: { duration: '2m', steps: 4 },
+      }),
+    ],
     ['a serving container without a name', spec({}, [{ image: 'hello', ports: [{ containerPort: 80 }] }])],
     ['a sidecar without ports', spec({}, [container, sidecar])],
     ['a sidecar with an empty port list', spec({}, [container, { ...sidecar, ports: [] }])],
@@ -181,6 +193,49 @@ describe('ServerlessService spec validation: refused, naming the field', () => {
       ),
       'spec.template.spec.containers',
     ],
+    // spec.traffic: what the CRD's schema and CEL refuse, the same in TypeScript.
+    [
+      'traffic percents that do not sum to 100',
+      spec({
+        traffic: [
+          { revisionName: 'a-1', percent: 50 },
+          { latestRevision: true, percent: 40 },
+        ],
+      }),
+      'spec.traffic',
+    ],
+    [
+      'a negative traffic percent',
+      spec({ traffic: [{ latestRevision: true, percent: -10 }] }),
+      'spec.traffic[0].percent',
+    ],
+    [
+      'duplicate tags',
+      spec({
+        traffic: [
+          { revisionName: 'a-1', percent: 50, tag: 'x' },
+          { latestRevision: true, percent: 50, tag: 'x' },
+        ],
+      }),
+      'spec.traffic',
+    ],
+    [
+      'a tag that is not a DNS label',
+      spec({ traffic: [{ latestRevision: true, percent: 100, tag: 'Canary_1' }] }),
+      'spec.traffic[0].tag',
+    ],
+    [
+      'both revisionName and latestRevision',
+      spec({ traffic: [{ revisionName: 'a-1', latestRevision: true, percent: 100 }] }),
+      'spec.traffic[0].latestRevision',
+    ],
+    ['a target naming no revision', spec({ traffic: [{ percent: 100 }] }), 'spec.traffic[0].revisionName'],
+    [
+      'a revision name that is not a DNS label',
+      spec({ template: { metadata: { name: 'Blue' }, spec: { containers: [container] } } }),
+      'spec.template.metadata.name',
+    ],
+    ['a rollout duration above 24h', spec({ rollout: { duration: '25h' } }), 'spec.rollout.duration'],
   ];
 
   it.each(cases)('%s', (_name, input, field) => {

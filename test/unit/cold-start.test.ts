@@ -82,7 +82,7 @@ function tracker() {
   const lines: Record<string, unknown>[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
   const metrics = new ColdStartMetrics(registry);
-  const t = new ColdStartTracker({ namespace: 'default', service: 'hello' }, log, metrics);
+  const t = new ColdStartTracker({ namespace: 'default', service: 'hello', revision: '' }, log, metrics);
   const value = async (name: string, labels: Record<string, string> = {}) => {
     const metric = await registry.getSingleMetric(name)!.get();
     const wanted = { namespace: 'default', service: 'hello', ...labels };

@@ -69,6 +69,7 @@ interface Case {
   readonly state?: DeciderState;
   readonly activatorInPathSinceMs?: number;
   readonly release?: 'idle' | 'budget';
+  readonly reachable?: boolean;
   readonly now?: number;
   readonly expected: Expected;
 }
@@ -82,6 +83,7 @@ function decide(c: Case): ScaleDecision {
       state: c.state ?? settled(),
       activatorInPathSinceMs: c.activatorInPathSinceMs,
       ...(c.release === undefined ? {} : { release: c.release }),
+      ...(c.reachable === undefined ? {} : { reachable: c.reachable }),
     },
     t0 + (c.now ?? 0),
   );
@@ -318,6 +320,30 @@ const singleDecisions: readonly Case[] = [
     release: 'idle',
     now: 1_000,
     expected: { desiredScale: 1, reason: 'waiting-for-activator', phase: 'inactive' },
+  },
+  // A revision no traffic reaches (Knative's Reachability): zero at once, past every floor and gate.
+  {
+    name: 'unreachable with load and minScale 3: zero at once, no delay, no activator wait',
+    spec: { minScale: 3, scaleDownDelayMs: 60_000 },
+    averages: avg(300, 300),
+    readyPods: 5,
+    reachable: false,
+    expected: { desiredScale: 0, reason: 'unreachable', phase: 'zero', mode: 'proxy', panicking: false },
+  },
+  {
+    name: 'unreachable with no data: still zero (no decision is not an answer here)',
+    averages: undefined,
+    readyPods: 2,
+    reachable: false,
+    expected: { kind: 'scale', desiredScale: 0, reason: 'unreachable', phase: 'zero' },
+  },
+  {
+    name: 'reachable again at zero: the ordinary rules (a request wakes it)',
+    averages: avg(1, 1),
+    readyPods: 0,
+    reachable: true,
+    state: settled({ kind: 'zero', sinceMs: t0 - 10_000 }),
+    expected: { desiredScale: 1, phase: 'active' },
   },
   {
     name: 'released, minScale 2: the floors still hold',

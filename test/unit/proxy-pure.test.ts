@@ -193,7 +193,7 @@ describe('scanInternalHeaders', () => {
 
 describe('ServiceRequestMetrics', () => {
   it('counts by status code and class and fills cumulative duration buckets at scrape time', async () => {
-    const m = new ServiceRequestMetrics<'queue-full'>('default', 'hello');
+    const m = new ServiceRequestMetrics<'queue-full'>({ namespace: 'default', service: 'hello' });
     m.observe(200, 0.0005);
     m.observe(204, 0.02);
     m.observe(503, 700);

@@ -25,7 +25,7 @@ async function both(register: (r: TextRegistry | Registry) => void): Promise<[st
 
 describe('TextRegistry', () => {
   it('writes request metrics exactly as prom-client does', async () => {
-    const m = new ServiceRequestMetrics('default', 'hello');
+    const m = new ServiceRequestMetrics({ namespace: 'default', service: 'hello' });
     m.observe(200, 0.004);
     m.observe(503, 2);
     m.observe(0, 700);

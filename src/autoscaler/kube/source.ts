@@ -10,19 +10,21 @@ import {
   ENDPOINTSLICE_MANAGED_BY,
   ENDPOINTSLICE_MANAGED_BY_LABEL,
   ENDPOINTSLICE_SERVICE_NAME_LABEL,
+  ROUTING_STATE_LABEL,
+  SERVICE_LABEL,
 } from '../../api/labels.ts';
 import { serviceKey, serviceOfPrivateService } from '../../api/names.ts';
-import { safeParseServerlessService } from '../../api/parse.ts';
-import type { ServerlessService } from '../../api/serverless-service.ts';
+import { type Revision, safeParseRevision } from '../../api/revision.ts';
 import { ClusterConfigWatch } from '../../kube/cluster-config-watch.ts';
 import { type Informer, objectKey, servingInformers } from '../../kube/informer.ts';
 import type { KubeClient } from '../../kube/rest.ts';
 import { podRequests } from '../cost.ts';
 import type { ServingPhase } from '../scaling/scale-to-zero.ts';
 import type { AutoscaledService, RestoredState, ServicePods, ServiceSource } from '../service-source.ts';
+import type { ServiceOwner } from './target.ts';
 
 /** The phase a previous autoscaler published, from its `Active` condition. */
-export function restoredState(svc: ServerlessService): RestoredState | undefined {
+export function restoredState(svc: Pick<Revision, 'status'>): RestoredState | undefined {
   const active = findCondition(svc.status?.conditions, CONDITION.active);
   if (!active) return undefined;
   const sinceMs = Date.parse(active.lastTransitionTime);
@@ -35,7 +37,7 @@ export function restoredState(svc: ServerlessService): RestoredState | undefined
   return { phase, scaleTargetInitialized: svc.status?.autoscaler?.scaleTargetInitialized ?? false };
 }
 
-export function activatorInPathSince(svc: ServerlessService): number | undefined {
+export function activatorInPathSince(svc: Pick<Revision, 'status'>): number | undefined {
   const c = findCondition(svc.status?.conditions, CONDITION.activatorInPath);
   return c?.status === 'True' ? Date.parse(c.lastTransitionTime) : undefined;
 }
@@ -52,7 +54,7 @@ export class KubeServiceSource implements ServiceSource {
 
   constructor(client: KubeClient, options: { systemNamespace: string; imageTag: string; log: Logger }) {
     this.#log = options.log;
-    ({ services: this.#services, slices: this.#slices } = servingInformers(client, options.log));
+    ({ revisions: this.#services, slices: this.#slices } = servingInformers(client, options.log));
     this.#configWatch = new ClusterConfigWatch(client, {
       ...options,
       onChange: () => {
@@ -99,7 +101,7 @@ export class KubeServiceSource implements ServiceSource {
   }
 
   #resolve(key: string, raw: unknown): void {
-    const parsed = safeParseServerlessService(raw);
+    const parsed = safeParseRevision(raw);
     if (!parsed.ok) {
       this.#resolved.delete(key); // the controller reports it as InvalidSpec
       return;
@@ -111,6 +113,8 @@ export class KubeServiceSource implements ServiceSource {
       this.#resolved.set(key, {
         namespace: svc.metadata.namespace ?? 'default',
         name: svc.metadata.name,
+        reachable: svc.metadata.labels?.[ROUTING_STATE_LABEL] !== 'reserve',
+        service: svc.metadata.labels?.[SERVICE_LABEL],
         scaling: spec.scaling,
         containerConcurrency: spec.containerConcurrency,
         activatorInPathSinceMs: activatorInPathSince(svc),
@@ -124,12 +128,21 @@ export class KubeServiceSource implements ServiceSource {
     }
   }
 
-  /** The ServerlessService's uid, so Events about it show in `kubectl describe`. */
-  uidOf(service: { namespace: string; name: string }): string | undefined {
+  /** The ServerlessService a revision belongs to, so Events about it show in `kubectl describe ssvc`. */
+  ownerOf(service: { namespace: string; name: string }): ServiceOwner | undefined {
     const obj = this.#services.get(serviceKey(service.namespace, service.name)) as
-      | { metadata?: { uid?: string } }
+      | {
+          metadata?: {
+            ownerReferences?: { kind?: string; name?: string; uid?: string; controller?: boolean }[];
+          };
+        }
       | undefined;
-    return obj?.metadata?.uid;
+    const owner = obj?.metadata?.ownerReferences?.find(
+      (o) => o.controller === true && o.kind === 'ServerlessService',
+    );
+    return owner?.name !== undefined && owner.uid !== undefined
+      ? { name: owner.name, uid: owner.uid }
+      : undefined;
   }
 
   services(): Iterable<AutoscaledService> {

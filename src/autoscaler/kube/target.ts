@@ -6,7 +6,8 @@
 import { Counter, type Registry } from 'prom-client';
 import { type ActiveReason, type BudgetReason, CONDITION } from '../../api/conditions.ts';
 import { AUTOSCALER_FIELD_MANAGER, deploymentName, serviceKey } from '../../api/names.ts';
-import { API_VERSION, KIND } from '../../api/serverless-service.ts';
+import { REVISION_API_VERSION as API_VERSION, REVISION_KIND as KIND } from '../../api/revision.ts';
+import { API_VERSION as SERVICE_API_VERSION, KIND as SERVICE_KIND } from '../../api/serverless-service.ts';
 import { EventRecorder } from '../../kube/events.ts';
 import { kubePaths } from '../../kube/paths.ts';
 import type { KubeClient } from '../../kube/rest.ts';
@@ -26,6 +27,12 @@ const maxRemembered = 100_000;
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 /** Three decimals are plenty for status and keep a steady load from rewriting it every second. */
 const round = (n: number) => Math.round(n * 1000) / 1000;
+
+/** The ServerlessService a revision belongs to (its controller ownerReference). */
+export interface ServiceOwner {
+  readonly name: string;
+  readonly uid: string;
+}
 
 export function autoscalerStatusBody(service: ServiceRef, s: AutoscalerStatus): object {
   const active: { status: 'True' | 'False'; reason: ActiveReason; message: string } =
@@ -121,7 +128,7 @@ const seconds = (ms: number): string => `${Math.round(ms / 100) / 10}s`;
 export class KubeScaleTarget implements ScaleTarget {
   readonly #client: KubeClient;
   readonly #events: EventRecorder;
-  readonly #uidOf: (service: ServiceRef) => string | undefined;
+  readonly #ownerOf: (service: ServiceRef) => ServiceOwner | undefined;
   readonly #lastPublished = new Map<string, string>();
   /** Whether each service's budget was spent at its last publish: a change is an Event. */
   readonly #budgetSpent = new Map<string, boolean>();
@@ -135,12 +142,12 @@ export class KubeScaleTarget implements ScaleTarget {
 
   constructor(
     client: KubeClient,
-    options: { log: Logger; uidOf: (service: ServiceRef) => string | undefined; registry?: Registry },
+    options: { log: Logger; ownerOf: (service: ServiceRef) => ServiceOwner | undefined; registry?: Registry },
   ) {
     this.#client = client;
     this.#log = options.log;
     this.#events = new EventRecorder(client, 'zeroscale-autoscaler', options.log, options.registry);
-    this.#uidOf = options.uidOf;
+    this.#ownerOf = options.ownerOf;
     this.#costWrites = new Counter({
       name: 'zeroscale_autoscaler_deletion_cost_writes_total',
       help: 'Pod deletion-cost annotations before scale-downs: written, failed, or skipped when over 20 a second.',
@@ -201,19 +208,25 @@ export class KubeScaleTarget implements ScaleTarget {
     }
   }
 
-  /** An Event on the ServerlessService, shown by `kubectl describe ssvc`. */
+  /**
+   * An Event on the revision's ServerlessService, shown by `kubectl describe ssvc` (where users
+   * look), naming the revision; on the Revision itself while its owner is not known.
+   */
   #event(service: ServiceRef, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    const owner = this.#ownerOf(service);
     this.#events.record(
-      {
-        apiVersion: API_VERSION,
-        kind: KIND,
-        name: service.name,
-        namespace: service.namespace,
-        uid: this.#uidOf(service),
-      },
+      owner === undefined
+        ? { apiVersion: API_VERSION, kind: KIND, name: service.name, namespace: service.namespace }
+        : {
+            apiVersion: SERVICE_API_VERSION,
+            kind: SERVICE_KIND,
+            name: owner.name,
+            namespace: service.namespace,
+            uid: owner.uid,
+          },
       type,
       reason,
-      message,
+      owner === undefined ? message : `${message} (revision ${service.name})`,
     );
   }
 
@@ -223,7 +236,7 @@ export class KubeScaleTarget implements ScaleTarget {
     const json = JSON.stringify(body);
     if (this.#lastPublished.get(key) === json) return;
     await this.#client.apply(
-      kubePaths.serverlessServiceStatus(service.namespace, service.name),
+      kubePaths.revisionStatus(service.namespace, service.name),
       body,
       AUTOSCALER_FIELD_MANAGER,
     );

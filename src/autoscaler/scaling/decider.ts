@@ -95,6 +95,11 @@ export interface DecideScaleInput {
    * Predictive), not while panicking. 'budget': spec.budget is spent with action Reject, panic or not.
    */
   readonly release?: 'idle' | 'budget' | undefined;
+  /**
+   * False for a revision no traffic can reach (Knative's Reachability): zero at once, before any
+   * rule, floor, delay or gate, since no request can arrive that pods would be needed for.
+   */
+  readonly reachable?: boolean | undefined;
   readonly state: DeciderState;
 }
 
@@ -113,6 +118,7 @@ export type ScaleReason =
   | 'max-scale'
   | 'predicted-idle'
   | 'budget-exceeded'
+  | 'unreachable'
   | ScaleToZeroReason;
 
 interface DecisionCommon {
@@ -260,6 +266,20 @@ export function decideScale(input: DecideScaleInput, nowMs: number): ScaleDecisi
   const { spec, state, readyPods } = input;
   const { targetValue, totalValue } = resolveTargets(spec);
   const initialized = state.scaleTargetInitialized || readyPods >= spec.initialScale;
+
+  if (input.reachable === false) {
+    const zero: ServingPhase = state.phase.kind === 'zero' ? state.phase : { kind: 'zero', sinceMs: nowMs };
+    return {
+      kind: 'scale',
+      desiredScale: 0,
+      reason: 'unreachable',
+      panicking: false,
+      excessBurstCapacity: excessBurstCapacity(spec.targetBurstCapacity, readyPods, totalValue, 0),
+      mode: 'proxy',
+      state: { ...state, panic: { kind: 'calm' }, phase: zero, scaleTargetInitialized: initialized },
+      recheckAfterMs: undefined,
+    };
+  }
 
   if (input.averages === undefined) {
     // No data: keep every piece of state; the burst capacity is judged on the pods alone.

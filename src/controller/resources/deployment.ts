@@ -4,7 +4,7 @@
 import type { V1Container, V1Deployment, V1EnvVar, V1PodSpec, V1Probe } from '@kubernetes/client-node';
 import type { ClusterConfig } from '../../api/cluster-config.ts';
 import { resolveServerlessServiceSpec } from '../../api/defaults.ts';
-import { ownedLabels, podSelector } from '../../api/labels.ts';
+import { REVISION_LABEL, SERVICE_LABEL, unitLabels } from '../../api/labels.ts';
 import { DEFAULT_SERVING_CONTAINER_NAME, deploymentName } from '../../api/names.ts';
 import { InvalidSpecError } from '../../api/parse.ts';
 import { type ServingProtocol, servingProtocolOf } from '../../api/protocol.ts';
@@ -80,22 +80,23 @@ export function buildDeployment(
       userPodSpec.terminationGracePeriodSeconds ?? spec.timeoutSeconds + DRAIN_ALLOWANCE_SECONDS,
   };
   const annotations = template.metadata?.annotations;
+  const { labels, selector } = unitLabels(svc);
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: {
       name: deploymentName(name),
       namespace: namespaceOf(svc),
-      labels: ownedLabels(name),
+      labels,
       ownerReferences: [ownerReference(svc)],
     },
     spec: {
       ...(options.replicas === undefined ? {} : { replicas: options.replicas }),
-      selector: { matchLabels: podSelector(name) },
+      selector: { matchLabels: selector },
       template: {
         metadata: {
           // Ours last: the selector label must not be overridden by the user's.
-          labels: { ...template.metadata?.labels, ...ownedLabels(name) },
+          labels: { ...template.metadata?.labels, ...labels },
           ...(annotations === undefined ? {} : { annotations }),
         },
         spec: podSpec,
@@ -161,7 +162,7 @@ interface QueueProxyInput {
 function queueProxyContainer(input: QueueProxyInput): V1Container {
   const { svc, config, userPort, userProbe } = input;
   const env: V1EnvVar[] = [
-    { name: QUEUE_PROXY_ENV.serviceName, value: svc.metadata.name },
+    ...unitEnv(svc),
     { name: QUEUE_PROXY_ENV.serviceNamespace, value: namespaceOf(svc) },
     { name: QUEUE_PROXY_ENV.podName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: QUEUE_PROXY_ENV.podIp, valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
@@ -218,3 +219,15 @@ function queueProxyContainer(input: QueueProxyInput): V1Container {
 
 const positiveOr = (value: number | undefined, fallback: number): number =>
   value !== undefined && value > 0 ? value : fallback;
+
+/** SERVING_SERVICE and, for a revision, SERVING_REVISION: the labels of the queue-proxy's metrics. */
+function unitEnv(svc: ServerlessService): V1EnvVar[] {
+  const revision = svc.metadata.labels?.[REVISION_LABEL];
+  const service = svc.metadata.labels?.[SERVICE_LABEL];
+  if (revision === undefined || service === undefined)
+    return [{ name: QUEUE_PROXY_ENV.serviceName, value: svc.metadata.name }];
+  return [
+    { name: QUEUE_PROXY_ENV.serviceName, value: service },
+    { name: QUEUE_PROXY_ENV.revisionName, value: revision },
+  ];
+}

@@ -16,10 +16,15 @@ export function namespaceOf(svc: ServerlessService): string {
   return namespace;
 }
 
-export function ownerReference(svc: ServerlessService): V1OwnerReference {
-  const { uid, name } = svc.metadata;
+/** The owner of a child: a ServerlessService, or a Revision run through the same builders. */
+export function ownerReference(owner: {
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly uid?: string | undefined };
+}): V1OwnerReference {
+  const { uid, name } = owner.metadata;
+  const kind = owner.kind || KIND;
   if (uid === undefined || uid === '') {
-    throw new ZeroscaleError(INCOMPLETE_OBJECT, `ServerlessService ${name} has no uid`);
+    throw new ZeroscaleError(INCOMPLETE_OBJECT, `${kind} ${name} has no uid`);
   }
-  return { apiVersion: API_VERSION, kind: KIND, name, uid, controller: true, blockOwnerDeletion: true };
+  return { apiVersion: API_VERSION, kind, name, uid, controller: true, blockOwnerDeletion: true };
 }

@@ -2,7 +2,7 @@
 // selector, because the controller writes its EndpointSlice (activators or pods, by mode).
 
 import type { V1Service, V1ServicePort } from '@kubernetes/client-node';
-import { ownedLabels, podSelector, SERVICE_TYPE_LABEL, type ServiceType } from '../../api/labels.ts';
+import { ownedLabels, SERVICE_TYPE_LABEL, type ServiceType, unitLabels } from '../../api/labels.ts';
 import { privateServiceName, publicServiceName } from '../../api/names.ts';
 import { H2C_APP_PROTOCOL, servingProtocolOf } from '../../api/protocol.ts';
 import {
@@ -40,10 +40,11 @@ function httpPortOf(svc: ServerlessService): V1ServicePort {
 }
 
 function serviceMetadata(svc: ServerlessService, name: string, type: ServiceType) {
+  const labels = type === 'private' ? unitLabels(svc).labels : ownedLabels(svc.metadata.name);
   return {
     name,
     namespace: namespaceOf(svc),
-    labels: { ...ownedLabels(svc.metadata.name), [SERVICE_TYPE_LABEL]: type },
+    labels: { ...labels, [SERVICE_TYPE_LABEL]: type },
     ownerReferences: [ownerReference(svc)],
   };
 }
@@ -61,7 +62,7 @@ export function buildPrivateService(svc: ServerlessService): V1Service {
     spec: {
       type: 'ClusterIP',
       clusterIP: 'None',
-      selector: podSelector(svc.metadata.name),
+      selector: unitLabels(svc).selector,
       ports: [httpPortOf(svc), { ...metricsPort }],
     },
   };

@@ -1,0 +1,80 @@
+// The Revision a ServerlessService's template stamps (pure): its name, labels, frozen template and
+// the fields that follow the service; and the view of a Revision that the builders of a
+// Deployment and a private Service take (they were written for a service, and a revision runs the
+// same way).
+
+import { createHash } from 'node:crypto';
+import {
+  LAST_ROUTED_ANNOTATION,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  REVISION_LABEL,
+  REVISION_NUMBER_LABEL,
+  ROUTING_STATE_LABEL,
+  type RoutingState,
+  SERVICE_LABEL,
+  TEMPLATE_HASH_ANNOTATION,
+} from '../../api/labels.ts';
+import { numberedRevisionName } from '../../api/names.ts';
+import { REVISION_API_VERSION, REVISION_KIND, type Revision } from '../../api/revision.ts';
+import type { PodTemplate, RevisionSpec, ServerlessService } from '../../api/serverless-service.ts';
+import { namespaceOf, ownerReference } from './owner.ts';
+
+/** A hash of a template: equal templates (in the order the apiserver keeps them) give equal hashes. */
+export function templateHash(template: PodTemplate): string {
+  return createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 16);
+}
+
+/** The spec of a revision of `svc` with `template` frozen in it; the other fields follow the service. */
+export function revisionSpec(svc: ServerlessService, template: PodTemplate): RevisionSpec {
+  const { traffic: _traffic, rollout: _rollout, template: _template, ...rest } = svc.spec;
+  return { template, ...rest };
+}
+
+/** The name the service's current template asks for: its metadata.name, or the next number. */
+export function nextRevisionName(svc: ServerlessService, highestNumber: number): string {
+  return svc.spec.template.metadata?.name ?? numberedRevisionName(svc.metadata.name, highestNumber + 1);
+}
+
+export interface RevisionIdentity {
+  readonly name: string;
+  readonly number: number;
+  readonly routing: RoutingState;
+  /** When traffic last stopped reaching it, ISO; undefined while it never did. */
+  readonly lastRouted?: string | undefined;
+}
+
+/** The Revision as the controller applies it. */
+export function buildRevision(svc: ServerlessService, template: PodTemplate, id: RevisionIdentity): Revision {
+  return {
+    apiVersion: REVISION_API_VERSION,
+    kind: REVISION_KIND,
+    metadata: {
+      name: id.name,
+      namespace: namespaceOf(svc),
+      labels: {
+        [SERVICE_LABEL]: svc.metadata.name,
+        [REVISION_LABEL]: id.name,
+        [REVISION_NUMBER_LABEL]: String(id.number),
+        [ROUTING_STATE_LABEL]: id.routing,
+        [MANAGED_BY_LABEL]: MANAGED_BY,
+      },
+      annotations: {
+        [TEMPLATE_HASH_ANNOTATION]: templateHash(template),
+        ...(id.lastRouted === undefined ? {} : { [LAST_ROUTED_ANNOTATION]: id.lastRouted }),
+      },
+      ownerReferences: [ownerReference(svc)],
+    },
+    spec: revisionSpec(svc, template),
+  };
+}
+
+/** A revision seen through the service-shaped builders: its name, uid and labels, its spec. */
+export function revisionAsService(rev: Revision): ServerlessService {
+  return { ...rev, kind: rev.kind as unknown as ServerlessService['kind'] } as unknown as ServerlessService;
+}
+
+export function revisionNumber(rev: Revision): number {
+  const n = Number(rev.metadata.labels?.[REVISION_NUMBER_LABEL]);
+  return Number.isInteger(n) && n > 0 ? n : 0;
+}
