@@ -81,7 +81,8 @@ export async function benchColdStart(): Promise<void> {
       const depWatch = client
         .watch<V1Deployment>(
           `/apis/apps/v1/namespaces/${ns.name}/deployments`,
-          { fieldSelector: `metadata.name=${name}` },
+          // The service's first revision runs as the Deployment `<name>-1`.
+          { fieldSelector: `metadata.name=${name}-1` },
           (ev: WatchEvent<V1Deployment>) => {
             if (ev.type !== 'BOOKMARK' && (ev.object.spec?.replicas ?? 0) > 0) mark('decision');
           },

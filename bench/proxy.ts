@@ -314,6 +314,9 @@ async function run(nginxPath: string, dir: string): Promise<void> {
     // The app stands in for a queue-proxy (it answers the probe): the activator alone, as nginx.
     { name: 'fast-direct', pod: ports.fast },
     { name: 'cold', pod: undefined },
+    // Two revisions of one service, both on the same queue-proxy: the split's cost alone.
+    { name: 'split-1', pod: ports.qpFast, routeOnly: true },
+    { name: 'split-2', pod: ports.qpFast, routeOnly: true },
   ];
   const staticConfig = path.join(dir, 'static.json');
   fs.writeFileSync(
@@ -325,7 +328,18 @@ async function run(nginxPath: string, dir: string): Promise<void> {
         containerConcurrency: 0,
         timeoutSeconds: 300,
         pods: s.pod === undefined ? [] : [{ ip: LOOPBACK, port: s.pod, ready: true }],
+        ...('routeOnly' in s ? { routeOnly: true } : {}),
       })),
+      routes: [
+        {
+          namespace: 'bench',
+          name: 'split',
+          traffic: [
+            { name: 'split-1', percent: 90 },
+            { name: 'split-2', percent: 10 },
+          ],
+        },
+      ],
     }),
   );
   const activatorMetrics = await freePort();
@@ -373,7 +387,7 @@ async function run(nginxPath: string, dir: string): Promise<void> {
       (await get(ports.qpFast, '/healthz/ready')).status === 200 &&
       (await get(ports.qpSlow, '/healthz/ready')).status === 200,
   );
-  for (const name of ['fast', 'slow', 'fast-direct']) {
+  for (const name of ['fast', 'slow', 'fast-direct', 'split']) {
     await waitUntil(
       `activator serving ${name}`,
       async () => (await get(ports.activator, '/', `${name}.bench.svc`)).status === 200,
@@ -399,6 +413,13 @@ async function run(nginxPath: string, dir: string): Promise<void> {
       port: ports.activator,
       pid: activator.pid,
       script: hostScript('fast.bench.svc'),
+    },
+    {
+      name: 'activator + queue-proxy, split 90/10',
+      handler: 'fast',
+      port: ports.activator,
+      pid: activator.pid,
+      script: hostScript('split.bench.svc'),
     },
     {
       name: 'activator alone',

@@ -10,6 +10,7 @@ import { benchH2 } from './h2.ts';
 import { benchKubeClient } from './kube-client.ts';
 import { benchPrewarm } from './prewarm.ts';
 import { benchProxy } from './proxy.ts';
+import { benchRevisions } from './revisions.ts';
 import { benchScale } from './scale.ts';
 import { benchSidecar } from './sidecar.ts';
 
@@ -20,6 +21,7 @@ await benchColdStart();
 await benchAutoscaler();
 benchPrewarm();
 await benchScale();
+await benchRevisions();
 await benchProxy();
 await benchSidecar();
 await benchH2();

@@ -43,6 +43,16 @@ export async function installZeroscale(extraArgs: readonly string[] = []): Promi
       metadata: { name: systemNamespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
     }),
   );
+  // Helm installs the chart's CRDs on the first install only; an upgrade applies them as the README
+  // tells users to, so a cluster that had an older zeroscale gets the new kinds and fields.
+  await kubectlOk([
+    'apply',
+    '--server-side',
+    '--force-conflicts',
+    '--field-manager=zeroscale-crds',
+    '-f',
+    path.join(chartDir, 'crds'),
+  ]);
   const tag = image.name.slice(image.name.lastIndexOf(':') + 1);
   const r = await helm([
     'upgrade',

@@ -22,9 +22,23 @@ const ServiceSchema = z.object({
   /** `h2c`: the pods' app speaks HTTP/2 and requests go to them over h2c. */
   protocol: z.enum(SERVING_PROTOCOLS).default('http1'),
   pods: z.array(PodSchema).default([]),
+  /** Reached only through a route (a revision). */
+  routeOnly: z.boolean().optional(),
 });
 
-export const StaticConfigSchema = z.object({ services: z.array(ServiceSchema) });
+/** A service whose requests are split over services of the same namespace by percent. */
+const RouteSchema = z.object({
+  namespace: z.string().min(1),
+  name: z.string().min(1),
+  url: z.string().optional(),
+  traffic: z.array(z.object({ name: z.string().min(1), percent: z.number().int().min(0).max(100) })).min(1),
+  tags: z.array(z.object({ host: z.string().min(1), name: z.string().min(1) })).default([]),
+});
+
+export const StaticConfigSchema = z.object({
+  services: z.array(ServiceSchema),
+  routes: z.array(RouteSchema).default([]),
+});
 export type StaticConfig = z.output<typeof StaticConfigSchema>;
 
 /** Parses the file's JSON text; throws INVALID_STATIC_CONFIG naming the field. */
@@ -51,7 +65,10 @@ export function staticSources(config: StaticConfig): {
   catalog: MemoryServiceCatalog;
   endpoints: MemoryEndpointsSource;
 } {
-  const catalog = new MemoryServiceCatalog(config.services.map(({ pods: _pods, ...service }) => service));
+  const catalog = new MemoryServiceCatalog([
+    ...config.services.map(({ pods: _pods, ...service }) => service),
+    ...config.routes.map((r) => ({ ...r, containerConcurrency: 0, timeoutSeconds: 0 })),
+  ]);
   const endpoints = new MemoryEndpointsSource();
   for (const s of config.services) endpoints.set(s.namespace, s.name, s.pods);
   return { catalog, endpoints };

@@ -214,7 +214,7 @@ export class ServerlessServiceReconciler {
     const servedRev = revisions.list.find((r) => r.metadata.name === served);
     const mode = await this.#applyPublicEndpoints(svc, servedRev);
     await this.#collectRevisions(svc, views, decision, revisions.latestCreated, config, now);
-    await this.#removeLegacyChildren(svc);
+    if (views.some((v) => v.ready && v.name === decision.latestReady)) await this.#removeLegacyChildren(svc);
     const status = buildServiceStatus(
       svc,
       {
@@ -449,7 +449,8 @@ export class ServerlessServiceReconciler {
 
   /**
    * The Deployment and private Service a service had before it had revisions (named after the
-   * service itself) go once its latest revision is ready: until then they keep serving.
+   * service itself) go once its latest revision is ready (the caller checks): until then the
+   * old pods are still there.
    */
   async #removeLegacyChildren(svc: ServerlessService): Promise<void> {
     const ns = svc.metadata.namespace ?? 'default';

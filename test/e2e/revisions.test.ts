@@ -174,7 +174,7 @@ describe('revisions and traffic', () => {
     );
     const ready = s.status?.conditions?.find((c) => c.type === 'Ready');
     expect(ready?.status).toBe('False');
-    expect(ready?.message).toMatch(/^revision steady-2: container app/);
+    expect(ready?.message).toMatch(/^revision steady-2: .*container app/);
     expect(s.status?.latestCreatedRevisionName).toBe('steady-2');
     expect(s.status?.latestReadyRevisionName).toBe('steady-1');
     expect(s.status?.traffic).toEqual([{ revisionName: 'steady-1', percent: 100, latestRevision: true }]);
