@@ -35,9 +35,8 @@ const res = await waitFor(
   60_000,
 );
 
-say(
-  execFileSync(binary('kubectl'), [`--kubeconfig=${paths.kubeconfig}`, 'get', 'ssvc'], { encoding: 'utf8' }),
-);
+for (const kind of ['ssvc', 'revisions'])
+  say(execFileSync(binary('kubectl'), [`--kubeconfig=${paths.kubeconfig}`, 'get', kind], { encoding: 'utf8' }));
 say(`zeroscale is running on the local cluster, and the example answered: ${res.status} ${res.body.trim()}
 
 Call it (the activator is published on 127.0.0.1:8080):
@@ -46,5 +45,6 @@ Call it (the activator is published on 127.0.0.1:8080):
 Watch it scale (to zero after a minute without traffic, back up on the next request):
   KUBECONFIG=${paths.kubeconfig} ${paths.bin}/kubectl get ssvc -w
 
-Deploy your own: kubectl apply -f examples/  (see the README for the API)
+Deploy your own: kubectl apply -f examples/  (see the README for the API; examples/canary.yaml
+rolls each template change out gradually: change it, apply it and watch kubectl get ssvc -w)
 Stop everything: make cluster-down`);

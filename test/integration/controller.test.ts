@@ -85,11 +85,21 @@ async function listOwned(kind: string, name: string): Promise<string[]> {
 describe('kubectl apply -f examples/', () => {
   it('brings every example to Ready with its URL in status', async () => {
     await kubectlOk(['apply', '-n', ns.name, '-f', `${repoRoot}/examples/`]);
-    for (const name of ['hello', 'sleepy', 'always-on']) {
+    for (const name of ['hello', 'sleepy', 'always-on', 'canary']) {
       const s = await waitReady(name);
       expect(s.status?.url).toBe(`http://${name}.${ns.name}.example.com`);
       expect(s.status?.observedGeneration).toBe(s.metadata.generation);
     }
+    // The canary example's tag has its own URL in status.
+    expect((await getSsvc('canary')).status?.traffic).toEqual([
+      {
+        revisionName: 'canary-1',
+        percent: 100,
+        latestRevision: true,
+        tag: 'latest',
+        url: `http://latest-canary.${ns.name}.example.com`,
+      },
+    ]);
     // Ready needs one pod; always-on's minScale of 2 shows once its second pod is up too.
     const table = await waitFor('always-on at 2/2 in the printer columns', async () => {
       const t = await kubectlOk(['get', 'ssvc', '-n', ns.name]);
