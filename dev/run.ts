@@ -36,7 +36,9 @@ const res = await waitFor(
 );
 
 for (const kind of ['ssvc', 'revisions'])
-  say(execFileSync(binary('kubectl'), [`--kubeconfig=${paths.kubeconfig}`, 'get', kind], { encoding: 'utf8' }));
+  say(
+    execFileSync(binary('kubectl'), [`--kubeconfig=${paths.kubeconfig}`, 'get', kind], { encoding: 'utf8' }),
+  );
 say(`zeroscale is running on the local cluster, and the example answered: ${res.status} ${res.body.trim()}
 
 Call it (the activator is published on 127.0.0.1:8080):

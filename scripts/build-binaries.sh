@@ -99,6 +99,14 @@ build_knative_queue() {
     knative.dev/serving/cmd/queue)
 }
 
+# The Gateway API's standard CRDs, copied out of its module (no build: the YAML is in the module).
+fetch_gateway_api() {
+  local dir
+  dir=$(cd "$1" && go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  cp "$dir"/config/crd/standard/*.yaml "$1/"
+}
+
 # `build-binaries.sh knative-queue`: only the queue-proxy, for the benchmarks (ensure-bench-deps.sh).
 if [[ ${1:-} == knative-queue ]]; then
   build_into "$CACHE/knative-queue-$KNATIVE_SERVING_VERSION" build_knative_queue
@@ -119,6 +127,7 @@ build_into "$CACHE/containerd-$CONTAINERD_VERSION" build_containerd
 build_into "$CACHE/cni-plugins-$CNI_PLUGINS_VERSION" build_cni
 build_into "$CACHE/crictl-$CRICTL_VERSION" build_crictl
 build_into "$CACHE/pause-$PAUSE_VERSION" build_pause
+build_into "$CACHE/gateway-api-$GATEWAY_API_VERSION" fetch_gateway_api
 
 for b in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet; do
   ln -sfn "$CACHE/k8s-$K8S_VERSION/$b" "$BIN/$b"
@@ -131,3 +140,4 @@ done
 # CNI plugins are found by directory (containerd's bin_dirs), not on PATH.
 ln -sfn "$CACHE/cni-plugins-$CNI_PLUGINS_VERSION" "$ROOT/.zeroscale/cni-bin"
 ln -sfn "$CACHE/pause-$PAUSE_VERSION/pause" "$ROOT/.zeroscale/pause"
+ln -sfn "$CACHE/gateway-api-$GATEWAY_API_VERSION" "$ROOT/.zeroscale/gateway-api-crds"

@@ -11,3 +11,6 @@ KNATIVE_SERVING_VERSION=v0.50.0
 # The pause image's version as Kubernetes v1.36 names it (build/pause/Makefile); built from the
 # kubernetes module's own pause.c.
 PAUSE_VERSION=3.10.2
+# The Gateway API's standard CRDs (HTTPRoute…), from its Go module: the tests of the HTTPRoute the
+# controller writes apply them to the local cluster.
+GATEWAY_API_VERSION=v1.6.3

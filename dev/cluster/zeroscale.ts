@@ -115,3 +115,24 @@ export function metricSum(text: string, name: string, labels: Record<string, str
   }
   return total;
 }
+
+/**
+ * The Gateway API's standard CRDs (HTTPRoute, Gateway…) in the local cluster, from the copy
+ * scripts/build-binaries.sh took out of the sigs.k8s.io/gateway-api module. Idempotent.
+ */
+export async function installGatewayApiCrds(): Promise<void> {
+  await kubectlOk([
+    'apply',
+    '--server-side',
+    '--force-conflicts',
+    '--field-manager=zeroscale-tests',
+    '-f',
+    path.join(repoRoot, '.zeroscale', 'gateway-api-crds'),
+  ]);
+  await kubectlOk([
+    'wait',
+    '--for=condition=Established',
+    '--timeout=60s',
+    'crd/httproutes.gateway.networking.k8s.io',
+  ]);
+}

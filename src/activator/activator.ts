@@ -153,7 +153,7 @@ class Activator implements ActivatorHandle {
   readonly #reporter: StatReporter;
   readonly #coldStartMetrics: ColdStartMetrics;
   readonly #spans: RequestSpans | undefined;
-  readonly #marks: InternalMarks = { probe: undefined, proxied: undefined };
+  readonly #marks: InternalMarks = { probe: undefined, proxied: undefined, revision: undefined };
   readonly #token: InternalToken;
   readonly #heldBodies: HeldBodyBudget;
   // Behind an ingress, X-Forwarded-* name the real client: appended to, as nginx and Go's
@@ -297,7 +297,7 @@ class Activator implements ActivatorHandle {
       this.#answerProbe(res, probe);
       return;
     }
-    const svc = this.#route(req);
+    const svc = this.#route(req, this.#marks.revision);
     if (!(svc instanceof ServiceThrottler)) {
       this.#unrouted.reject('unknown-host');
       writeErrorAnswer(res, svc, { close: hasUnreadBody(req) });
@@ -326,10 +326,10 @@ class Activator implements ActivatorHandle {
   }
 
   /** The service of a request; before a miss is answered, a catalog change not yet sent is taken. */
-  #route(req: ClientRequest): ServiceThrottler | ErrorAnswer {
-    const svc = this.#catalogue.route(req);
+  #route(req: ClientRequest, revision?: string): ServiceThrottler | ErrorAnswer {
+    const svc = this.#catalogue.route(req, revision);
     if (svc instanceof ServiceThrottler || this.#deps.catalog.flush?.() !== true) return svc;
-    return this.#catalogue.route(req);
+    return this.#catalogue.route(req, revision);
   }
 
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {

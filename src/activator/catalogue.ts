@@ -110,10 +110,18 @@ export class ServiceCatalogue {
     for (const svc of this.services.values()) svc.setApiUnavailable(unavailable);
   }
 
-  /** The service a request is for, or the 404 to answer it with. */
-  route(req: ClientRequest): ServiceThrottler | ErrorAnswer {
+  /**
+   * The service a request is for, or the 404 to answer it with. `revision` (the revision header a
+   * Gateway's HTTPRoute sets) picks that revision of a split service instead of the weights, if
+   * it is one of the service's.
+   */
+  route(req: ClientRequest, revision?: string): ServiceThrottler | ErrorAnswer {
     const host = hostOf(req.rawHeaders);
-    const svc = host === undefined ? undefined : this.routeHost(host);
+    const svc =
+      host === undefined
+        ? undefined
+        : ((revision === undefined ? undefined : this.#chosenRevision(host, revision)) ??
+          this.routeHost(host));
     if (svc !== undefined) return svc;
     if (host !== undefined) {
       const key = this.#hosts.lookup(host);
@@ -144,6 +152,15 @@ export class ServiceCatalogue {
     const route = this.#routes.get(key);
     if (route === undefined) return this.services.get(key);
     return take ? route.pick() : route.peek();
+  }
+
+  /** The revision `name` of the service `host` names, when that is a route and it has one so named. */
+  #chosenRevision(host: string, name: string): ServiceThrottler | undefined {
+    const key = this.#hosts.lookup(host);
+    if (key === undefined || !this.#routes.has(key)) return undefined;
+    const slash = key.indexOf('/');
+    const backend = this.services.get(serviceKey(key.slice(0, slash), name));
+    return backend?.spec.service === key.slice(slash + 1) ? backend : undefined;
   }
 
   /** The service key a Host header value names (a route's or a backend's), if any. */

@@ -26,6 +26,11 @@ export interface ClusterConfig {
     readonly internalToken?: string | undefined;
   };
   readonly defaults: ServingDefaults;
+  /**
+   * The Gateway API Gateway that gets an HTTPRoute per service (weighted per revision), from the
+   * `gateway` key ("namespace/name"); undefined: none is written.
+   */
+  readonly gateway?: { readonly namespace: string; readonly name: string } | undefined;
   /** How long unrouted revisions are kept (Knative: min-non-active-revisions, retain-since-*). */
   readonly revisionRetention: { readonly keepCount: number; readonly retainForMs: number };
 }
@@ -93,6 +98,12 @@ const ConfigMapDataSchema = z
       DURATION_RANGES.scaleToZeroPodRetention,
     ),
     'target-burst-capacity': decimal(scalingFields.targetBurstCapacity),
+    gateway: z
+      .string()
+      .regex(
+        /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/,
+        'must be a Gateway as "namespace/name"',
+      ),
     'revision-retain-count': wholeNumber(z.int().min(0).max(1000)),
     'revision-retain-for': durationSchema('revision-retain-for', '0s', '8760h'),
     'price-per-vcpu-second': price,
@@ -157,6 +168,9 @@ export function parseClusterConfig(
       },
       ...(options.internalToken ? { internalToken: options.internalToken } : {}),
     },
+    ...(d.gateway === undefined
+      ? {}
+      : { gateway: { namespace: d.gateway.split('/')[0]!, name: d.gateway.split('/')[1]! } }),
     revisionRetention: {
       keepCount: d['revision-retain-count'] ?? DEFAULT_REVISION_RETENTION.keepCount,
       retainForMs:

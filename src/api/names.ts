@@ -62,3 +62,8 @@ export function numberedRevisionName(serviceName: string, n: number, maxLength =
 export function tagHost(tag: string, serviceName: string, namespace: string, domainSuffix: string): string {
   return `${tag}-${serviceName}.${namespace}.${domainSuffix}`;
 }
+
+/** A traffic tag's HTTPRoute (the service's own HTTPRoute is named after the service). */
+export function tagRouteName(serviceName: string, tag: string): string {
+  return `${serviceName}-${tag}`;
+}

@@ -16,6 +16,7 @@ import {
   REVISION_LABEL,
   ROUTING_STATE_LABEL,
   type RoutingState,
+  SERVICE_LABEL,
   TEMPLATE_HASH_ANNOTATION,
 } from '../api/labels.ts';
 import {
@@ -24,6 +25,7 @@ import {
   privateServiceName,
   publicEndpointSliceName,
   publicServiceName,
+  serviceKey,
 } from '../api/names.ts';
 import { describeIssues, safeParseServerlessService } from '../api/parse.ts';
 import { REVISION_API_VERSION, REVISION_KIND, type Revision, safeParseRevision } from '../api/revision.ts';
@@ -41,6 +43,7 @@ import { choosePublicBackends } from './mode.ts';
 import { buildDeployment } from './resources/deployment.ts';
 import type { EndpointAddress } from './resources/endpoint-slice.ts';
 import { buildPublicEndpointSlice } from './resources/endpoint-slice.ts';
+import { buildHttpRoutes } from './resources/http-route.ts';
 import {
   buildRevision,
   nextRevisionName,
@@ -138,6 +141,8 @@ function podAddress(p: V1Pod): EndpointAddress {
 
 export class ServerlessServiceReconciler {
   readonly #o: ReconcilerOptions;
+  /** HTTPRoutes applied per service key: route name → the JSON applied ('' when only listed). */
+  readonly #httpRoutes = new Map<string, Map<string, string>>();
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
@@ -197,8 +202,16 @@ export class ServerlessServiceReconciler {
       const pods = this.#o.view
         .pods(ns, svc.metadata.name)
         .filter((p) => p.metadata?.labels?.[REVISION_LABEL] === rev.metadata.name);
+      // With a Gateway, each revision has public endpoints of its own for the HTTPRoute.
+      let gatewayMode: ServingMode | undefined;
+      if (config.gateway !== undefined) {
+        await this.#applyServices(unit, ['public']);
+        gatewayMode = await this.#applyPublicEndpoints(unit, rev);
+      }
+      // Serve mode for a revision: some path to it skips the activators (its scale to zero waits).
       const mode: ServingMode =
-        served === rev.metadata.name && rev.status?.autoscaler?.mode === 'serve' && pods.some(isReadyPod)
+        (served === rev.metadata.name && rev.status?.autoscaler?.mode === 'serve' && pods.some(isReadyPod)) ||
+        gatewayMode === 'serve'
           ? 'serve'
           : 'proxy';
       const status = buildControllerStatus(
@@ -213,6 +226,7 @@ export class ServerlessServiceReconciler {
     await this.#applyServices(svc, ['public']);
     const servedRev = revisions.list.find((r) => r.metadata.name === served);
     const mode = await this.#applyPublicEndpoints(svc, servedRev);
+    await this.#applyHttpRoutes(svc, decision, config);
     await this.#collectRevisions(svc, views, decision, revisions.latestCreated, config, now);
     if (views.some((v) => v.ready && v.name === decision.latestReady)) await this.#removeLegacyChildren(svc);
     const status = buildServiceStatus(
@@ -593,27 +607,31 @@ export class ServerlessServiceReconciler {
     }
   }
 
-  /** Serve mode only for a service whose traffic all goes to one revision (`served`). */
-  async #applyPublicEndpoints(
-    svc: ServerlessService,
-    served: Revision | undefined,
-  ): Promise<'proxy' | 'serve'> {
-    const ns = svc.metadata.namespace ?? 'default';
-    const readyPods =
-      served === undefined
-        ? []
-        : this.#o.view
-            .pods(ns, svc.metadata.name)
-            .filter((p) => p.metadata?.labels?.[REVISION_LABEL] === served.metadata.name && isReadyPod(p))
-            .map(podAddress);
+  /** The ready pods of a revision, as endpoint addresses. */
+  #readyPodsOf(rev: Revision | undefined): EndpointAddress[] {
+    if (rev === undefined) return [];
+    const ns = rev.metadata.namespace ?? 'default';
+    const service = rev.metadata.labels?.[SERVICE_LABEL] ?? '';
+    return this.#o.view
+      .pods(ns, service)
+      .filter((p) => p.metadata?.labels?.[REVISION_LABEL] === rev.metadata.name && isReadyPod(p))
+      .map(podAddress);
+  }
+
+  /**
+   * The public EndpointSlice of a unit (a service, or with a Gateway a revision): its pods when
+   * the autoscaler of `rev` wants serve mode and has ready pods, else the activators.
+   */
+  async #applyPublicEndpoints(unit: ServerlessService, rev: Revision | undefined): Promise<ServingMode> {
+    const ns = unit.metadata.namespace ?? 'default';
     const backends = choosePublicBackends(
-      served?.status?.autoscaler?.mode,
-      readyPods,
+      rev?.status?.autoscaler?.mode,
+      this.#readyPodsOf(rev),
       this.#o.view.activators(),
       this.#o.activatorPort,
     );
-    const desired = buildPublicEndpointSlice(svc, backends);
-    const name = publicEndpointSliceName(svc.metadata.name);
+    const desired = buildPublicEndpointSlice(unit, backends);
+    const name = publicEndpointSliceName(unit.metadata.name);
     const live = this.#o.view.endpointSlice(ns, name);
     if (live && containsDesired(desired, live)) return backends.mode;
     const key = childKey('EndpointSlice', ns, name);
@@ -628,17 +646,64 @@ export class ServerlessServiceReconciler {
     const before = live?.metadata?.labels?.[MODE_LABEL];
     if (before && before !== backends.mode) {
       this.#o.log.info(
-        { service: `${ns}/${svc.metadata.name}`, from: before, to: backends.mode },
+        { service: `${ns}/${unit.metadata.name}`, from: before, to: backends.mode },
         'switched public endpoints mode',
       );
-      this.#o.events.record(
-        this.#involved(svc),
-        'Normal',
-        'ModeChanged',
-        `Public endpoints switched from ${before} to ${backends.mode} mode`,
-      );
+      if (unit.metadata.labels?.[REVISION_LABEL] === undefined)
+        this.#o.events.record(
+          this.#involved(unit),
+          'Normal',
+          'ModeChanged',
+          `Public endpoints switched from ${before} to ${backends.mode} mode`,
+        );
     }
     return backends.mode;
+  }
+
+  /**
+   * With a Gateway in the cluster config: the service's HTTPRoutes, applied when they change, and
+   * those of tags no longer in the split deleted. What was applied is remembered per service; the
+   * first reconcile of a service after a start lists its HTTPRoutes once to learn it.
+   */
+  async #applyHttpRoutes(
+    svc: ServerlessService,
+    decision: TrafficDecision,
+    config: ClusterConfig,
+  ): Promise<void> {
+    if (config.gateway === undefined) return;
+    const ns = svc.metadata.namespace ?? 'default';
+    const key = serviceKey(ns, svc.metadata.name);
+    const desired = buildHttpRoutes(svc, decision.targets, config.gateway, config.domainSuffix);
+    let applied = this.#httpRoutes.get(key);
+    if (applied === undefined) {
+      applied = new Map();
+      const list = await this.#o.client.get<{ items: { metadata: { name: string } }[] }>(
+        kubePaths.httpRoutes(ns),
+        {
+          labelSelector: `${SERVICE_LABEL}=${svc.metadata.name}`,
+        },
+      );
+      for (const r of list.items) applied.set(r.metadata.name, '');
+      if (this.#httpRoutes.size >= 100_000) this.#httpRoutes.clear();
+      this.#httpRoutes.set(key, applied);
+    }
+    for (const route of desired) {
+      const json = JSON.stringify(route);
+      if (applied.get(route.metadata.name) === json) continue;
+      await this.#o.client.apply(
+        kubePaths.httpRoute(ns, route.metadata.name),
+        route,
+        CONTROLLER_FIELD_MANAGER,
+      );
+      applied.set(route.metadata.name, json);
+    }
+    for (const name of [...applied.keys()]) {
+      if (desired.some((r) => r.metadata.name === name)) continue;
+      await this.#o.client.delete(kubePaths.httpRoute(ns, name)).catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
+      applied.delete(name);
+    }
   }
 
   async #writeStatus(svc: ServerlessService, status: ServiceStatus): Promise<void> {

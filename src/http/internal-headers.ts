@@ -47,6 +47,13 @@ export class InternalToken {
   }
 }
 
+/**
+ * Set by a Gateway's HTTPRoute on each backendRef (see controller/resources/http-route.ts): the
+ * revision the gateway chose. An activator that holds such a request (a revision at zero) sends
+ * it to that revision, if it is one of the service's, instead of splitting it again.
+ */
+export const REVISION_HEADER = `${INTERNAL_HEADER_PREFIX}revision`;
+
 /** On error responses zeroscale writes itself: the stable error code (tests and clients match it). */
 export const ERROR_CODE_HEADER = `${INTERNAL_HEADER_PREFIX}error`;
 
@@ -56,6 +63,8 @@ export interface InternalMarks {
   probe: string | undefined;
   /** Value of the proxied header, or undefined: to check with `InternalToken.matches`. */
   proxied: string | undefined;
+  /** Value of the revision header, or undefined. */
+  revision?: string | undefined;
 }
 
 /**
@@ -65,11 +74,12 @@ export interface InternalMarks {
 export function scanInternalHeaders(raw: readonly string[], out: InternalMarks): InternalMarks {
   out.probe = undefined;
   out.proxied = undefined;
+  out.revision = undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const len = name.length;
     if (
-      (len !== PROBE_HEADER.length && len !== PROXIED_HEADER.length) ||
+      (len !== PROBE_HEADER.length && len !== PROXIED_HEADER.length && len !== REVISION_HEADER.length) ||
       (name[0] !== 'x' && name[0] !== 'X')
     ) {
       continue;
@@ -77,6 +87,7 @@ export function scanInternalHeaders(raw: readonly string[], out: InternalMarks):
     const lower = name.toLowerCase();
     if (lower === PROBE_HEADER) out.probe = raw[i + 1]!.trim();
     else if (lower === PROXIED_HEADER) out.proxied = raw[i + 1]!.trim();
+    else if (lower === REVISION_HEADER) out.revision = raw[i + 1]!.trim();
   }
   return out;
 }

@@ -19,6 +19,9 @@ export const kubePaths = {
     `/apis/${GROUP}/${VERSION}/${ns(namespace)}/${REVISION_PLURAL}/${name}`,
   revisionStatus: (namespace: string, name: string) =>
     `/apis/${GROUP}/${VERSION}/${ns(namespace)}/${REVISION_PLURAL}/${name}/status`,
+  httpRoutes: (namespace: string) => `/apis/gateway.networking.k8s.io/v1/${ns(namespace)}/httproutes`,
+  httpRoute: (namespace: string, name: string) =>
+    `/apis/gateway.networking.k8s.io/v1/${ns(namespace)}/httproutes/${name}`,
   deployments: (namespace?: string) =>
     namespace ? `/apis/apps/v1/${ns(namespace)}/deployments` : '/apis/apps/v1/deployments',
   deployment: (namespace: string, name: string) => `/apis/apps/v1/${ns(namespace)}/deployments/${name}`,

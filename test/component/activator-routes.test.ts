@@ -8,12 +8,13 @@ import { activatorTestKit, request, waitFor } from './proxy-harness.ts';
 
 const { rig, pod } = activatorTestKit();
 
-const revision = (name: string): ActivatorService => ({
+const revision = (name: string, service = 'hello'): ActivatorService => ({
   namespace: 'default',
   name,
   containerConcurrency: 0,
   timeoutSeconds: 30,
   routeOnly: true,
+  service,
 });
 const route = (
   traffic: ActivatorService['traffic'],
@@ -96,6 +97,35 @@ describe('activator routes', () => {
     const p2 = await pod('p2', (_req, res) => res.end('two'));
     r.endpoints.set('default', 'hello-2', [p2.endpoint]);
     expect(await held).toMatchObject({ status: 200, body: 'two' });
+  });
+
+  it("follows a gateway's revision header to a revision of the service, and ignores it for another's", async () => {
+    const r = await rig([
+      revision('hello-1'),
+      revision('hello-2'),
+      revision('other-1', 'other'),
+      route([
+        { name: 'hello-1', percent: 99 },
+        { name: 'hello-2', percent: 1 },
+      ]),
+    ]);
+    const p1 = await pod('p1', (_req, res) => res.end('one'));
+    const p2 = await pod('p2', (_req, res) => res.end('two'));
+    const p3 = await pod('p3', (_req, res) => res.end('other'));
+    r.endpoints.set('default', 'hello-1', [p1.endpoint]);
+    r.endpoints.set('default', 'hello-2', [p2.endpoint]);
+    r.endpoints.set('default', 'other-1', [p3.endpoint]);
+    const host = 'hello.default.example.com';
+    for (let i = 0; i < 10; i++) {
+      const chosen = await request(r.activator.port, {
+        host,
+        headers: { 'x-zeroscale-revision': 'hello-2' },
+      });
+      expect(chosen).toMatchObject({ status: 200, body: 'two' });
+    }
+    // Another service's revision is not reachable through this service's host.
+    const foreign = await request(r.activator.port, { host, headers: { 'x-zeroscale-revision': 'other-1' } });
+    expect(foreign).toMatchObject({ status: 200, body: 'one' });
   });
 
   it('a service whose route has no revision yet answers 503 with Retry-After, naming why', async () => {

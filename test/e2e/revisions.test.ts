@@ -14,10 +14,11 @@ import {
   waitServiceReady,
 } from '../../dev/cluster/kube.ts';
 import { serverlessService } from '../../dev/cluster/manifests.ts';
-import { installZeroscale, systemNamespace } from '../../dev/cluster/zeroscale.ts';
+import { installGatewayApiCrds, installZeroscale, systemNamespace } from '../../dev/cluster/zeroscale.ts';
 import { request, runLoad } from '../../dev/load.ts';
 import type { Revision } from '../../src/api/revision.ts';
 import type { ServerlessService } from '../../src/api/serverless-service.ts';
+import { buildHttpRoutes, type HttpRoute } from '../../src/controller/resources/http-route.ts';
 
 const client = kubeClient();
 let ns: { name: string; remove: () => Promise<void> };
@@ -306,4 +307,113 @@ describe('revisions and traffic', () => {
     }
     expect((await kubectl(['get', 'ssvc', 'refused', '-n', ns.name])).code).not.toBe(0);
   });
+});
+
+describe('Gateway API', () => {
+  const config = (data: Record<string, string | null>) =>
+    kubectlOk([
+      'patch',
+      'configmap',
+      'zeroscale-config',
+      '-n',
+      systemNamespace,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ data }),
+    ]);
+  const httpRoute = async (name: string) => {
+    const r = await kubectl(['get', 'httproute', name, '-n', ns.name, '-o', 'json']);
+    return r.code === 0 ? (JSON.parse(r.stdout) as HttpRoute) : undefined;
+  };
+
+  it('writes an HTTPRoute with a weighted backendRef per revision and one per tag, valid against the CRDs', async () => {
+    await installGatewayApiCrds();
+    await config({ gateway: 'gateways/public' });
+    try {
+      await apply(manifest('gw', '1', { scaling: { minScale: 0, initialScale: 0, stableWindow: '6s' } }));
+      await waitServiceReady(ns.name, 'gw');
+      await apply(
+        manifest('gw', '2', {
+          scaling: { minScale: 0, initialScale: 0, stableWindow: '6s' },
+          traffic: [
+            { revisionName: 'gw-1', percent: 80 },
+            { latestRevision: true, percent: 20, tag: 'beta' },
+          ],
+        }),
+      );
+      const main = await waitFor(
+        'HTTPRoute gw at 80/20',
+        async () => {
+          const r = await httpRoute('gw');
+          const weights = r?.spec.rules[0]?.backendRefs.map((b) => `${b.name}=${b.weight}`).join(',');
+          return weights === 'gw-1=80,gw-2=20' ? r : undefined;
+        },
+        90_000,
+      );
+      expect(main.spec.parentRefs).toEqual([
+        { group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'gateways', name: 'public' },
+      ]);
+      expect(main.spec.hostnames).toEqual([`gw.${ns.name}.example.com`]);
+      expect(main.spec.rules[0]!.backendRefs[1]).toMatchObject({
+        kind: 'Service',
+        port: 80,
+        filters: [
+          {
+            type: 'RequestHeaderModifier',
+            requestHeaderModifier: { set: [{ name: 'x-zeroscale-revision', value: 'gw-2' }] },
+          },
+        ],
+      });
+      const beta = await waitFor('HTTPRoute gw-beta', () => httpRoute('gw-beta'));
+      expect(beta.spec.hostnames).toEqual([`beta-gw.${ns.name}.example.com`]);
+      expect(beta.spec.rules[0]!.backendRefs.map((b) => b.name)).toEqual(['gw-2']);
+      // Each backend is a Service of the revision, its endpoints the activators while it is at zero.
+      for (const rev of ['gw-1', 'gw-2']) {
+        const slice = await waitFor(`${rev}-public`, async () => {
+          const r = await kubectl(['get', 'endpointslice', `${rev}-public`, '-n', ns.name, '-o', 'json']);
+          return r.code === 0
+            ? (JSON.parse(r.stdout) as {
+                endpoints?: unknown[];
+                metadata: { labels: Record<string, string> };
+              })
+            : undefined;
+        });
+        expect(slice.metadata.labels['kubernetes.io/service-name']).toBe(rev);
+        expect(slice.metadata.labels['serving.zeroscale.dev/mode']).toBe('proxy');
+        expect(slice.endpoints?.length ?? 0).toBeGreaterThanOrEqual(1);
+        expect((await kubectl(['get', 'service', rev, '-n', ns.name])).code).toBe(0);
+      }
+      // What the controller builds also passes a server-side dry run on its own.
+      const svc = await ssvc('gw');
+      const built = buildHttpRoutes(
+        svc,
+        svc.status?.traffic ?? [],
+        { namespace: 'gateways', name: 'public' },
+        'example.com',
+      );
+      const dryRun = await kubectl(
+        ['apply', '--server-side', '--dry-run=server', '--field-manager=dry-run', '-n', ns.name, '-f', '-'],
+        JSON.stringify({ apiVersion: 'v1', kind: 'List', items: built }),
+      );
+      expect(dryRun.stderr).toBe('');
+      expect(dryRun.code).toBe(0);
+      // A tag taken out of the split takes its HTTPRoute with it.
+      await apply(
+        manifest('gw', '2', {
+          scaling: { minScale: 0, initialScale: 0, stableWindow: '6s' },
+          traffic: [
+            { revisionName: 'gw-1', percent: 80 },
+            { latestRevision: true, percent: 20 },
+          ],
+        }),
+      );
+      await waitFor(
+        'HTTPRoute gw-beta deleted',
+        async () => (await httpRoute('gw-beta')) === undefined || undefined,
+        60_000,
+      );
+    } finally {
+      await config({ gateway: null });
+    }
+  }, 240_000);
 });

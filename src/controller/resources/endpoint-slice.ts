@@ -7,8 +7,8 @@ import {
   ENDPOINTSLICE_MANAGED_BY_LABEL,
   ENDPOINTSLICE_SERVICE_NAME_LABEL,
   MODE_LABEL,
-  ownedLabels,
   SERVICE_TYPE_LABEL,
+  unitLabels,
 } from '../../api/labels.ts';
 import { publicEndpointSliceName, publicServiceName } from '../../api/names.ts';
 import { H2C_APP_PROTOCOL, servingProtocolOf } from '../../api/protocol.ts';
@@ -77,7 +77,7 @@ export function buildPublicEndpointSlice(svc: ServerlessService, backends: Publi
       name: publicEndpointSliceName(name),
       namespace: namespaceOf(svc),
       labels: {
-        ...ownedLabels(name),
+        ...unitLabels(svc).labels,
         [SERVICE_TYPE_LABEL]: 'public',
         [MODE_LABEL]: backends.mode,
         [ENDPOINTSLICE_SERVICE_NAME_LABEL]: publicServiceName(name),

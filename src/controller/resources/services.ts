@@ -2,7 +2,7 @@
 // selector, because the controller writes its EndpointSlice (activators or pods, by mode).
 
 import type { V1Service, V1ServicePort } from '@kubernetes/client-node';
-import { ownedLabels, SERVICE_TYPE_LABEL, type ServiceType, unitLabels } from '../../api/labels.ts';
+import { SERVICE_TYPE_LABEL, type ServiceType, unitLabels } from '../../api/labels.ts';
 import { privateServiceName, publicServiceName } from '../../api/names.ts';
 import { H2C_APP_PROTOCOL, servingProtocolOf } from '../../api/protocol.ts';
 import {
@@ -40,7 +40,7 @@ function httpPortOf(svc: ServerlessService): V1ServicePort {
 }
 
 function serviceMetadata(svc: ServerlessService, name: string, type: ServiceType) {
-  const labels = type === 'private' ? unitLabels(svc).labels : ownedLabels(svc.metadata.name);
+  const labels = unitLabels(svc).labels;
   return {
     name,
     namespace: namespaceOf(svc),
