@@ -215,16 +215,20 @@ export class KubeActivatorSources {
     };
   }
 
-  start(): void {
-    for (const i of [
+  /** Every informer, in start order. */
+  #informers(): { start(): void; stop(): void }[] {
+    return [
       this.#configWatch.informer,
       this.#slices,
       this.#services,
       this.#revisions,
       this.#leases,
       this.#pods,
-    ])
-      i.start();
+    ];
+  }
+
+  start(): void {
+    for (const i of this.#informers()) i.start();
   }
 
   async waitForSync(): Promise<void> {
@@ -238,15 +242,7 @@ export class KubeActivatorSources {
   }
 
   stop(): void {
-    for (const i of [
-      this.#configWatch.informer,
-      this.#slices,
-      this.#services,
-      this.#revisions,
-      this.#leases,
-      this.#pods,
-    ])
-      i.stop();
+    for (const i of this.#informers()) i.stop();
     for (const w of this.#failureWatches.values()) if (w.timer !== undefined) clearTimeout(w.timer);
     this.#failureWatches.clear();
     this.#cancelCatalogUpdate?.();

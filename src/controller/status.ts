@@ -78,6 +78,41 @@ export function deploymentCondition(observed: ObservedChildren): ConditionInput 
   };
 }
 
+/** EndpointsReady: where the public endpoints point, or why nothing can be reached yet. */
+function endpointsCondition(mode: ServingMode, activatorsMissing: boolean): ConditionInput {
+  return activatorsMissing
+    ? {
+        type: CONDITION.endpointsReady,
+        status: 'Unknown',
+        reason: 'NoActivators',
+        message: 'proxy mode, but no activator endpoint is ready yet',
+      }
+    : {
+        type: CONDITION.endpointsReady,
+        status: 'True',
+        reason: mode === 'serve' ? 'ServingPods' : 'ProxyingThroughActivators',
+      };
+}
+
+/**
+ * Not part of Ready: the autoscaler reads its lastTransitionTime to know how long a request that
+ * arrives now would be held by an activator (scale to zero waits for that, plus a grace period).
+ */
+function activatorInPathCondition(mode: ServingMode, activatorsMissing: boolean): ConditionInput {
+  return mode === 'proxy' && !activatorsMissing
+    ? {
+        type: CONDITION.activatorInPath,
+        status: 'True',
+        reason: 'ProxyMode',
+        message: 'the public endpoints are the activators',
+      }
+    : {
+        type: CONDITION.activatorInPath,
+        status: 'False',
+        reason: mode === 'serve' ? 'ServeMode' : 'NoActivators',
+      };
+}
+
 export function buildControllerStatus(
   svc: ServerlessService,
   observed: ObservedChildren,
@@ -89,37 +124,12 @@ export function buildControllerStatus(
     // No condition for the two Services: status is written only after both were applied (a
     // failed apply throws and the reconcile is retried), so it could never say anything but True.
     deploymentCondition(observed),
-    observed.activatorsMissing
-      ? {
-          type: CONDITION.endpointsReady,
-          status: 'Unknown',
-          reason: 'NoActivators',
-          message: 'proxy mode, but no activator endpoint is ready yet',
-        }
-      : {
-          type: CONDITION.endpointsReady,
-          status: 'True',
-          reason: observed.mode === 'serve' ? 'ServingPods' : 'ProxyingThroughActivators',
-        },
+    endpointsCondition(observed.mode, observed.activatorsMissing),
   ];
   const d = observed.deployment;
   const desired = d?.spec?.replicas ?? 0;
   const ready = d?.status?.readyReplicas ?? 0;
-  // Not part of Ready: the autoscaler reads its lastTransitionTime to know how long a request that
-  // arrives now would be held by an activator (scale to zero waits for that, plus a grace period).
-  const activatorInPath: ConditionInput =
-    observed.mode === 'proxy' && !observed.activatorsMissing
-      ? {
-          type: CONDITION.activatorInPath,
-          status: 'True',
-          reason: 'ProxyMode',
-          message: 'the public endpoints are the activators',
-        }
-      : {
-          type: CONDITION.activatorInPath,
-          status: 'False',
-          reason: observed.mode === 'serve' ? 'ServeMode' : 'NoActivators',
-        };
+  const activatorInPath = activatorInPathCondition(observed.mode, observed.activatorsMissing);
   return {
     observedGeneration: generation,
     conditions: setConditions(
@@ -237,18 +247,7 @@ export function buildServiceStatus(
           reason: problems[0]!.reason,
           message: problems.map((p) => p.message).join('; '),
         };
-  const endpoints: ConditionInput = observed.activatorsMissing
-    ? {
-        type: CONDITION.endpointsReady,
-        status: 'Unknown',
-        reason: 'NoActivators',
-        message: 'proxy mode, but no activator endpoint is ready yet',
-      }
-    : {
-        type: CONDITION.endpointsReady,
-        status: 'True',
-        reason: observed.mode === 'serve' ? 'ServingPods' : 'ProxyingThroughActivators',
-      };
+  const endpoints = endpointsCondition(observed.mode, observed.activatorsMissing);
   const parts = [deployment, traffic, endpoints];
   let desired = 0;
   let ready = 0;
@@ -258,19 +257,7 @@ export function buildServiceStatus(
     ready += r.status.replicas.ready;
     actual += r.status.replicas.actual;
   }
-  const activatorInPath: ConditionInput =
-    observed.mode === 'proxy' && !observed.activatorsMissing
-      ? {
-          type: CONDITION.activatorInPath,
-          status: 'True',
-          reason: 'ProxyMode',
-          message: 'the public endpoints are the activators',
-        }
-      : {
-          type: CONDITION.activatorInPath,
-          status: 'False',
-          reason: observed.mode === 'serve' ? 'ServeMode' : 'NoActivators',
-        };
+  const activatorInPath = activatorInPathCondition(observed.mode, observed.activatorsMissing);
   const targets = observed.traffic.targets;
   return {
     observedGeneration: generation,

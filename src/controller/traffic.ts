@@ -252,8 +252,11 @@ export function revisionsToCollect(
         r.name !== keep.rolloutFrom,
     )
     .sort((a, b) => b.number - a.number);
-  return unrouted
-    .slice(policy.keepCount)
-    .filter((r) => nowMs - (r.lastRoutedMs ?? r.createdMs) >= policy.retainForMs)
-    .map((r) => r.name);
+  return (
+    unrouted
+      .slice(policy.keepCount)
+      // One routed until this reconcile has its retention start now (its annotation comes with it).
+      .filter((r) => !r.active && nowMs - (r.lastRoutedMs ?? r.createdMs) >= policy.retainForMs)
+      .map((r) => r.name)
+  );
 }

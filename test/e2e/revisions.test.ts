@@ -56,6 +56,18 @@ const replicas = async (name: string) =>
   (await client.get<V1Deployment>(`/apis/apps/v1/namespaces/${ns.name}/deployments/${name}`)).spec
     ?.replicas ?? -1;
 const host = (name: string) => `${name}.${ns.name}.example.com`;
+/** Sets (or with null removes) keys of the zeroscale-config ConfigMap. */
+const config = (data: Record<string, string | null>) =>
+  kubectlOk([
+    'patch',
+    'configmap',
+    'zeroscale-config',
+    '-n',
+    systemNamespace,
+    '--type=merge',
+    '-p',
+    JSON.stringify({ data }),
+  ]);
 
 /** Waits until the service routes exactly `split` ("a-1=90,a-2=10"), as status says. */
 function waitSplit(name: string, split: string, timeoutMs = 120_000): Promise<ServerlessService> {
@@ -226,17 +238,6 @@ describe('revisions and traffic', () => {
   }, 180_000);
 
   it('collects unrouted revisions after the retention, keeping what traffic uses and the latest', async () => {
-    const config = (data: Record<string, string | null>) =>
-      kubectlOk([
-        'patch',
-        'configmap',
-        'zeroscale-config',
-        '-n',
-        systemNamespace,
-        '--type=merge',
-        '-p',
-        JSON.stringify({ data }),
-      ]);
     await config({ 'revision-retain-count': '0', 'revision-retain-for': '0s' });
     try {
       // steady-1 is routed, steady-3 is the latest; steady-2 (the crashing one) is neither.
@@ -310,17 +311,6 @@ describe('revisions and traffic', () => {
 });
 
 describe('Gateway API', () => {
-  const config = (data: Record<string, string | null>) =>
-    kubectlOk([
-      'patch',
-      'configmap',
-      'zeroscale-config',
-      '-n',
-      systemNamespace,
-      '--type=merge',
-      '-p',
-      JSON.stringify({ data }),
-    ]);
   const httpRoute = async (name: string) => {
     const r = await kubectl(['get', 'httproute', name, '-n', ns.name, '-o', 'json']);
     return r.code === 0 ? (JSON.parse(r.stdout) as HttpRoute) : undefined;

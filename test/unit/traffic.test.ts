@@ -224,6 +224,17 @@ describe('revision garbage collection', () => {
       ),
     ).toEqual(['hello-3', 'hello-2', 'hello-1']);
   });
+  it('a revision routed until now is kept: its retention starts now', () => {
+    const justLeft = [rev(1, true, { createdMs: t0 - 100 * hour, active: true }), rev(2)];
+    expect(
+      revisionsToCollect(
+        justLeft,
+        { reachable: new Set(['hello-2']) },
+        { keepCount: 0, retainForMs: hour },
+        t0,
+      ),
+    ).toEqual([]);
+  });
   it('an unrouted revision never noted as routed counts from its creation', () => {
     const fresh = [rev(1, true, { createdMs: t0 - 10_000, active: false }), rev(2)];
     expect(
