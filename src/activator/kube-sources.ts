@@ -434,7 +434,7 @@ export class KubeActivatorSources {
       if (before !== undefined && before.version === version && defaults === this.#parsedDefaults) {
         entry = before;
       } else {
-        const value = kind === 'route' ? toRoute(raw) : toActivatorService(raw, defaults);
+        const value = kind === 'route' ? toRoute(raw, defaults) : toActivatorService(raw, defaults);
         entry = {
           version,
           value:
@@ -487,10 +487,14 @@ interface ParsedService {
 }
 
 /** A ServerlessService as a route: its hosts, its split and its tags, from the controller's status. */
-function toRoute(raw: KubeObject): ActivatorService | undefined {
+function toRoute(raw: KubeObject, defaults: ClusterConfig['defaults']): ActivatorService | undefined {
   const parsed = safeParseServerlessService(raw);
   if (!parsed.ok) return undefined;
   const svc = parsed.value;
+  // Made before revisions existed and not yet reconciled by a controller that has them (an
+  // upgrade under way): served as then, by its own pods, so no request finds it unroutable.
+  if (svc.status?.traffic === undefined && svc.status?.url !== undefined)
+    return toBackend(svc, defaults, undefined);
   const shares = new Map<string, number>();
   const tags: TagRoute[] = [];
   for (const t of svc.status?.traffic ?? []) {
@@ -515,8 +519,20 @@ function toActivatorService(
   defaults: ClusterConfig['defaults'],
 ): ActivatorService | undefined {
   const parsed = safeParseRevision(raw);
-  if (!parsed.ok) return undefined;
-  const svc = parsed.value;
+  return parsed.ok
+    ? toBackend(parsed.value, defaults, parsed.value.metadata.labels?.[SERVICE_LABEL] ?? '')
+    : undefined;
+}
+
+/**
+ * A backend: a revision of `service`, reached only through its service's route, or (service
+ * undefined) a ServerlessService of before revisions, reached by its own hosts.
+ */
+function toBackend(
+  svc: Pick<Revision, 'metadata' | 'spec' | 'status'>,
+  defaults: ClusterConfig['defaults'],
+  service: string | undefined,
+): ActivatorService | undefined {
   try {
     const spec = resolveServerlessServiceSpec(svc.spec, defaults);
     return {
@@ -527,8 +543,7 @@ function toActivatorService(
       timeoutSeconds: spec.timeoutSeconds,
       protocol: servingProtocolOf(svc.spec.template.spec.containers),
       refusal: budgetRefusal(svc),
-      routeOnly: true,
-      service: svc.metadata.labels?.[SERVICE_LABEL],
+      ...(service === undefined ? {} : { routeOnly: true, service }),
     };
   } catch {
     return undefined; // reported by the controller as InvalidSpec
