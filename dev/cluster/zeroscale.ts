@@ -2,6 +2,7 @@
 // chart, so a missing RBAC rule or a wrong probe in the chart fails the tests that use it.
 
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { type BuiltImage, ensureProductImage } from './images.ts';
 import { kubectlOk } from './kube.ts';
@@ -127,7 +128,8 @@ export async function installGatewayApiCrds(): Promise<void> {
     '--force-conflicts',
     '--field-manager=zeroscale-tests',
     '-f',
-    path.join(repoRoot, '.zeroscale', 'gateway-api-crds'),
+    // The link's target: kubectl reads a directory given as a link as a file.
+    fs.realpathSync(path.join(repoRoot, '.zeroscale', 'gateway-api-crds')),
   ]);
   await kubectlOk([
     'wait',

@@ -421,8 +421,8 @@ export const TrafficSchema = withCelRules(z.array(TrafficTargetSchema).min(1).ma
   },
   {
     rule: 'self.filter(t, has(t.tag)).all(t, self.filter(u, has(u.tag) && u.tag == t.tag).size() == 1)',
+    // No reason "FieldValueDuplicate": kubectl would print "Duplicate value" without the message.
     message: 'spec.traffic[].tag must be unique',
-    reason: 'FieldValueDuplicate',
     holds: (ts) => {
       const tags = ts.flatMap((t) => (t.tag === undefined ? [] : [t.tag]));
       return new Set(tags).size === tags.length;

@@ -46,6 +46,7 @@ import { buildPublicEndpointSlice } from './resources/endpoint-slice.ts';
 import { buildHttpRoutes } from './resources/http-route.ts';
 import {
   buildRevision,
+  canonicalJson,
   nextRevisionName,
   revisionAsService,
   revisionNumber,
@@ -331,7 +332,7 @@ export class ServerlessServiceReconciler {
       });
       this.#o.ownWrites.record(key, JSON.stringify(desired), undefined, created);
       this.#o.events.record(this.#involved(svc), 'Normal', 'RevisionCreated', `Created revision ${name}`);
-      return created;
+      return parsedRevision(created);
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
       // Ours but not in the cache yet (a retry), or another service's: read it to know which.
@@ -362,6 +363,7 @@ export class ServerlessServiceReconciler {
         : rev.metadata.annotations?.[LAST_ROUTED_ANNOTATION];
     const desired = buildRevision(svc, rev.spec.template, {
       name: rev.metadata.name,
+      templateHash: rev.metadata.annotations?.[TEMPLATE_HASH_ANNOTATION],
       number: revisionNumber(rev),
       routing,
       lastRouted,
@@ -371,8 +373,8 @@ export class ServerlessServiceReconciler {
     const ns = svc.metadata.namespace ?? 'default';
     const key = childKey('Revision', ns, rev.metadata.name);
     const desiredJson = JSON.stringify(desired);
-    const known = this.#o.ownWrites.covers(key, desiredJson, rev);
-    if (known) return (this.#o.ownWrites.result(key) as Revision | undefined) ?? rev;
+    if (this.#o.ownWrites.covers(key, desiredJson, rev))
+      return parsedRevision(this.#o.ownWrites.result(key)) ?? rev;
     // A JSON patch: the spec fields that follow the service are replaced or removed one by one
     // (a merge could not remove a field a user dropped), the template is left alone.
     const ops: object[] = [
@@ -395,12 +397,13 @@ export class ServerlessServiceReconciler {
       ops,
     );
     this.#o.ownWrites.record(key, desiredJson, rev, patched);
+    const result = parsedRevision(patched) ?? rev;
     if (before !== routing)
       this.#o.log.info(
         { service: `${ns}/${svc.metadata.name}`, revision: rev.metadata.name, routing },
         'revision routing changed',
       );
-    return patched;
+    return result;
   }
 
   async #writeRevisionStatus(rev: Revision, status: ControllerStatus): Promise<void> {
@@ -754,6 +757,12 @@ export class ServerlessServiceReconciler {
       CONTROLLER_FIELD_MANAGER,
     );
   }
+}
+
+/** A Revision as the apiserver answered it, in the schema's shape (the builders' input must not depend on key order). */
+function parsedRevision(raw: unknown): Revision | undefined {
+  const parsed = raw === undefined ? undefined : safeParseRevision(raw);
+  return parsed?.ok === true ? parsed.value : undefined;
 }
 
 /** The revision that takes all of the service's traffic, if one does (then serve mode is possible). */

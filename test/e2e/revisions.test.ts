@@ -285,7 +285,7 @@ describe('revisions and traffic', () => {
           { revisionName: 'x-1', percent: 50, tag: 'a' },
           { latestRevision: true, percent: 50, tag: 'a' },
         ],
-        /spec\.traffic: Duplicate value.*tag must be unique/,
+        /spec\.traffic: Invalid value.*spec\.traffic\[\]\.tag must be unique/,
       ],
       [
         'a tag that is no DNS label',

@@ -269,3 +269,14 @@ describe('weighted route (activator)', () => {
     expect(new WeightedRoute([{ backend: 'a', weight: 0 }]).pick()).toBeUndefined();
   });
 });
+
+describe('template hash', () => {
+  it('is the same for a template whatever the order of its keys (the apiserver sorts them)', async () => {
+    const { templateHash } = await import('../../src/controller/resources/revision.ts');
+    const a = { spec: { containers: [{ name: 'app', image: 'a:1', ports: [{ containerPort: 8080 }] }] } };
+    const b = { spec: { containers: [{ ports: [{ containerPort: 8080 }], image: 'a:1', name: 'app' }] } };
+    expect(templateHash(a as never)).toBe(templateHash(b as never));
+    const c = { spec: { containers: [{ name: 'app', image: 'a:2', ports: [{ containerPort: 8080 }] }] } };
+    expect(templateHash(c as never)).not.toBe(templateHash(a as never));
+  });
+});

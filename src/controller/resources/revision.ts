@@ -20,9 +20,24 @@ import { REVISION_API_VERSION, REVISION_KIND, type Revision } from '../../api/re
 import type { PodTemplate, RevisionSpec, ServerlessService } from '../../api/serverless-service.ts';
 import { namespaceOf, ownerReference } from './owner.ts';
 
-/** A hash of a template: equal templates (in the order the apiserver keeps them) give equal hashes. */
+/**
+ * A hash of a template: equal templates give equal hashes whatever the order of their keys (the
+ * apiserver gives them back sorted, the schema in its own order).
+ */
 export function templateHash(template: PodTemplate): string {
-  return createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 16);
+  return createHash('sha256').update(canonicalJson(template)).digest('hex').slice(0, 16);
+}
+
+/** JSON with every object's keys sorted: equal for equal data, however it was built or read. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
 }
 
 /** The spec of a revision of `svc` with `template` frozen in it; the other fields follow the service. */
@@ -38,6 +53,8 @@ export function nextRevisionName(svc: ServerlessService, highestNumber: number):
 
 export interface RevisionIdentity {
   readonly name: string;
+  /** The hash stamped at creation; kept as it is afterwards (the template never changes). */
+  readonly templateHash?: string | undefined;
   readonly number: number;
   readonly routing: RoutingState;
   /** When traffic last stopped reaching it, ISO; undefined while it never did. */
@@ -60,7 +77,7 @@ export function buildRevision(svc: ServerlessService, template: PodTemplate, id:
         [MANAGED_BY_LABEL]: MANAGED_BY,
       },
       annotations: {
-        [TEMPLATE_HASH_ANNOTATION]: templateHash(template),
+        [TEMPLATE_HASH_ANNOTATION]: id.templateHash ?? templateHash(template),
         ...(id.lastRouted === undefined ? {} : { [LAST_ROUTED_ANNOTATION]: id.lastRouted }),
       },
       ownerReferences: [ownerReference(svc)],
