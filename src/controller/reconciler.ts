@@ -217,7 +217,16 @@ export class ServerlessServiceReconciler {
           : 'proxy';
       const status = buildControllerStatus(
         unit,
-        { deployment, pods, mode, activatorsMissing },
+        {
+          deployment,
+          pods,
+          mode,
+          activatorsMissing,
+          atZero: {
+            previous: findCondition(rev.status?.conditions, CONDITION.deploymentReady),
+            startsAtZero: resolveServerlessServiceSpec(rev.spec, config.defaults).scaling.initialScale === 0,
+          },
+        },
         config,
         new Date(now),
       );

@@ -25,6 +25,12 @@ export interface ObservedChildren {
   readonly mode: ServingMode;
   /** Proxy mode with no activator endpoint: requests have nowhere to go yet. */
   readonly activatorsMissing: boolean;
+  /**
+   * For a revision: at zero pods it is ready only if it was before, or if it starts at zero
+   * (initialScale 0). A revision taken to zero while failing or still starting keeps what it
+   * had: "latest ready" must never move traffic to a template no pod ever served.
+   */
+  readonly atZero?: { readonly previous: Condition | undefined; readonly startsAtZero: boolean } | undefined;
 }
 
 /** The fields of status the controller owns (the autoscaler owns status.autoscaler). */
@@ -48,6 +54,19 @@ export function deploymentCondition(observed: ObservedChildren): ConditionInput 
     };
   const desired = d.spec?.replicas ?? 0;
   const ready = d.status?.readyReplicas ?? 0;
+  const before = observed.atZero?.previous;
+  if (
+    desired === 0 &&
+    observed.atZero !== undefined &&
+    before?.status !== 'True' &&
+    !(observed.atZero.startsAtZero && before?.status !== 'False')
+  )
+    return {
+      type: CONDITION.deploymentReady,
+      status: before?.status === 'False' ? 'False' : 'Unknown',
+      reason: before?.reason ?? 'ScaledToZeroBeforeReady',
+      message: before?.message ?? 'at zero before any pod was ready',
+    };
   if (desired === 0)
     return {
       type: CONDITION.deploymentReady,

@@ -211,3 +211,47 @@ describe('buildServiceStatus (a service over its revisions)', () => {
     });
   });
 });
+
+describe('a revision at zero', () => {
+  const now = new Date(t0);
+  const cond = (status: 'True' | 'False' | 'Unknown', reason: string) => ({
+    type: 'DeploymentReady',
+    status,
+    reason,
+    message: reason,
+    lastTransitionTime: '2026-01-01T00:00:00Z',
+  });
+  const at = (previous: ReturnType<typeof cond> | undefined, startsAtZero: boolean) =>
+    buildControllerStatus(
+      svc,
+      {
+        deployment: deployment(0, 0),
+        pods: [],
+        mode: 'proxy',
+        activatorsMissing: false,
+        atZero: { previous, startsAtZero },
+      },
+      config,
+      now,
+    ).conditions.find((c) => c.type === 'DeploymentReady');
+  it('stays ready after being ready', () => {
+    expect(at(cond('True', 'PodsReady'), false)).toMatchObject({ status: 'True', reason: 'ScaledToZero' });
+  });
+  it('is ready from the start when it starts at zero', () => {
+    expect(at(undefined, true)).toMatchObject({ status: 'True', reason: 'ScaledToZero' });
+  });
+  it('keeps a failure: a crashing template taken to zero is not "ready"', () => {
+    expect(at(cond('False', 'CrashLoopBackOff'), false)).toMatchObject({
+      status: 'False',
+      reason: 'CrashLoopBackOff',
+    });
+    expect(at(cond('False', 'CrashLoopBackOff'), true)).toMatchObject({
+      status: 'False',
+      reason: 'CrashLoopBackOff',
+    });
+  });
+  it('is not ready when taken to zero before any pod was', () => {
+    expect(at(cond('Unknown', 'Deploying'), false)).toMatchObject({ status: 'Unknown', reason: 'Deploying' });
+    expect(at(undefined, false)).toMatchObject({ status: 'Unknown', reason: 'ScaledToZeroBeforeReady' });
+  });
+});
