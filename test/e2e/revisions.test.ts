@@ -159,6 +159,14 @@ describe('revisions and traffic', () => {
       }),
     );
     await waitSplit('split', 'split-1=100');
+    // Status leads the activators by their watch and catalog delay: wait until they route the new
+    // split, then hold them to it.
+    await waitFor(
+      'the activators to route split-1=100',
+      async () => (await countByRevision(host('split'), 20, 4)).counts.get('split-1') === 20 || undefined,
+      10_000,
+      100,
+    );
     const main = await countByRevision(host('split'), 60, 4);
     expect(Object.fromEntries(main.counts)).toEqual({ 'split-1': 60 });
     const tagged = await countByRevision(`next-split.${ns.name}.example.com`, 30, 3);
