@@ -46,7 +46,6 @@ import { buildPublicEndpointSlice } from './resources/endpoint-slice.ts';
 import { buildHttpRoutes } from './resources/http-route.ts';
 import {
   buildRevision,
-  canonicalJson,
   nextRevisionName,
   revisionAsService,
   revisionNumber,
