@@ -3,22 +3,14 @@
 // 127.0.0.1:8080. Warm services keep serving from what the activators know; a request for a
 // service at zero is answered at once with 503 and the reason (nothing can start a pod); when the
 // API is back everything reconciles: the cold service wakes and a new service becomes Ready.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type RestartableComponent, startComponent, stopComponent } from '../../dev/cluster/cluster.ts';
-import { kubectlOk, testNamespace, waitFor, waitServiceReady } from '../../dev/cluster/kube.ts';
+import { kubectlOk, waitFor, waitServiceReady } from '../../dev/cluster/kube.ts';
 import { serverlessService } from '../../dev/cluster/manifests.ts';
-import { installZeroscale } from '../../dev/cluster/zeroscale.ts';
 import { request, runLoad } from '../../dev/load.ts';
+import { zeroscaleNamespace } from './suite.ts';
 
-let ns: { name: string; remove: () => Promise<void> };
-
-beforeAll(async () => {
-  await installZeroscale();
-  ns = await testNamespace('outage');
-}, 300_000);
-afterAll(async () => {
-  await ns.remove();
-});
+const ns = zeroscaleNamespace('outage');
 
 async function deploy(name: string, scaling: Record<string, unknown>): Promise<string> {
   const manifest = serverlessService(name, {

@@ -3,26 +3,15 @@
 // start and one whose image does not exist are answered at once with 503, Retry-After and the
 // reason (not held to their 120 s timeout); a slow but healthy start is waited for; and fixing
 // the service makes the next request cold-start and succeed.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { kubectlOk, testNamespace, waitFor, waitServiceReady } from '../../dev/cluster/kube.ts';
+import { describe, expect, it } from 'vitest';
+import { kubectlOk, waitFor, waitServiceReady } from '../../dev/cluster/kube.ts';
 import { serverlessService } from '../../dev/cluster/manifests.ts';
-import { componentMetrics, installZeroscale, metricSum } from '../../dev/cluster/zeroscale.ts';
+import { componentMetrics, metricSum } from '../../dev/cluster/zeroscale.ts';
 import { request } from '../../dev/load.ts';
+import { zeroscaleNamespace } from './suite.ts';
 
-let ns: { name: string; remove: () => Promise<void> };
-const created: string[] = [];
-
-beforeAll(async () => {
-  await installZeroscale();
-  ns = await testNamespace('failfast');
-}, 300_000);
-afterEach(async () => {
-  for (const name of created.splice(0))
-    await kubectlOk(['delete', 'ssvc', name, '-n', ns.name, '--wait=false']);
-});
-afterAll(async () => {
-  await ns.remove();
-});
+const ns = zeroscaleNamespace('failfast');
+const created = ns.created;
 
 /** A service at zero (so that it is Ready before any pod ran), with a 120 s request timeout. */
 async function deploy(name: string, container: Record<string, unknown>): Promise<string> {

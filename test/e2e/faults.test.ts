@@ -3,45 +3,25 @@
 // activator deleted gracefully and one SIGKILLed, and the autoscaler leader SIGKILLed. Each
 // prints its measured success rate.
 import type { V1Pod } from '@kubernetes/client-node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startComponent, stopComponent } from '../../dev/cluster/cluster.ts';
-import {
-  kubeClient,
-  kubectlOk,
-  servingRevision,
-  testNamespace,
-  waitFor,
-  waitServiceReady,
-} from '../../dev/cluster/kube.ts';
+import { kubeClient, kubectlOk, servingRevision, waitFor, waitServiceReady } from '../../dev/cluster/kube.ts';
 import { serverlessService } from '../../dev/cluster/manifests.ts';
 import { containerPid } from '../../dev/cluster/node.ts';
 import { nodeName } from '../../dev/cluster/paths.ts';
-import {
-  componentMetrics,
-  installZeroscale,
-  metricSum,
-  systemNamespace,
-} from '../../dev/cluster/zeroscale.ts';
+import { componentMetrics, metricSum, systemNamespace } from '../../dev/cluster/zeroscale.ts';
 import { type LoadResult, runLoad } from '../../dev/load.ts';
 import { podOfIdentity } from '../../src/kube/leader.ts';
+import { zeroscaleNamespace } from './suite.ts';
 
 const client = kubeClient();
-let ns: { name: string; remove: () => Promise<void> };
-const created: string[] = [];
+const ns = zeroscaleNamespace('faults');
+const created = ns.created;
 
-beforeAll(async () => {
-  await installZeroscale();
-  ns = await testNamespace('faults');
-}, 300_000);
 afterEach(async () => {
-  for (const name of created.splice(0))
-    await kubectlOk(['delete', 'ssvc', name, '-n', ns.name, '--wait=false']);
   await activatorsReady();
 });
-afterAll(async () => {
-  await ns.remove();
-  client.close();
-});
+afterAll(() => client.close());
 
 async function deploy(name: string, scaling: Record<string, unknown>): Promise<string> {
   const manifest = serverlessService(name, {

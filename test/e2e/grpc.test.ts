@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   bidi,
   clientStream,
@@ -18,39 +18,23 @@ import {
   unary,
 } from '../../dev/apps/grpc-echo.ts';
 import { grpcAppImage } from '../../dev/cluster/images.ts';
-import {
-  kubeClient,
-  kubectlOk,
-  servingRevision,
-  testNamespace,
-  waitFor,
-  waitServiceReady,
-} from '../../dev/cluster/kube.ts';
+import { kubeClient, kubectlOk, servingRevision, waitFor, waitServiceReady } from '../../dev/cluster/kube.ts';
 import { type ServerlessServiceOptions, serverlessService } from '../../dev/cluster/manifests.ts';
-import { installZeroscale } from '../../dev/cluster/zeroscale.ts';
 import { SERVICE_LABEL } from '../../src/api/labels.ts';
+import { zeroscaleNamespace } from './suite.ts';
 
 /** The activator as the host publishes it: the only address these tests send to. */
 const activatorAddress = '127.0.0.1:8080';
 
 const client = kubeClient();
-let ns: { name: string; remove: () => Promise<void> };
-const created: string[] = [];
+const ns = zeroscaleNamespace('grpc');
+const created = ns.created;
 const clients: EchoClient[] = [];
 
-beforeAll(async () => {
-  await installZeroscale();
-  ns = await testNamespace('grpc');
-}, 300_000);
-afterEach(async () => {
+afterEach(() => {
   for (const c of clients.splice(0)) c.close();
-  for (const name of created.splice(0))
-    await kubectlOk(['delete', 'ssvc', name, '-n', ns.name, '--wait=false']);
 });
-afterAll(async () => {
-  await ns.remove();
-  client.close();
-});
+afterAll(() => client.close());
 
 /** The gRPC app, its port named h2c: the whole path to it speaks HTTP/2 cleartext. */
 const grpcApp: ServerlessServiceOptions = { portName: 'h2c', container: { image: grpcAppImage() } };

@@ -4,33 +4,20 @@
 // name, the CRD refusing bad splits, and old revisions collected after the retention. Every
 // scenario under load counts its failed requests: there must be none.
 import type { V1Deployment } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  kubeClient,
-  kubectl,
-  kubectlOk,
-  testNamespace,
-  waitFor,
-  waitServiceReady,
-} from '../../dev/cluster/kube.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { kubeClient, kubectl, kubectlOk, waitFor, waitServiceReady } from '../../dev/cluster/kube.ts';
 import { serverlessService } from '../../dev/cluster/manifests.ts';
-import { installGatewayApiCrds, installZeroscale, systemNamespace } from '../../dev/cluster/zeroscale.ts';
+import { installGatewayApiCrds, systemNamespace } from '../../dev/cluster/zeroscale.ts';
 import { request, runLoad } from '../../dev/load.ts';
 import type { Revision } from '../../src/api/revision.ts';
 import type { ServerlessService } from '../../src/api/serverless-service.ts';
 import { buildHttpRoutes, type HttpRoute } from '../../src/controller/resources/http-route.ts';
+import { zeroscaleNamespace } from './suite.ts';
 
 const client = kubeClient();
-let ns: { name: string; remove: () => Promise<void> };
+const ns = zeroscaleNamespace('rev');
 
-beforeAll(async () => {
-  await installZeroscale();
-  ns = await testNamespace('rev');
-}, 300_000);
-afterAll(async () => {
-  await ns.remove();
-  client.close();
-});
+afterAll(() => client.close());
 
 /** A service running the probe app; `version` changes its template (a new revision each time). */
 function manifest(name: string, version: string, spec: Record<string, unknown> = {}, crash = false): object {

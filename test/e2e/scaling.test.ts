@@ -4,40 +4,23 @@
 // autoscaler restart under load — without a failed request.
 import http from 'node:http';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  kubeClient,
-  kubectlOk,
-  servingRevision,
-  testNamespace,
-  waitFor,
-  waitServiceReady,
-} from '../../dev/cluster/kube.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { kubeClient, kubectlOk, servingRevision, waitFor, waitServiceReady } from '../../dev/cluster/kube.ts';
 import { serverlessService } from '../../dev/cluster/manifests.ts';
-import { installZeroscale, systemNamespace } from '../../dev/cluster/zeroscale.ts';
+import { systemNamespace } from '../../dev/cluster/zeroscale.ts';
 import { request, runLoad } from '../../dev/load.ts';
 import { SERVICE_LABEL } from '../../src/api/labels.ts';
 import { QUEUE_PROXY_HTTP_PORT } from '../../src/api/queue-proxy.ts';
 import type { Revision } from '../../src/api/revision.ts';
 import { POD_DELETION_COST_ANNOTATION } from '../../src/autoscaler/deletion-cost.ts';
 import { podOfIdentity } from '../../src/kube/leader.ts';
+import { zeroscaleNamespace } from './suite.ts';
 
 const client = kubeClient();
-let ns: { name: string; remove: () => Promise<void> };
-const created: string[] = [];
+const ns = zeroscaleNamespace('e2e');
+const created = ns.created;
 
-beforeAll(async () => {
-  await installZeroscale();
-  ns = await testNamespace('e2e');
-}, 300_000);
-afterEach(async () => {
-  for (const name of created.splice(0))
-    await kubectlOk(['delete', 'ssvc', name, '-n', ns.name, '--wait=false']);
-});
-afterAll(async () => {
-  await ns.remove();
-  client.close();
-});
+afterAll(() => client.close());
 
 interface ServiceOptions {
   readonly scaling?: Record<string, unknown>;

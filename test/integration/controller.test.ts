@@ -2,26 +2,20 @@
 // drift is undone, deletion leaves nothing, pod problems show in status with the pod's reason,
 // cluster config changes apply without a restart, and a killed leader is replaced.
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kubeClient, kubectl, kubectlOk, testNamespace, waitFor } from '../../dev/cluster/kube.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { kubeClient, kubectl, kubectlOk, waitFor } from '../../dev/cluster/kube.ts';
 import { containerPid } from '../../dev/cluster/node.ts';
 import { repoRoot } from '../../dev/cluster/paths.ts';
-import { installZeroscale, systemNamespace } from '../../dev/cluster/zeroscale.ts';
+import { systemNamespace } from '../../dev/cluster/zeroscale.ts';
 import { waitAllReady } from '../../dev/scale.ts';
 import type { ServerlessService } from '../../src/api/serverless-service.ts';
 import { podOfIdentity } from '../../src/kube/leader.ts';
+import { zeroscaleNamespace } from '../e2e/suite.ts';
 
 const client = kubeClient();
-let ns: { name: string; remove: () => Promise<void> };
+const ns = zeroscaleNamespace('ctrl');
 
-beforeAll(async () => {
-  await installZeroscale();
-  ns = await testNamespace('ctrl');
-}, 300_000);
-afterAll(async () => {
-  await ns.remove();
-  client.close();
-});
+afterAll(() => client.close());
 
 const ssvcPath = (name: string) =>
   `/apis/serving.zeroscale.dev/v1alpha1/namespaces/${ns.name}/serverlessservices/${name}`;
