@@ -138,7 +138,6 @@ export function buildControllerStatus(
   config: ClusterConfig,
   now: Date,
 ): ControllerStatus {
-  const generation = svc.metadata.generation ?? 0;
   const parts: ConditionInput[] = [
     // No condition for the two Services: status is written only after both were applied (a
     // failed apply throws and the reconcile is retried), so it could never say anything but True.
@@ -146,8 +145,24 @@ export function buildControllerStatus(
     endpointsCondition(observed.mode, observed.activatorsMissing),
   ];
   const d = observed.deployment;
-  const desired = d?.spec?.replicas ?? 0;
-  const ready = d?.status?.readyReplicas ?? 0;
+  const replicas = {
+    desired: d?.spec?.replicas ?? 0,
+    ready: d?.status?.readyReplicas ?? 0,
+    actual: d?.status?.replicas ?? 0,
+  };
+  return statusOf(svc, parts, observed, replicas, config, now);
+}
+
+/** What both status builders write the same way: conditions with Ready over `parts`, url, replicas. */
+function statusOf(
+  svc: ServerlessService,
+  parts: readonly ConditionInput[],
+  observed: { readonly mode: ServingMode; readonly activatorsMissing: boolean },
+  replicas: { desired: number; ready: number; actual: number },
+  config: ClusterConfig,
+  now: Date,
+): ControllerStatus {
+  const generation = svc.metadata.generation ?? 0;
   const activatorInPath = activatorInPathCondition(observed.mode, observed.activatorsMissing);
   return {
     observedGeneration: generation,
@@ -158,8 +173,8 @@ export function buildControllerStatus(
       now,
     ),
     url: serviceUrl(svc.metadata.name, svc.metadata.namespace ?? 'default', config.domainSuffix),
-    replicas: { desired, ready, actual: d?.status?.replicas ?? 0 },
-    replicasSummary: `${ready}/${desired}`,
+    replicas,
+    replicasSummary: `${replicas.ready}/${replicas.desired}`,
     mode: observed.mode,
   };
 }
@@ -223,7 +238,6 @@ export function buildServiceStatus(
   config: ClusterConfig,
   now: Date,
 ): ServiceStatus {
-  const generation = svc.metadata.generation ?? 0;
   const latest = observed.revisions.find((r) => r.name === observed.latestCreated);
   const latestDeployment = findCondition(latest?.status.conditions, CONDITION.deploymentReady);
   const deployment: ConditionInput =
@@ -276,20 +290,9 @@ export function buildServiceStatus(
     ready += r.status.replicas.ready;
     actual += r.status.replicas.actual;
   }
-  const activatorInPath = activatorInPathCondition(observed.mode, observed.activatorsMissing);
   const targets = observed.traffic.targets;
   return {
-    observedGeneration: generation,
-    conditions: setConditions(
-      svc.status?.conditions,
-      [readyCondition(parts), ...parts, activatorInPath],
-      generation,
-      now,
-    ),
-    url: serviceUrl(svc.metadata.name, svc.metadata.namespace ?? 'default', config.domainSuffix),
-    replicas: { desired, ready, actual },
-    replicasSummary: `${ready}/${desired}`,
-    mode: observed.mode,
+    ...statusOf(svc, parts, observed, { desired, ready, actual }, config, now),
     ...(observed.latestCreated === undefined ? {} : { latestCreatedRevisionName: observed.latestCreated }),
     ...(observed.traffic.latestReady === undefined
       ? {}
