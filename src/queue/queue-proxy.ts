@@ -223,7 +223,9 @@ class QueueProxy implements QueueProxyHandle {
     this.#breaker = cc > 0 ? new Breaker({ capacity: cc, queueDepth: options.queueDepth }) : undefined;
     this.#stats = new RequestStats(this.#clock);
     this.#metrics = new ServiceRequestMetrics(
-      serviceLabels(options.namespace, options.revision, options.service),
+      options.revision === ''
+        ? serviceLabels(options.namespace, options.service, undefined)
+        : serviceLabels(options.namespace, options.revision, options.service),
     );
     this.#metrics.inFlight = () => this.#breaker?.inFlight ?? this.#active;
     this.#metrics.queued = () => this.#breaker?.queued ?? 0;
