@@ -124,7 +124,9 @@ describe('scale from and to zero', () => {
     expect(events.find((e) => e.reason === 'ColdStart')?.message).toMatch(
       /^Cold start served its first request after \d+ ms \(.*pod_ready/,
     );
-    expect(events.find((e) => e.reason === 'ScaledUp')?.message).toBe('Scaled from 0 to 1 pods');
+    expect(events.find((e) => e.reason === 'ScaledUp')?.message).toBe(
+      `Scaled from 0 to 1 pods (revision ${await revisionOf('cold')})`,
+    );
   });
 
   it('answers 200 concurrent requests to a service at zero, every one with 200', async () => {
@@ -399,7 +401,8 @@ describe('budget', () => {
     expect((await ssvc('capped')).status?.autoscaler?.budget).toMatchObject({ limit: 60, cappedAt: 1 });
     const events = await client.get<{ items: { reason?: string; message?: string }[] }>(
       `/api/v1/namespaces/${ns.name}/events`,
-      { fieldSelector: `involvedObject.name=${await revisionOf('capped')}` },
+      // The autoscaler's Events go on the ServerlessService, naming the revision.
+      { fieldSelector: 'involvedObject.name=capped,involvedObject.kind=ServerlessService' },
     );
     expect(events.items.map((e) => e.reason)).toContain('BudgetExceeded');
     expect((await load).failures).toEqual([]);
