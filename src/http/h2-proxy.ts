@@ -155,11 +155,14 @@ class Http2Exchange extends ClientExchange {
       stream.setTimeout(idleMs);
       stream.on('timeout', onUpstreamTimeout);
     }
-    // The body waits until the connection is up, so a refused connection leaves it unread for
-    // another upstream (as proxy.ts does).
+    // The body waits until the stream has its id (the socket is connected), so a refused
+    // connection leaves it unread for another upstream (as proxy.ts does). Not until the peer's
+    // SETTINGS: a stream opened on a connected socket got its id, and 'ready', inside request(),
+    // so waiting for a 'ready' then would hold the body forever. What is sent before the
+    // SETTINGS is kept (`replay`) and sent again if the connection never comes up.
     if (this.framing > EMPTY_BODY) {
-      if (session.connected) this.startBody();
-      else stream.once('ready', onStreamReady);
+      if (stream.pending) stream.once('ready', onStreamReady);
+      else this.startBody();
     }
   }
 

@@ -6,7 +6,7 @@
 
 import http from 'node:http';
 import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bidi, clientStream, echoClient, fail, serverStream, unary } from '../../dev/apps/grpc-echo.ts';
@@ -188,6 +188,49 @@ describe('queue-proxy: HTTP/1.1 and h2c on one port', () => {
     expect(await ask(Buffer.alloc(200_000))).toBe('early');
     expect(await ask(undefined)).toBe('early');
     expect(goaway).toBe(false);
+  });
+
+  it("sends the body of a stream opened after the app's TCP accept but before its SETTINGS", async () => {
+    // The app's first bytes (its SETTINGS) reach the queue-proxy 300 ms after it accepted: the
+    // first request waits for the connection, the second is opened on a connected socket whose
+    // SETTINGS have not come. Both bodies must reach the app (a lost one hangs the call: found by
+    // the gRPC e2e, the first calls to a fresh pod).
+    const appPort = await startH2App();
+    const relay = net.createServer((c) => {
+      const up = net.connect(appPort, LOOPBACK);
+      c.pipe(up);
+      up.once('data', (first: Buffer) => {
+        up.pause();
+        setTimeout(() => {
+          c.write(first);
+          up.pipe(c);
+        }, 300);
+      });
+      const close = () => {
+        c.destroy();
+        up.destroy();
+      };
+      c.on('error', close).on('close', close);
+      up.on('error', close).on('close', close);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, LOOPBACK, resolve));
+    cleanups.push(() => new Promise<void>((resolve) => relay.close(() => resolve())));
+    const relayPort = (relay.address() as AddressInfo).port;
+    const qp = await startTestQueueProxy(relayPort, { userProtocol: 'h2c' });
+    cleanups.push(() => qp.close());
+    await qp.whenReady();
+    const post = (path: string) =>
+      Promise.race([
+        h2request(qp.httpPort, { ':method': 'POST', ':path': path, ':authority': 'c.example' }, 'body!'),
+        new Promise<H2Answer>((_, reject) =>
+          setTimeout(() => reject(new Error(`${path}: no answer within 5 s`)), 5_000),
+        ),
+      ]);
+    const first = post('/first');
+    await new Promise((r) => setTimeout(r, 100));
+    const second = post('/second');
+    expect((await first).body).toBe('h2 POST /first c.example 5');
+    expect((await second).body).toBe('h2 POST /second c.example 5');
   });
 
   it('speaks h2c to an h2c app, for HTTP/2 and HTTP/1.1 clients, and passes trailers on', async () => {
