@@ -159,7 +159,9 @@ describe('helm upgrade', () => {
     // The install's internal token is kept across the upgrade, and every queue-proxy carries it.
     expect(await token()).toBe(tokenBefore);
     expect(tokenBefore).toMatch(/^[A-Za-z0-9]{40}$/);
-    const steady = JSON.parse(await kubectlOk(['get', 'deployment', 'steady-1', '-n', ns.name, '-o', 'json']));
+    const steady = JSON.parse(
+      await kubectlOk(['get', 'deployment', 'steady-1', '-n', ns.name, '-o', 'json']),
+    );
     const qp = steady.spec.template.spec.containers.find((c: { name: string }) => c.name === 'queue-proxy');
     expect(qp.env.find((e: { name: string }) => e.name === 'ZEROSCALE_INTERNAL_TOKEN')?.value).toBe(
       tokenBefore,
