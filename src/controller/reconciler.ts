@@ -12,6 +12,8 @@ import { parseDurationMs } from '../api/duration.ts';
 import {
   DESIRED_HASH_ANNOTATION,
   LAST_ROUTED_ANNOTATION,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
   MODE_LABEL,
   REVISION_LABEL,
   ROUTING_STATE_LABEL,
@@ -143,6 +145,11 @@ export class ServerlessServiceReconciler {
   readonly #o: ReconcilerOptions;
   /** HTTPRoutes applied per service key: route name → the JSON applied ('' when only listed). */
   readonly #httpRoutes = new Map<string, Map<string, string>>();
+  /**
+   * Whether what a Gateway needed (HTTPRoutes, per-revision public Services) was swept since the
+   * config last named none: false at start and whenever a Gateway is configured.
+   */
+  #gatewaySwept = false;
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
@@ -207,6 +214,8 @@ export class ServerlessServiceReconciler {
       if (config.gateway !== undefined) {
         await this.#applyServices(unit, ['public']);
         gatewayMode = await this.#applyPublicEndpoints(unit, rev);
+      } else {
+        await this.#removeRevisionPublicEndpoints(unit);
       }
       // Serve mode for a revision: some path to it skips the activators (its scale to zero waits).
       const mode: ServingMode =
@@ -681,7 +690,11 @@ export class ServerlessServiceReconciler {
     decision: TrafficDecision,
     config: ClusterConfig,
   ): Promise<void> {
-    if (config.gateway === undefined) return;
+    if (config.gateway === undefined) {
+      await this.#sweepHttpRoutes();
+      return;
+    }
+    this.#gatewaySwept = false;
     const ns = svc.metadata.namespace ?? 'default';
     const key = serviceKey(ns, svc.metadata.name);
     const desired = buildHttpRoutes(svc, decision.targets, config.gateway, config.domainSuffix);
@@ -714,6 +727,58 @@ export class ServerlessServiceReconciler {
         if (!isNotFound(err)) throw err;
       });
       applied.delete(name);
+    }
+  }
+
+  /**
+   * Without a Gateway (never configured, or taken out of the config): every HTTPRoute zeroscale
+   * made is deleted, once per controller start or config change; one list, cluster-wide.
+   */
+  async #sweepHttpRoutes(): Promise<void> {
+    if (this.#gatewaySwept) return;
+    let routes: { metadata: { name: string; namespace: string } }[];
+    try {
+      routes = (
+        await this.#o.client.get<{ items: { metadata: { name: string; namespace: string } }[] }>(
+          kubePaths.allHttpRoutes(),
+          { labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` },
+        )
+      ).items;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      routes = []; // the Gateway API is not installed
+    }
+    for (const r of routes) {
+      await this.#o.client
+        .delete(kubePaths.httpRoute(r.metadata.namespace, r.metadata.name))
+        .catch((err: unknown) => {
+          if (!isNotFound(err)) throw err;
+        });
+    }
+    if (routes.length > 0)
+      this.#o.log.info({ routes: routes.length }, 'no gateway configured: HTTPRoutes deleted');
+    this.#httpRoutes.clear();
+    this.#gatewaySwept = true;
+  }
+
+  /** Without a Gateway a revision needs no public Service or EndpointSlice of its own. */
+  async #removeRevisionPublicEndpoints(unit: ServerlessService): Promise<void> {
+    const ns = unit.metadata.namespace ?? 'default';
+    const name = unit.metadata.name;
+    // Only the revision's own: a ServerlessService may have the same name as another's revision.
+    const ours = (o: { metadata?: { labels?: Record<string, string> } } | undefined) =>
+      o?.metadata?.labels?.[REVISION_LABEL] === name;
+    const paths = [
+      ours(this.#o.view.service(ns, publicServiceName(name))) &&
+        kubePaths.service(ns, publicServiceName(name)),
+      ours(this.#o.view.endpointSlice(ns, publicEndpointSliceName(name))) &&
+        kubePaths.endpointSlice(ns, publicEndpointSliceName(name)),
+    ];
+    for (const path of paths) {
+      if (!path) continue;
+      await this.#o.client.delete(path).catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
     }
   }
 

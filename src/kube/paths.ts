@@ -19,6 +19,7 @@ export const kubePaths = {
     `/apis/${GROUP}/${VERSION}/${ns(namespace)}/${REVISION_PLURAL}/${name}`,
   revisionStatus: (namespace: string, name: string) =>
     `/apis/${GROUP}/${VERSION}/${ns(namespace)}/${REVISION_PLURAL}/${name}/status`,
+  allHttpRoutes: () => '/apis/gateway.networking.k8s.io/v1/httproutes',
   httpRoutes: (namespace: string) => `/apis/gateway.networking.k8s.io/v1/${ns(namespace)}/httproutes`,
   httpRoute: (namespace: string, name: string) =>
     `/apis/gateway.networking.k8s.io/v1/${ns(namespace)}/httproutes/${name}`,

@@ -311,7 +311,7 @@ describe('Gateway API', () => {
     return r.code === 0 ? (JSON.parse(r.stdout) as HttpRoute) : undefined;
   };
 
-  it('writes an HTTPRoute with a weighted backendRef per revision and one per tag, valid against the CRDs', async () => {
+  it('writes an HTTPRoute with a weighted backendRef per revision and one per tag, valid against the CRDs, and removes them when the config names no gateway', async () => {
     await installGatewayApiCrds();
     await config({ gateway: 'gateways/public' });
     try {
@@ -397,6 +397,25 @@ describe('Gateway API', () => {
         async () => (await httpRoute('gw-beta')) === undefined || undefined,
         60_000,
       );
+      // Without a Gateway in the config, what it needed goes: the HTTPRoutes and the revisions'
+      // own public Services and EndpointSlices. The service's own public Service stays.
+      await config({ gateway: null });
+      await waitFor(
+        'HTTPRoute gw deleted',
+        async () => (await httpRoute('gw')) === undefined || undefined,
+        60_000,
+      );
+      const gone = (kind: string, name: string) =>
+        waitFor(
+          `${kind} ${name} deleted`,
+          async () => (await kubectl(['get', kind, name, '-n', ns.name])).code !== 0 || undefined,
+          60_000,
+        );
+      for (const rev of ['gw-1', 'gw-2']) {
+        await gone('service', rev);
+        await gone('endpointslice', `${rev}-public`);
+      }
+      expect((await kubectl(['get', 'service', 'gw', '-n', ns.name])).code).toBe(0);
     } finally {
       await config({ gateway: null });
     }
