@@ -9,6 +9,20 @@ import { kubectlOk } from './kube.ts';
 import { binary, paths, repoRoot } from './paths.ts';
 
 export const systemNamespace = 'zeroscale-system';
+
+/** Sets (or with null removes) keys of the zeroscale-config ConfigMap; the components follow it live. */
+export function patchClusterConfig(data: Record<string, string | null>): Promise<string> {
+  return kubectlOk([
+    'patch',
+    'configmap',
+    'zeroscale-config',
+    '-n',
+    systemNamespace,
+    '--type=merge',
+    '-p',
+    JSON.stringify({ data }),
+  ]);
+}
 export const releaseName = 'zeroscale';
 export const chartDir = path.join(repoRoot, 'deploy/helm/zeroscale');
 export const localValues = path.join(repoRoot, 'dev/cluster/local-values.yaml');

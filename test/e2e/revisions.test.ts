@@ -7,7 +7,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { kubeClient, kubectl, kubectlOk, waitFor, waitServiceReady } from '../../dev/cluster/kube.ts';
 import { serverlessService } from '../../dev/cluster/manifests.ts';
-import { installGatewayApiCrds, systemNamespace } from '../../dev/cluster/zeroscale.ts';
+import { installGatewayApiCrds, patchClusterConfig } from '../../dev/cluster/zeroscale.ts';
 import { request, runLoad } from '../../dev/load.ts';
 import type { Revision } from '../../src/api/revision.ts';
 import type { ServerlessService } from '../../src/api/serverless-service.ts';
@@ -43,18 +43,7 @@ const replicas = async (name: string) =>
   (await client.get<V1Deployment>(`/apis/apps/v1/namespaces/${ns.name}/deployments/${name}`)).spec
     ?.replicas ?? -1;
 const host = (name: string) => `${name}.${ns.name}.example.com`;
-/** Sets (or with null removes) keys of the zeroscale-config ConfigMap. */
-const config = (data: Record<string, string | null>) =>
-  kubectlOk([
-    'patch',
-    'configmap',
-    'zeroscale-config',
-    '-n',
-    systemNamespace,
-    '--type=merge',
-    '-p',
-    JSON.stringify({ data }),
-  ]);
+const config = patchClusterConfig;
 
 /** Waits until the service routes exactly `split` ("a-1=90,a-2=10"), as status says. */
 function waitSplit(name: string, split: string, timeoutMs = 120_000): Promise<ServerlessService> {

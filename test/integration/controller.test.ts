@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { kubeClient, kubectl, kubectlOk, waitFor } from '../../dev/cluster/kube.ts';
 import { containerPid } from '../../dev/cluster/node.ts';
 import { repoRoot } from '../../dev/cluster/paths.ts';
-import { systemNamespace } from '../../dev/cluster/zeroscale.ts';
+import { patchClusterConfig, systemNamespace } from '../../dev/cluster/zeroscale.ts';
 import { waitAllReady } from '../../dev/scale.ts';
 import type { ServerlessService } from '../../src/api/serverless-service.ts';
 import { podOfIdentity } from '../../src/kube/leader.ts';
@@ -263,17 +263,7 @@ describe('cluster configuration', () => {
   it('applies a changed domain suffix to status.url without a restart', async () => {
     await kubectlOk(['apply', '-n', ns.name, '-f', '-'], manifest('domain', helloApp));
     await waitReady('domain');
-    const patch = (suffix: string) =>
-      kubectlOk([
-        'patch',
-        'configmap',
-        'zeroscale-config',
-        '-n',
-        systemNamespace,
-        '--type=merge',
-        '-p',
-        JSON.stringify({ data: { 'domain-suffix': suffix } }),
-      ]);
+    const patch = (suffix: string) => patchClusterConfig({ 'domain-suffix': suffix });
     await patch('apps.test');
     try {
       await waitFor(
