@@ -8,8 +8,13 @@ import type { Logger } from 'pino';
 import type { ClusterConfig } from '../api/cluster-config.ts';
 import { type BudgetReason, CONDITION, findCondition } from '../api/conditions.ts';
 import { resolveServerlessServiceSpec } from '../api/defaults.ts';
-import { ENDPOINTSLICE_SERVICE_NAME_LABEL, REVISION_LABEL, SERVICE_LABEL } from '../api/labels.ts';
-import { privateServiceName, serviceKey } from '../api/names.ts';
+import {
+  ENDPOINTSLICE_SERVICE_NAME_LABEL,
+  REVISION_LABEL,
+  REVISION_NUMBER_LABEL,
+  SERVICE_LABEL,
+} from '../api/labels.ts';
+import { privateServiceName, serviceKey, serviceUrl } from '../api/names.ts';
 import { safeParseServerlessService } from '../api/parse.ts';
 import { servingProtocolOf } from '../api/protocol.ts';
 import { QUEUE_PROXY_HTTP_PORT, QUEUE_PROXY_HTTP_PORT_NAME } from '../api/queue-proxy.ts';
@@ -23,6 +28,7 @@ import {
   Informer,
   type KubeObject,
   logWatchErrors,
+  type ObjectMeta,
   objectKey,
   servingInformers,
 } from '../kube/informer.ts';
@@ -421,20 +427,29 @@ export class KubeActivatorSources {
    * once per resourceVersion (and again when the cluster defaults change).
    */
   #rebuildCatalog(): boolean {
-    const defaults = this.#configWatch.current.defaults;
+    const config = this.#configWatch.current;
+    const defaults = config.defaults;
+    const newest = newestRevisions(this.#revisions.list());
     const previous = this.#parsed;
     const next = new Map<string, ParsedService>();
     let changed = defaults !== this.#parsedDefaults;
     const out: ActivatorService[] = [];
     for (const [kind, raw] of this.#objects()) {
       const key = `${kind}:${objectKey(raw)}`;
-      const version = raw.metadata?.resourceVersion;
+      // A new service's route follows its newest revision until the controller's status says more.
+      const pending = kind === 'route' && newServiceRoute(raw);
+      const version = pending
+        ? `${raw.metadata?.resourceVersion}/${newest.get(key.slice('route:'.length))}`
+        : raw.metadata?.resourceVersion;
       const before = previous.get(key);
       let entry: ParsedService;
       if (before !== undefined && before.version === version && defaults === this.#parsedDefaults) {
         entry = before;
       } else {
-        const value = kind === 'route' ? toRoute(raw, defaults) : toActivatorService(raw, defaults);
+        const value =
+          kind === 'route'
+            ? toRoute(raw, defaults, pending ? { domainSuffix: config.domainSuffix, newest } : undefined)
+            : toActivatorService(raw, defaults);
         entry = {
           version,
           value:
@@ -486,11 +501,55 @@ interface ParsedService {
   readonly value: ActivatorService | undefined;
 }
 
-/** A ServerlessService as a route: its hosts, its split and its tags, from the controller's status. */
-function toRoute(raw: KubeObject, defaults: ClusterConfig['defaults']): ActivatorService | undefined {
+/** A ServerlessService the controller has written no status for yet: just applied. */
+function newServiceRoute(raw: KubeObject): boolean {
+  const status = (raw as { status?: { url?: string; traffic?: unknown } }).status;
+  return status?.traffic === undefined && status?.url === undefined;
+}
+
+/** The newest revision (highest number) of each service, by `namespace/service`. */
+function newestRevisions(revisions: readonly KubeObject[]): Map<string, string> {
+  const newest = new Map<string, { name: string; n: number }>();
+  for (const r of revisions as readonly { metadata?: ObjectMeta & { labels?: Record<string, string> } }[]) {
+    const labels = r.metadata?.labels;
+    const service = labels?.[SERVICE_LABEL];
+    const name = r.metadata?.name;
+    if (service === undefined || name === undefined) continue;
+    const key = `${r.metadata?.namespace ?? 'default'}/${service}`;
+    const n = Number(labels?.[REVISION_NUMBER_LABEL]) || 0;
+    const best = newest.get(key);
+    if (best === undefined || n > best.n) newest.set(key, { name, n });
+  }
+  return new Map([...newest].map(([k, v]) => [k, v.name]));
+}
+
+/**
+ * A ServerlessService as a route: its hosts, its split and its tags, from the controller's status.
+ * `pending` (a service the controller has not written status for yet): its host from the domain
+ * suffix and all of it to its newest revision, so a client that saw it Ready before this
+ * activator saw the status write is held for that revision, not answered 404.
+ */
+function toRoute(
+  raw: KubeObject,
+  defaults: ClusterConfig['defaults'],
+  pending: { readonly domainSuffix: string; readonly newest: ReadonlyMap<string, string> } | undefined,
+): ActivatorService | undefined {
   const parsed = safeParseServerlessService(raw);
   if (!parsed.ok) return undefined;
   const svc = parsed.value;
+  const ns = svc.metadata.namespace ?? 'default';
+  if (pending !== undefined) {
+    const newest = pending.newest.get(`${ns}/${svc.metadata.name}`);
+    return {
+      namespace: ns,
+      name: svc.metadata.name,
+      url: serviceUrl(svc.metadata.name, ns, pending.domainSuffix),
+      containerConcurrency: 0,
+      timeoutSeconds: 0,
+      traffic: newest === undefined ? [] : [{ name: newest, percent: 100 }],
+      tags: [],
+    };
+  }
   // Made before revisions existed and not yet reconciled by a controller that has them (an
   // upgrade under way): served as then, by its own pods, so no request finds it unroutable.
   if (svc.status?.traffic === undefined && svc.status?.url !== undefined)
