@@ -8,17 +8,12 @@ import type { Logger } from 'pino';
 import type { ClusterConfig } from '../api/cluster-config.ts';
 import { type BudgetReason, CONDITION, findCondition } from '../api/conditions.ts';
 import { resolveServerlessServiceSpec } from '../api/defaults.ts';
-import {
-  ENDPOINTSLICE_SERVICE_NAME_LABEL,
-  REVISION_LABEL,
-  REVISION_NUMBER_LABEL,
-  SERVICE_LABEL,
-} from '../api/labels.ts';
+import { ENDPOINTSLICE_SERVICE_NAME_LABEL, REVISION_LABEL, SERVICE_LABEL } from '../api/labels.ts';
 import { privateServiceName, serviceKey, serviceUrl } from '../api/names.ts';
 import { safeParseServerlessService } from '../api/parse.ts';
 import { servingProtocolOf } from '../api/protocol.ts';
 import { QUEUE_PROXY_HTTP_PORT, QUEUE_PROXY_HTTP_PORT_NAME } from '../api/queue-proxy.ts';
-import { type Revision, safeParseRevision } from '../api/revision.ts';
+import { type Revision, revisionNumberOf, safeParseRevision } from '../api/revision.ts';
 import { API_VERSION, KIND } from '../api/serverless-service.ts';
 import { AUTOSCALER_STATS_PORT } from '../autoscaler/metrics/protocol.ts';
 import { ClusterConfigWatch } from '../kube/cluster-config-watch.ts';
@@ -429,7 +424,9 @@ export class KubeActivatorSources {
   #rebuildCatalog(): boolean {
     const config = this.#configWatch.current;
     const defaults = config.defaults;
-    const newest = newestRevisions(this.#revisions.list());
+    // Only a service the controller has not written status for yet needs it: made on first use.
+    let newestMemo: Map<string, string> | undefined;
+    const newest = () => (newestMemo ??= newestRevisions(this.#revisions.list()));
     const previous = this.#parsed;
     const next = new Map<string, ParsedService>();
     let changed = defaults !== this.#parsedDefaults;
@@ -439,7 +436,7 @@ export class KubeActivatorSources {
       // A new service's route follows its newest revision until the controller's status says more.
       const pending = kind === 'route' && newServiceRoute(raw);
       const version = pending
-        ? `${raw.metadata?.resourceVersion}/${newest.get(key.slice('route:'.length))}`
+        ? `${raw.metadata?.resourceVersion}/${newest().get(key.slice('route:'.length))}`
         : raw.metadata?.resourceVersion;
       const before = previous.get(key);
       let entry: ParsedService;
@@ -448,7 +445,11 @@ export class KubeActivatorSources {
       } else {
         const value =
           kind === 'route'
-            ? toRoute(raw, defaults, pending ? { domainSuffix: config.domainSuffix, newest } : undefined)
+            ? toRoute(
+                raw,
+                defaults,
+                pending ? { domainSuffix: config.domainSuffix, newest: newest() } : undefined,
+              )
             : toActivatorService(raw, defaults);
         entry = {
           version,
@@ -516,7 +517,7 @@ function newestRevisions(revisions: readonly KubeObject[]): Map<string, string> 
     const name = r.metadata?.name;
     if (service === undefined || name === undefined) continue;
     const key = `${r.metadata?.namespace ?? 'default'}/${service}`;
-    const n = Number(labels?.[REVISION_NUMBER_LABEL]) || 0;
+    const n = revisionNumberOf(labels);
     const best = newest.get(key);
     if (best === undefined || n > best.n) newest.set(key, { name, n });
   }

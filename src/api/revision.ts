@@ -3,6 +3,7 @@
 // Deployment, private Service, autoscaler state and status; the service routes to revisions.
 
 import { z } from 'zod';
+import { REVISION_NUMBER_LABEL } from './labels.ts';
 import {
   GROUP,
   ObjectMetaSchema,
@@ -11,6 +12,12 @@ import {
   VERSION,
 } from './serverless-service.ts';
 import { RevisionStatusSchema } from './status.ts';
+
+/** A revision's number (the n of `<service>-<n>`) from its labels; 0 when it has none. */
+export function revisionNumberOf(labels: Readonly<Record<string, string>> | undefined): number {
+  const n = Number(labels?.[REVISION_NUMBER_LABEL]);
+  return Number.isInteger(n) && n > 0 ? n : 0;
+}
 
 export const REVISION_KIND = 'Revision';
 export const REVISION_LIST_KIND = 'RevisionList';

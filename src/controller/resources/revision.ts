@@ -16,7 +16,7 @@ import {
   TEMPLATE_HASH_ANNOTATION,
 } from '../../api/labels.ts';
 import { numberedRevisionName } from '../../api/names.ts';
-import { REVISION_API_VERSION, REVISION_KIND, type Revision } from '../../api/revision.ts';
+import { REVISION_API_VERSION, REVISION_KIND, type Revision, revisionNumberOf } from '../../api/revision.ts';
 import type { PodTemplate, RevisionSpec, ServerlessService } from '../../api/serverless-service.ts';
 import { namespaceOf, ownerReference } from './owner.ts';
 
@@ -92,6 +92,5 @@ export function revisionAsService(rev: Revision): ServerlessService {
 }
 
 export function revisionNumber(rev: Revision): number {
-  const n = Number(rev.metadata.labels?.[REVISION_NUMBER_LABEL]);
-  return Number.isInteger(n) && n > 0 ? n : 0;
+  return revisionNumberOf(rev.metadata.labels);
 }
