@@ -276,8 +276,13 @@ function removeCgroups(): void {
     if (!fs.existsSync(root)) continue;
     const dirs: string[] = [];
     const walk = (d: string) => {
-      for (const e of fs.readdirSync(d, { withFileTypes: true }))
-        if (e.isDirectory()) walk(path.join(d, e.name));
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(d, { withFileTypes: true });
+      } catch {
+        return; // removed meanwhile (by kubelet or the kernel as its last process left): nothing to do
+      }
+      for (const e of entries) if (e.isDirectory()) walk(path.join(d, e.name));
       dirs.push(d);
     };
     walk(root);
