@@ -73,7 +73,9 @@ export async function waitFor<T>(
 
 let counter = 0;
 /** Creates a fresh namespace; `remove` deletes it and waits until it is gone. */
-export async function testNamespace(prefix: string): Promise<{ name: string; remove: () => Promise<void> }> {
+export async function testNamespace(
+  prefix: string,
+): Promise<{ name: string; remove: (timeoutSeconds?: number) => Promise<void> }> {
   const name = `${prefix}-${process.pid % 10_000}-${counter++}`;
   await kubectlOk(['create', 'namespace', name]);
   const client = kubeClient();
@@ -84,8 +86,8 @@ export async function testNamespace(prefix: string): Promise<{ name: string; rem
   client.close();
   return {
     name,
-    remove: async () => {
-      await kubectl(['delete', 'namespace', name, '--wait=true', '--timeout=120s']);
+    remove: async (timeoutSeconds = 120) => {
+      await kubectl(['delete', 'namespace', name, '--wait=true', `--timeout=${timeoutSeconds}s`]);
     },
   };
 }

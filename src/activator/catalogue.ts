@@ -30,6 +30,17 @@ export interface CatalogueDeps {
   readonly coldStartMetrics: ColdStartMetrics;
 }
 
+/** A route's split as text, by route object (kept while the route does not change). */
+const splits = new WeakMap<ActivatorService, string>();
+function splitOf(route: ActivatorService): string {
+  let split = splits.get(route);
+  if (split === undefined) {
+    split = JSON.stringify(route.traffic);
+    splits.set(route, split);
+  }
+  return split;
+}
+
 export class ServiceCatalogue {
   /** The backends: revisions (or services without revisions), each with its throttler. */
   readonly services = new Map<string, ServiceThrottler>();
@@ -93,9 +104,9 @@ export class ServiceCatalogue {
         before !== undefined &&
         before.size === entries.filter((e) => e.weight > 0).length &&
         entries.every((e) => e.weight <= 0 || before.has(e.backend)) &&
-        this.#splits.get(key) === JSON.stringify(r.traffic);
+        this.#splits.get(key) === splitOf(r);
       next.set(key, same ? before : new WeightedRoute(entries));
-      this.#splits.set(key, JSON.stringify(r.traffic));
+      this.#splits.set(key, splitOf(r));
     }
     for (const key of this.#splits.keys()) if (!next.has(key)) this.#splits.delete(key);
     return next;

@@ -40,10 +40,46 @@ export interface HostTable {
 
 const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
 
+/** What the table needs of one service, kept while the service object is the same (see below). */
+interface HostFacts {
+  readonly key: string;
+  readonly domain: string;
+  /** `<name>.<namespace>.svc` and the same with the cluster domain. */
+  readonly short: string;
+  readonly full: string;
+  readonly url: string | undefined;
+  /** The host of `url`: undefined without a url, null when the url is invalid. */
+  readonly urlHost: string | null | undefined;
+}
+
+/**
+ * Facts by service object. The activator keeps a service's object while it does not change, so a
+ * rebuild of the table at 1,000 services parses no URL and builds no key it built before.
+ */
+const factsCache = new WeakMap<RoutableService, HostFacts>();
+
+function factsOf(svc: RoutableService, domain: string): HostFacts {
+  const cached = factsCache.get(svc);
+  if (cached !== undefined && cached.domain === domain) return cached;
+  const short = `${svc.name}.${svc.namespace}.svc`.toLowerCase();
+  const url = svc.url === '' ? undefined : svc.url;
+  const facts: HostFacts = {
+    key: serviceKey(svc.namespace, svc.name),
+    domain,
+    short,
+    full: `${short}.${domain}`,
+    url,
+    urlHost: url === undefined ? undefined : (urlHost(url) ?? null),
+  };
+  factsCache.set(svc, facts);
+  return facts;
+}
+
 /**
  * Builds the table. Cluster names (`<name>.<namespace>.svc[.<domain>]`) cannot collide and always
  * win over a `status.url` host; when two services publish the same URL host, the smaller key wins
  * so the result does not depend on the order services were listed in, and the loser is reported.
+ * Linear in the services: no sort, as it runs on every catalogue change.
  */
 export function buildHostTable(
   services: Iterable<RoutableService>,
@@ -51,33 +87,36 @@ export function buildHostTable(
 ): HostTable {
   const domain = (options.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN).toLowerCase();
   const hosts = new Map<string, string>();
-  const problems: HostTableProblem[] = [];
-  const withUrl: RoutableService[] = [];
-
+  const withUrl: HostFacts[] = [];
   const tagged: RoutableService[] = [];
   for (const svc of services) {
     if (svc.routeOnly === true) continue;
     if (svc.tags !== undefined && svc.tags.length > 0) tagged.push(svc);
-    const key = serviceKey(svc.namespace, svc.name);
-    const short = `${svc.name}.${svc.namespace}.svc`.toLowerCase();
-    hosts.set(short, key);
-    hosts.set(`${short}.${domain}`, key);
-    if (svc.url !== undefined && svc.url !== '') withUrl.push(svc);
+    const facts = factsOf(svc, domain);
+    hosts.set(facts.short, facts.key);
+    hosts.set(facts.full, facts.key);
+    if (facts.url !== undefined) withUrl.push(facts);
   }
-  // URL hosts go in after every cluster name, in key order, so the outcome of a conflict is fixed.
-  withUrl.sort((a, b) => compareKeys(serviceKey(a.namespace, a.name), serviceKey(b.namespace, b.name)));
-  for (const svc of withUrl) {
-    const key = serviceKey(svc.namespace, svc.name);
-    const url = svc.url!;
-    const host = urlHost(url);
-    if (host === undefined) {
-      problems.push({ kind: 'invalid-url', service: key, url });
+  // URL hosts go in after every cluster name; among services with one URL host, the smallest key.
+  const urlOwners = new Map<string, string>();
+  for (const f of withUrl) {
+    if (typeof f.urlHost !== 'string' || hosts.has(f.urlHost)) continue;
+    const owner = urlOwners.get(f.urlHost);
+    if (owner === undefined || f.key < owner) urlOwners.set(f.urlHost, f.key);
+  }
+  const problems: HostTableProblem[] = [];
+  for (const f of withUrl) {
+    if (typeof f.urlHost !== 'string') {
+      problems.push({ kind: 'invalid-url', service: f.key, url: f.url ?? '' });
       continue;
     }
-    const owner = hosts.get(host);
-    if (owner === undefined) hosts.set(host, key);
-    else if (owner !== key) problems.push({ kind: 'host-conflict', host, service: key, winner: owner });
+    const owner = hosts.get(f.urlHost) ?? urlOwners.get(f.urlHost);
+    if (owner !== undefined && owner !== f.key)
+      problems.push({ kind: 'host-conflict', host: f.urlHost, service: f.key, winner: owner });
   }
+  // In key order, as the services may be listed in any.
+  if (problems.length > 1) problems.sort((a, b) => compareKeys(a.service, b.service));
+  for (const [host, key] of urlOwners) hosts.set(host, key);
   // Tag hosts last: a service's own name or URL is never taken by another's tag.
   for (const svc of tagged) {
     for (const tag of svc.tags ?? []) {

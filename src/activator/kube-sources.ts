@@ -47,6 +47,13 @@ import type {
 
 /** Least time between two catalog updates during a burst of ServerlessService events. */
 const CATALOG_UPDATE_INTERVAL_MS = 250;
+/**
+ * A catalog update costs more with more services (~20 ms at 1,000): during a burst the interval
+ * grows to this many times the last update's cost, so updates take at most ~5 % of a core…
+ */
+const CATALOG_UPDATE_COST_FACTOR = 20;
+/** …but never beyond this (a request for a host not yet in the catalog flushes it anyway). */
+const CATALOG_UPDATE_MAX_INTERVAL_MS = 2_000;
 
 export interface KubeSourcesOptions {
   readonly systemNamespace: string;
@@ -95,6 +102,8 @@ export class KubeActivatorSources {
   /** Cancels the catalog update that is scheduled, if any. */
   #cancelCatalogUpdate: (() => void) | undefined;
   #lastCatalogUpdate = Number.NEGATIVE_INFINITY;
+  /** What the last catalog update took, ms (its rebuild and the listeners it told). */
+  #lastCatalogUpdateCostMs = 0;
   /** What each ServerlessService gave the catalog, by key, with its resourceVersion. */
   #parsed = new Map<string, ParsedService>();
   #parsedDefaults: unknown;
@@ -380,8 +389,9 @@ export class KubeActivatorSources {
    * service as the activator sees it (a status write by the autoscaler, a resync) is not sent: at
    * 1,000 services, re-sending the whole list on every status write cost most of a core. The
    * first change after a quiet spell goes out on the next turn; during a burst, at most one
-   * update per CATALOG_UPDATE_INTERVAL_MS (every rebuild walks all services: at 1,000 applied at
-   * once, one per turn cost each activator ~10 s of CPU). A request for a host not yet in the
+   * update per CATALOG_UPDATE_INTERVAL_MS, or per 20 times the last update's cost when that is
+   * longer (every rebuild walks all services: at 1,000 applied at once, one per turn cost each
+   * activator ~10 s of CPU, one per 250 ms still ~7 s). A request for a host not yet in the
    * catalog calls `flush`, so the delay never answers 404 for a service the informer has.
    */
   #catalogChanged(): void {
@@ -390,7 +400,11 @@ export class KubeActivatorSources {
       this.#cancelCatalogUpdate = undefined;
       this.#updateCatalog();
     };
-    const wait = this.#lastCatalogUpdate + CATALOG_UPDATE_INTERVAL_MS - performance.now();
+    const interval = Math.min(
+      CATALOG_UPDATE_MAX_INTERVAL_MS,
+      Math.max(CATALOG_UPDATE_INTERVAL_MS, CATALOG_UPDATE_COST_FACTOR * this.#lastCatalogUpdateCostMs),
+    );
+    const wait = this.#lastCatalogUpdate + interval - performance.now();
     if (wait > 0) {
       const timer = setTimeout(update, wait);
       this.#cancelCatalogUpdate = () => clearTimeout(timer);
@@ -401,8 +415,10 @@ export class KubeActivatorSources {
   }
 
   #updateCatalog(): void {
-    this.#lastCatalogUpdate = performance.now();
+    const started = performance.now();
     if (this.#rebuildCatalog()) this.#emitCatalog();
+    this.#lastCatalogUpdate = performance.now();
+    this.#lastCatalogUpdateCostMs = this.#lastCatalogUpdate - started;
   }
 
   #flushCatalog(): boolean {

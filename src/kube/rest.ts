@@ -29,10 +29,20 @@ export interface RequestOptions {
 export class KubeApiError extends ZeroscaleError {
   readonly statusCode: number;
   readonly reason: string;
-  constructor(method: string, path: string, statusCode: number, reason: string, message: string) {
+  /** The types of the Status's `details.causes` (e.g. `NamespaceTerminating`), as sent in `reason`. */
+  readonly causes: readonly string[];
+  constructor(
+    method: string,
+    path: string,
+    statusCode: number,
+    reason: string,
+    message: string,
+    causes: readonly string[] = [],
+  ) {
     super('KUBE_API_ERROR', `${method} ${path}: ${statusCode} ${reason}: ${message}`);
     this.statusCode = statusCode;
     this.reason = reason;
+    this.causes = causes;
   }
 }
 
@@ -41,6 +51,10 @@ export function isNotFound(err: unknown): boolean {
 }
 export function isConflict(err: unknown): boolean {
   return err instanceof KubeApiError && err.statusCode === 409;
+}
+/** A write refused because its namespace is being deleted: retrying cannot help. */
+export function isNamespaceTerminating(err: unknown): boolean {
+  return err instanceof KubeApiError && err.statusCode === 403 && err.causes.includes('NamespaceTerminating');
 }
 export function isAlreadyExists(err: unknown): boolean {
   return err instanceof KubeApiError && err.statusCode === 409 && err.reason === 'AlreadyExists';
@@ -159,9 +173,22 @@ export class KubeClient {
               parsed = text;
             }
             if (status >= 200 && status < 300) return resolve(parsed as T);
-            const st = (parsed ?? {}) as { reason?: string; message?: string };
+            const st = (parsed ?? {}) as {
+              reason?: string;
+              message?: string;
+              // A StatusCause's type is sent as `reason`.
+              details?: { causes?: { reason?: string }[] };
+            };
+            const causes = (st.details?.causes ?? []).flatMap((c) => (c.reason ? [c.reason] : []));
             reject(
-              new KubeApiError(method, url.pathname, status, st.reason ?? 'Unknown', st.message ?? text),
+              new KubeApiError(
+                method,
+                url.pathname,
+                status,
+                st.reason ?? 'Unknown',
+                st.message ?? text,
+                causes,
+              ),
             );
           });
         },

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   describeIssues,
   type InvalidSpecError,
+  parsedOnce,
   parseServerlessServiceSpec,
   safeParseServerlessService,
   safeParseServerlessServiceSpec,
@@ -280,6 +281,21 @@ describe('ServerlessService resource validation', () => {
       name: 'hello',
       creationTimestamp: '2026-01-01T00:00:00Z',
     });
+  });
+
+  it('parses each version of an object once, and a new version again', () => {
+    let parses = 0;
+    const parse = parsedOnce((input: unknown) => {
+      parses++;
+      return safeParseServerlessService(input);
+    });
+    const v1 = resource('hello');
+    const first = parse(v1);
+    expect(parse(v1)).toBe(first);
+    const v2 = { ...v1, metadata: { ...v1.metadata, generation: 4 } };
+    const second = parse(v2);
+    expect(second.ok && second.value.metadata.generation).toBe(4);
+    expect(parses).toBe(2);
   });
 
   const bad: [string, unknown, string][] = [
