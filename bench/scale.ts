@@ -2,9 +2,15 @@
 // (at zero, so no pods) until all are Ready, with the controller's reconcile latency and queue,
 // and the controller's and autoscaler's memory before and after; then the cold-start storm, 50
 // services at zero woken by one burst of 100 requests at the same moment.
-import { kubectl, kubectlOk, testNamespace, waitFor } from '../dev/cluster/kube.ts';
+import { apiserverWrites, kubectl, kubectlOk, testNamespace, waitFor } from '../dev/cluster/kube.ts';
 import { componentMetrics, installZeroscale, metricSum } from '../dev/cluster/zeroscale.ts';
-import { applyServices, fireColdStorm, waitAllReady } from '../dev/scale.ts';
+import {
+  applyPlainApps,
+  applyServices,
+  fireColdStorm,
+  waitAllReady,
+  waitDeploymentsObserved,
+} from '../dev/scale.ts';
 import { writeResult } from './stats.ts';
 
 const SERVICES = 1_000;
@@ -82,16 +88,28 @@ export async function benchScale(): Promise<void> {
       await new Promise((r) => setTimeout(r, 5_000));
     }
   })();
+  const writesBefore = await apiserverWrites();
   const started = Date.now();
   await applyServices(ns.name, 'svc', SERVICES);
   const appliedMs = Date.now() - started;
   const ready = await waitAllReady(ns.name, SERVICES, 600_000);
   const allReadyMs = appliedMs + ready.allReadyMs;
+  const writes = (await apiserverWrites()) - writesBefore;
   polling = false;
   await depthPoller;
   const after = await reconciles();
   const loaded = { controller: await sample('controller'), autoscaler: await sample('autoscaler') };
   await removeAndWait(ns.name);
+
+  // Baseline in the same run: what the cluster alone takes for the objects zeroscale makes.
+  const plain = await testNamespace('bench-plain');
+  const plainWritesBefore = await apiserverWrites();
+  const plainStarted = Date.now();
+  await applyPlainApps(plain.name, 'app', SERVICES);
+  const plainAppliedMs = Date.now() - plainStarted;
+  const plainObservedMs = plainAppliedMs + (await waitDeploymentsObserved(plain.name, SERVICES, 600_000));
+  const plainWrites = (await apiserverWrites()) - plainWritesBefore;
+  await removeAndWait(plain.name);
 
   const storm = await testNamespace('bench-storm');
   await applyServices(storm.name, 'storm', STORM_SERVICES);
@@ -104,6 +122,12 @@ export async function benchScale(): Promise<void> {
     services: SERVICES,
     kubectlApplyMs: appliedMs,
     allReadyMs,
+    apiserverWritesPerService: Math.round((writes / SERVICES) * 10) / 10,
+    baseline: {
+      kubectlApplyMs: plainAppliedMs,
+      allObservedMs: plainObservedMs,
+      apiserverWritesPerApp: Math.round((plainWrites / SERVICES) * 10) / 10,
+    },
     reconciles: n,
     reconcileMeanMs: n > 0 ? Math.round(((after.sum - before.sum) / n) * 1000 * 10) / 10 : 0,
     reconcileP50Le: quantileBound(before, after, 0.5),
@@ -128,6 +152,8 @@ export async function benchScale(): Promise<void> {
     '|---|---|',
     `| ${SERVICES} services: \`kubectl apply --server-side\` (4 processes) | ${(appliedMs / 1000).toFixed(1)} s |`,
     `| ${SERVICES} services: apply → all Ready (goal ≤ 60 s) | ${(allReadyMs / 1000).toFixed(1)} s |`,
+    `| baseline: the same objects by hand (${SERVICES} × Deployment at 0, 2 Services, EndpointSlice): \`kubectl apply\`; all Deployments observed (kube-controller-manager writes at its default 20/s) | ${(plainAppliedMs / 1000).toFixed(1)} s; ${(plainObservedMs / 1000).toFixed(1)} s |`,
+    `| apiserver writes per service: zeroscale / baseline | ${data.apiserverWritesPerService} / ${data.baseline.apiserverWritesPerApp} |`,
     `| reconciles; mean; p50 / p99 bucket | ${n}; ${data.reconcileMeanMs} ms; ≤ ${data.reconcileP50Le * 1000} / ≤ ${data.reconcileP99Le * 1000} ms |`,
     `| largest work-queue depth seen | ${maxDepth} |`,
     `| controller RSS per replica, idle → at ${SERVICES} | ${mb(idle.controller)} → ${mb(loaded.controller)} MB |`,

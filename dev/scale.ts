@@ -2,10 +2,12 @@
 // ServerlessServices at zero at once with kubectl, wait until all are Ready, and wake many at the
 // same moment with one burst of requests through the activator on 127.0.0.1:8080.
 import http from 'node:http';
+import type { V1Deployment } from '@kubernetes/client-node';
+import { ENDPOINTSLICE_SERVICE_NAME_LABEL } from '../src/api/labels.ts';
 import type { ServerlessService } from '../src/api/serverless-service.ts';
 import { Informer } from '../src/kube/informer.ts';
 import { kubeClient, kubectlOk } from './cluster/kube.ts';
-import { serverlessService } from './cluster/manifests.ts';
+import { deployment, probeAppContainer, serverlessService } from './cluster/manifests.ts';
 import { request } from './load.ts';
 
 const serviceNames = (prefix: string, count: number): string[] =>
@@ -16,9 +18,88 @@ const serviceNames = (prefix: string, count: number): string[] =>
  * process, four processes at once: how a user applies a directory of manifests.
  */
 export async function applyServices(namespace: string, prefix: string, count: number): Promise<void> {
-  const items = serviceNames(prefix, count).map((name) =>
-    serverlessService(name, { timeoutSeconds: 300, scaling: { minScale: 0, initialScale: 0 } }),
+  await applyInParts(
+    namespace,
+    serviceNames(prefix, count).map((name) =>
+      serverlessService(name, { timeoutSeconds: 300, scaling: { minScale: 0, initialScale: 0 } }),
+    ),
   );
+}
+
+/**
+ * The baseline of bench/scale.ts: for each of `count` apps, the Kubernetes objects zeroscale makes
+ * for a service at zero, written by hand and applied the same way: a Deployment at 0 replicas, a
+ * headless Service selecting its pods, a Service with a ClusterIP and an EndpointSlice of its own.
+ * What the cluster spends on these is spent with or without zeroscale.
+ */
+export async function applyPlainApps(namespace: string, prefix: string, count: number): Promise<void> {
+  await applyInParts(
+    namespace,
+    serviceNames(prefix, count).flatMap((name) => [
+      deployment(name, 0, { containers: [probeAppContainer()] }),
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: `${name}-private` },
+        spec: { clusterIP: 'None', selector: { app: name }, ports: [{ name: 'http', port: 8012 }] },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name },
+        spec: { ports: [{ name: 'http', port: 80 }] },
+      },
+      {
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: { name: `${name}-public`, labels: { [ENDPOINTSLICE_SERVICE_NAME_LABEL]: name } },
+        addressType: 'IPv4',
+        ports: [{ name: 'http', port: 8080 }],
+        endpoints: [],
+      },
+    ]),
+  );
+}
+
+/** Waits until the Deployment controller has seen all `count` Deployments in the namespace. */
+export async function waitDeploymentsObserved(
+  namespace: string,
+  count: number,
+  timeoutMs: number,
+): Promise<number> {
+  const client = kubeClient();
+  const started = Date.now();
+  const informer = new Informer<V1Deployment>(client, {
+    path: `/apis/apps/v1/namespaces/${namespace}/deployments`,
+  });
+  const observed = new Set<string>();
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(`timed out after ${timeoutMs} ms: ${observed.size} of ${count} Deployments observed`),
+          ),
+        timeoutMs,
+      );
+      informer.on((event, d, key) => {
+        if (event !== 'delete' && d.status?.observedGeneration === d.metadata?.generation) observed.add(key);
+        else observed.delete(key);
+        if (observed.size >= count) {
+          clearTimeout(timer);
+          resolve(Date.now() - started);
+        }
+      });
+      informer.start();
+    });
+  } finally {
+    informer.stop();
+    client.close();
+  }
+}
+
+/** One List per kubectl process, four processes at once. */
+async function applyInParts(namespace: string, items: readonly object[]): Promise<void> {
   const parts = 4;
   const size = Math.ceil(items.length / parts);
   await Promise.all(

@@ -141,7 +141,7 @@ function commandLine(c: Component, ports: ClusterPorts): [string, string[]] {
           `--kubelet-client-certificate=${pkiFiles.apiserverKubeletClientCert}`,
           `--kubelet-client-key=${pkiFiles.apiserverKubeletClientKey}`,
           '--kubelet-preferred-address-types=InternalIP',
-          '--profiling=true',
+          '--profiling=false',
           '--v=1',
         ],
       ];

@@ -92,6 +92,18 @@ export async function testNamespace(
   };
 }
 
+/** Requests that change something (any verb but GET, LIST and WATCH) the apiserver served since it started. */
+export async function apiserverWrites(): Promise<number> {
+  let total = 0;
+  for (const line of (await kubectlOk(['get', '--raw', '/metrics'])).split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const verb = /verb="([A-Z]+)"/.exec(line)?.[1];
+    if (verb === undefined || verb === 'GET' || verb === 'LIST' || verb === 'WATCH') continue;
+    total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
 /** HTTP GET from the host to a pod address (10.244.0.0/16) or loopback; never anywhere else. */
 export async function httpGet(url: string, timeoutMs = 3_000): Promise<{ status: number; body: string }> {
   const host = new URL(url).hostname;
