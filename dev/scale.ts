@@ -61,43 +61,6 @@ export async function applyPlainApps(namespace: string, prefix: string, count: n
   );
 }
 
-/** Waits until the Deployment controller has seen all `count` Deployments in the namespace. */
-export async function waitDeploymentsObserved(
-  namespace: string,
-  count: number,
-  timeoutMs: number,
-): Promise<number> {
-  const client = kubeClient();
-  const started = Date.now();
-  const informer = new Informer<V1Deployment>(client, {
-    path: `/apis/apps/v1/namespaces/${namespace}/deployments`,
-  });
-  const observed = new Set<string>();
-  try {
-    return await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(
-            new Error(`timed out after ${timeoutMs} ms: ${observed.size} of ${count} Deployments observed`),
-          ),
-        timeoutMs,
-      );
-      informer.on((event, d, key) => {
-        if (event !== 'delete' && d.status?.observedGeneration === d.metadata?.generation) observed.add(key);
-        else observed.delete(key);
-        if (observed.size >= count) {
-          clearTimeout(timer);
-          resolve(Date.now() - started);
-        }
-      });
-      informer.start();
-    });
-  } finally {
-    informer.stop();
-    client.close();
-  }
-}
-
 /** One List per kubectl process, four processes at once. */
 async function applyInParts(namespace: string, items: readonly object[]): Promise<void> {
   const parts = 4;
@@ -116,7 +79,7 @@ async function applyInParts(namespace: string, items: readonly object[]): Promis
 
 export interface AllReady {
   readonly ready: number;
-  /** From the call until the last one was Ready (listed every 500 ms). */
+  /** From the call until the last one was Ready (as the watch saw it). */
   readonly allReadyMs: number;
   /** Host of each service's URL, by name. */
   readonly hosts: ReadonlyMap<string, string>;
@@ -124,9 +87,7 @@ export interface AllReady {
 
 /**
  * Waits until `count` services in the namespace (those named `<prefix>-…`, when given) are Ready
- * for their current generation. It watches (one list, then a stream of changes) rather than
- * listing 1,000 objects twice a second, which would cost the apiserver more CPU than the
- * controller's writes and so slow down what it measures.
+ * for their current generation.
  */
 export async function waitAllReady(
   namespace: string,
@@ -134,38 +95,73 @@ export async function waitAllReady(
   timeoutMs: number,
   prefix?: string,
 ): Promise<AllReady> {
+  const { done: hosts, ms } = await watchUntil<ServerlessService, string>(
+    `/apis/serving.zeroscale.dev/v1alpha1/namespaces/${namespace}/serverlessservices`,
+    `services Ready in ${namespace}`,
+    count,
+    timeoutMs,
+    (s) => {
+      if (prefix !== undefined && !s.metadata.name.startsWith(`${prefix}-`)) return undefined;
+      const c = s.status?.conditions?.find((x) => x.type === 'Ready');
+      return c?.status === 'True' && s.status?.observedGeneration === s.metadata.generation && s.status?.url
+        ? new URL(s.status.url).host
+        : undefined;
+    },
+  );
+  return { ready: hosts.size, allReadyMs: ms, hosts };
+}
+
+/** Waits until the Deployment controller has seen all `count` Deployments in the namespace. */
+export async function waitDeploymentsObserved(
+  namespace: string,
+  count: number,
+  timeoutMs: number,
+): Promise<number> {
+  const { ms } = await watchUntil<V1Deployment, true>(
+    `/apis/apps/v1/namespaces/${namespace}/deployments`,
+    `Deployments observed in ${namespace}`,
+    count,
+    timeoutMs,
+    (d) => (d.status?.observedGeneration === d.metadata?.generation ? true : undefined),
+  );
+  return ms;
+}
+
+/**
+ * Watches `path` until `count` objects give a value (`doneValue` not undefined): the values by name,
+ * and the time it took. It watches (one list, then a stream of changes) rather than listing 1,000
+ * objects twice a second, which would cost the apiserver more CPU than the writes it measures.
+ */
+async function watchUntil<T extends { metadata?: { name?: string } }, V>(
+  path: string,
+  what: string,
+  count: number,
+  timeoutMs: number,
+  doneValue: (obj: T) => V | undefined,
+): Promise<{ done: Map<string, V>; ms: number }> {
   const client = kubeClient();
   const started = Date.now();
-  const informer = new Informer<ServerlessService>(client, {
-    path: `/apis/serving.zeroscale.dev/v1alpha1/namespaces/${namespace}/serverlessservices`,
-  });
-  const hosts = new Map<string, string>();
+  const informer = new Informer<T>(client, { path });
+  const done = new Map<string, V>();
   try {
-    return await new Promise<AllReady>((resolve, reject) => {
+    return await new Promise((resolve, reject) => {
       const timer = setTimeout(
         () =>
           reject(
             new Error(
-              `timed out after ${timeoutMs} ms waiting for ${count} services Ready in ${namespace} (${hosts.size} Ready of ${informer.list().length} listed)`,
+              `timed out after ${timeoutMs} ms waiting for ${count} ${what} (${done.size} of ${informer.list().length} listed)`,
             ),
           ),
         timeoutMs,
       );
-      informer.on((event, s) => {
-        const name = s.metadata.name;
-        if (prefix !== undefined && !name.startsWith(`${prefix}-`)) return;
-        const c = s.status?.conditions?.find((x) => x.type === 'Ready');
-        if (
-          event !== 'delete' &&
-          c?.status === 'True' &&
-          s.status?.observedGeneration === s.metadata.generation &&
-          s.status?.url
-        )
-          hosts.set(name, new URL(s.status.url).host);
-        else hosts.delete(name);
-        if (hosts.size >= count) {
+      informer.on((event, obj) => {
+        const name = obj.metadata?.name ?? '';
+        const value = event === 'delete' ? undefined : doneValue(obj);
+        if (value === undefined) done.delete(name);
+        else done.set(name, value);
+        if (done.size >= count) {
           clearTimeout(timer);
-          resolve({ ready: hosts.size, allReadyMs: Date.now() - started, hosts });
+          resolve({ done, ms: Date.now() - started });
         }
       });
       informer.start();

@@ -6,6 +6,7 @@ import { serviceKey } from '../api/names.ts';
 import type { Clock } from '../clock.ts';
 import type { ClientRequest } from '../http/client-message.ts';
 import type { ErrorAnswer } from '../http/failures.ts';
+import { perObject } from '../memo.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { ColdStartMetrics } from './cold-start.ts';
 import { buildHostTable, type HostTable } from './hosts.ts';
@@ -30,16 +31,8 @@ export interface CatalogueDeps {
   readonly coldStartMetrics: ColdStartMetrics;
 }
 
-/** A route's split as text, by route object (kept while the route does not change). */
-const splits = new WeakMap<ActivatorService, string>();
-function splitOf(route: ActivatorService): string {
-  let split = splits.get(route);
-  if (split === undefined) {
-    split = JSON.stringify(route.traffic);
-    splits.set(route, split);
-  }
-  return split;
-}
+/** A route's split as text, once per route object (kept while the route does not change). */
+const splitOf = perObject((route: ActivatorService) => JSON.stringify(route.traffic));
 
 export class ServiceCatalogue {
   /** The backends: revisions (or services without revisions), each with its throttler. */

@@ -2,6 +2,7 @@
 // whenever services change, so a request costs one normalisation and one map lookup.
 
 import { serviceKey } from '../api/names.ts';
+import { perObjectIn } from '../memo.ts';
 
 /** What the table needs to know of a ServerlessService. */
 export interface RoutableService {
@@ -40,10 +41,9 @@ export interface HostTable {
 
 const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
 
-/** What the table needs of one service, kept while the service object is the same (see below). */
+/** What the table needs of one service. */
 interface HostFacts {
   readonly key: string;
-  readonly domain: string;
   /** `<name>.<namespace>.svc` and the same with the cluster domain. */
   readonly short: string;
   readonly full: string;
@@ -53,27 +53,21 @@ interface HostFacts {
 }
 
 /**
- * Facts by service object. The activator keeps a service's object while it does not change, so a
- * rebuild of the table at 1,000 services parses no URL and builds no key it built before.
+ * Facts by service object and domain. The activator keeps a service's object while it does not
+ * change, so a rebuild of the table at 1,000 services parses no URL and builds no key it built
+ * before.
  */
-const factsCache = new WeakMap<RoutableService, HostFacts>();
-
-function factsOf(svc: RoutableService, domain: string): HostFacts {
-  const cached = factsCache.get(svc);
-  if (cached !== undefined && cached.domain === domain) return cached;
+const factsOf = perObjectIn((svc: RoutableService, domain: string): HostFacts => {
   const short = `${svc.name}.${svc.namespace}.svc`.toLowerCase();
   const url = svc.url === '' ? undefined : svc.url;
-  const facts: HostFacts = {
+  return {
     key: serviceKey(svc.namespace, svc.name),
-    domain,
     short,
     full: `${short}.${domain}`,
     url,
     urlHost: url === undefined ? undefined : (urlHost(url) ?? null),
   };
-  factsCache.set(svc, facts);
-  return facts;
-}
+});
 
 /**
  * Builds the table. Cluster names (`<name>.<namespace>.svc[.<domain>]`) cannot collide and always

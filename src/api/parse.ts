@@ -4,6 +4,7 @@
 
 import type { z } from 'zod';
 import { ZeroscaleError } from '../errors.ts';
+import { perObject } from '../memo.ts';
 import {
   type ServerlessService,
   ServerlessServiceSchema,
@@ -66,16 +67,8 @@ export function safeParseServerlessService(input: unknown): ParseResult<Serverle
  * result is shared: callers must not change it.
  */
 export function parsedOnce<R>(parse: (input: unknown) => R): (input: unknown) => R {
-  const memo = new WeakMap<object, R>();
-  return (input) => {
-    if (typeof input !== 'object' || input === null) return parse(input);
-    let result = memo.get(input);
-    if (result === undefined) {
-      result = parse(input);
-      memo.set(input, result);
-    }
-    return result;
-  };
+  const once = perObject<object, R>(parse);
+  return (input) => (typeof input === 'object' && input !== null ? once(input) : parse(input));
 }
 
 /** Throws a ZeroscaleError with code INVALID_SPEC listing every issue. */

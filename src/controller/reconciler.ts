@@ -41,6 +41,7 @@ import { kubePaths } from '../kube/paths.ts';
 import { isAlreadyExists, isNotFound, type KubeClient } from '../kube/rest.ts';
 import { containsDesired } from '../kube/subset.ts';
 import type { ProcessResult } from '../kube/workqueue.ts';
+import { perObject, perObjectIn } from '../memo.ts';
 import { choosePublicBackends } from './mode.ts';
 import { buildDeployment } from './resources/deployment.ts';
 import type { EndpointAddress } from './resources/endpoint-slice.ts';
@@ -126,37 +127,18 @@ function desiredDeployment(svc: ServerlessService, config: ClusterConfig, replic
 }
 
 /**
- * The Deployment wanted for a unit and its JSON, remembered while the unit object (a parsed
- * revision, kept per version) and the cluster config stay the same: most reconciles are caused
- * by the controller's own writes and change nothing, and building, serialising and hashing the
+ * The Deployment wanted for a unit and its JSON, kept while the unit object (a parsed revision,
+ * kept per version) and the cluster config stay the same: most reconciles are caused by the
+ * controller's own writes and change nothing, and building, serialising and hashing the
  * Deployment on each was a tenth of the controller's CPU at 1,000 services.
  */
-const wantedDeployments = new WeakMap<
-  ServerlessService,
-  { readonly config: ClusterConfig; readonly desired: V1Deployment; readonly json: string }
->();
-function wantedDeployment(
-  unit: ServerlessService,
-  config: ClusterConfig,
-): { desired: V1Deployment; json: string } {
-  const known = wantedDeployments.get(unit);
-  if (known !== undefined && known.config === config) return known;
+const wantedDeployment = perObjectIn((unit: ServerlessService, config: ClusterConfig) => {
   const desired = desiredDeployment(unit, config);
-  const wanted = { config, desired, json: JSON.stringify(desired) };
-  wantedDeployments.set(unit, wanted);
-  return wanted;
-}
+  return { desired, json: JSON.stringify(desired) };
+});
 
 /** A revision as the unit its children are built for, one object per revision version. */
-const units = new WeakMap<Revision, ServerlessService>();
-function unitOf(rev: Revision): ServerlessService {
-  let unit = units.get(rev);
-  if (unit === undefined) {
-    unit = revisionAsService(rev);
-    units.set(rev, unit);
-  }
-  return unit;
-}
+const unitOf = perObject(revisionAsService);
 
 function isReadyPod(p: V1Pod): boolean {
   return (
