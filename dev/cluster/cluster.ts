@@ -25,6 +25,8 @@ import {
   cleanNode,
   containerdArgs,
   ensureCgroupRoot,
+  ensureCpuWeights,
+  joinSystemCgroup,
   kubeletArgs,
   leftovers,
   nodeFiles,
@@ -192,6 +194,8 @@ function startDetached(c: Component, ports: ClusterPorts): void {
   fs.closeSync(log);
   if (child.pid === undefined) throw new Error(`${c} did not start`);
   fs.writeFileSync(pidFile(c), String(child.pid));
+  // Before it starts threads or children (containerd's shims) that would stay behind in root.
+  joinSystemCgroup(child.pid);
   child.unref();
 }
 
@@ -281,6 +285,7 @@ export async function up(): Promise<void> {
   await ensureNftTable(ports.apiserver);
   await ensurePki();
   writeNodeConfig(ports);
+  ensureCpuWeights();
   fs.writeFileSync(nodeFiles.kubeletKubeconfig, kubeletKubeconfig(ports.apiserver), { mode: 0o600 });
 
   startDetached('etcd', ports);

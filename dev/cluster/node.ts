@@ -5,6 +5,7 @@
 // rewrote.
 
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { run, tryRun } from './exec.ts';
 import { pauseImage } from './images.ts';
@@ -267,6 +268,30 @@ export function ensureCgroupRoot(): void {
   }
 }
 
+/**
+ * The host daemons' CPU cgroup, the stand-in for systemd's system.slice. On a real node systemd
+ * puts the daemons in system.slice (cpu.shares 1,024) and kubelet's pods in kubepods (shares = its
+ * allocatable CPU: 2,048 on two cores), so under contention pods get two thirds of the CPU. Here
+ * there is no systemd: left in the root cgroup, every runnable daemon thread (the apiserver alone
+ * has many) weighs as much as all pods together, and a burst of cold starts starved the pods so
+ * far that the components' health probes timed out for a minute and kubelet restarted them.
+ */
+const systemCpuCgroup = '/sys/fs/cgroup/cpu/zeroscale-system';
+
+/** Makes the host daemons' CPU cgroup and gives it and the pods' tree a real node's weights. */
+export function ensureCpuWeights(): void {
+  fs.mkdirSync(systemCpuCgroup, { recursive: true });
+  fs.writeFileSync(path.join(systemCpuCgroup, 'cpu.shares'), '1024');
+  const pods = '/sys/fs/cgroup/cpu/kubelet';
+  fs.mkdirSync(pods, { recursive: true });
+  fs.writeFileSync(path.join(pods, 'cpu.shares'), String(os.availableParallelism() * 1024));
+}
+
+/** Moves a host daemon (all its threads, and what it starts later) into the daemons' CPU cgroup. */
+export function joinSystemCgroup(pid: number): void {
+  fs.writeFileSync(path.join(systemCpuCgroup, 'cgroup.procs'), String(pid));
+}
+
 /** Removes the `kubelet` cgroup tree kubelet made under every v1 hierarchy, deepest first. */
 function removeCgroups(): void {
   const base = '/sys/fs/cgroup';
@@ -312,6 +337,7 @@ export async function leftovers(): Promise<string[]> {
     for (const n of fs.readdirSync('/run/netns')) if (n.startsWith('cni-')) out.push(`netns ${n}`);
   for (const h of fs.existsSync('/sys/fs/cgroup') ? fs.readdirSync('/sys/fs/cgroup') : [])
     if (fs.existsSync(`/sys/fs/cgroup/${h}/kubelet`)) out.push(`cgroup ${h}/kubelet`);
+  if (fs.existsSync(systemCpuCgroup)) out.push('cgroup cpu/zeroscale-system');
   const { stdout: shims } = await run('pgrep', ['-f', 'containerd-shim-runc-v2']).catch(() => ({
     stdout: '',
   }));
@@ -334,6 +360,11 @@ export async function cleanNode(): Promise<void> {
     }
   }
   removeCgroups();
+  try {
+    fs.rmdirSync(systemCpuCgroup);
+  } catch {
+    // absent, or a process left in it: reported by leftovers()
+  }
   for (const p of [
     paths.kubeletRoot,
     nodeFiles.cniIpamDir,

@@ -20,6 +20,8 @@ export interface ActivatorMetricsView {
   queued(): number;
   parked(): number;
   autoscalerErrors(): number;
+  /** The Kubernetes API health checks by outcome; undefined where there is no API (static setup). */
+  apiChecks(): ReadonlyMap<string, number> | undefined;
 }
 
 export function registerActivatorMetrics(view: ActivatorMetricsView): void {
@@ -119,5 +121,12 @@ export function registerActivatorMetrics(view: ActivatorMetricsView): void {
     'Failed reports and pokes to the autoscaler.',
     'counter',
     () => [{ value: view.autoscalerErrors(), labels: {} }],
+  );
+  registerCollected(
+    registry,
+    'zeroscale_activator_kubernetes_api_checks_total',
+    "Polls of the apiserver's /readyz by outcome: ready, unready (answered not ready), unreachable (connection refused, reset or cut) or timeout (no answer in time). Unreachable polls in a row, or no ready answer for a while, make cold requests answered 503 (KubernetesApiUnavailable).",
+    'counter',
+    () => [...(view.apiChecks() ?? [])].map(([outcome, value]) => ({ value, labels: { outcome } })),
   );
 }

@@ -247,6 +247,7 @@ class Activator implements ActivatorHandle {
       queued: () => this.#queued,
       parked: () => this.#parked,
       autoscalerErrors: () => this.autoscalerErrors,
+      apiChecks: () => this.#deps.controlPlane?.checks?.(),
     });
   }
 

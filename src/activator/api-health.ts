@@ -1,44 +1,81 @@
 // Whether the Kubernetes API answers, as the activator needs to know it: a cold start needs the
 // autoscaler to write the scale and kubelet to start a pod, both through the API. Polls the
-// apiserver's /readyz (which also fails while etcd is gone) every interval; unavailable after a
-// few failures in a row, available again on the first success.
+// apiserver's /readyz, one poll at a time.
+//
+// A failed poll is only sure evidence of an outage when nothing answered at all:
+// - unreachable (the connection was refused, reset or cut: no apiserver there): after
+//   `failuresBefore` of these in a row the API is unavailable.
+// - unready (an answer that is not ready, e.g. etcd gone or slow) and timeout (no answer in time):
+//   a saturated node (a burst of cold starts on two cores) makes /readyz slow, or fail its etcd
+//   check, while the API still works; calling that an outage answers 503 to requests that would
+//   have been served. So these make the API unavailable only when no poll has been ready for
+//   `unreadyMs`.
+// The first ready answer makes it available again.
 
-import type { KubeClient } from '../kube/rest.ts';
+import { isZeroscaleError } from '../errors.ts';
+import { KubeApiError, type KubeClient } from '../kube/rest.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { ControlPlaneHealthSource, ServiceFailure, Unsubscribe } from './sources.ts';
 
 export const API_UNAVAILABLE_REASON = 'KubernetesApiUnavailable';
 
 export interface ApiHealthOptions {
+  /** Time from the end of one poll to the start of the next. */
   readonly intervalMs: number;
-  /** Failed polls in a row before the API counts as unavailable (one may be a blip). */
+  /** How long one poll waits for an answer. */
+  readonly timeoutMs: number;
+  /** Unreachable polls in a row before the API counts as unavailable (one may be a blip). */
   readonly failuresBefore: number;
+  /** How long the API may answer not ready, or not in time, before it counts as unavailable. */
+  readonly unreadyMs: number;
   readonly log: Logger;
+  readonly now?: () => number;
 }
 
-export const API_HEALTH_DEFAULTS = { intervalMs: 2_000, failuresBefore: 2 } as const;
+export const API_HEALTH_DEFAULTS = {
+  intervalMs: 2_000,
+  timeoutMs: 5_000,
+  failuresBefore: 2,
+  unreadyMs: 10_000,
+} as const;
+
+/** What one poll of /readyz came to. */
+export type ApiCheckOutcome = 'ready' | 'unready' | 'unreachable' | 'timeout';
 
 export class ApiHealthProbe implements ControlPlaneHealthSource {
   readonly #client: KubeClient;
   readonly #o: ApiHealthOptions;
+  readonly #now: () => number;
   readonly #listeners = new Set<(unavailable: ServiceFailure | undefined) => void>();
-  #failures = 0;
+  readonly #checks = new Map<ApiCheckOutcome, number>([
+    ['ready', 0],
+    ['unready', 0],
+    ['unreachable', 0],
+    ['timeout', 0],
+  ]);
+  #unreachableInARow = 0;
+  #lastReadyAt: number;
   #unavailable: ServiceFailure | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #running = false;
 
   constructor(client: KubeClient, options: ApiHealthOptions) {
     this.#client = client;
     this.#o = options;
+    this.#now = options.now ?? Date.now;
+    this.#lastReadyAt = this.#now();
   }
 
   start(): void {
-    if (this.#timer !== undefined) return;
-    this.#timer = setInterval(() => void this.#poll(), this.#o.intervalMs);
-    this.#timer.unref();
+    if (this.#running) return;
+    this.#running = true;
+    this.#lastReadyAt = this.#now();
+    this.#schedule();
   }
 
   stop(): void {
-    clearInterval(this.#timer);
+    this.#running = false;
+    clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 
@@ -48,29 +85,57 @@ export class ApiHealthProbe implements ControlPlaneHealthSource {
     return () => this.#listeners.delete(onChange);
   }
 
-  async #poll(): Promise<void> {
-    try {
-      await this.#client.request('GET', '/readyz', { timeoutMs: Math.min(this.#o.intervalMs, 5_000) });
-    } catch (err) {
-      this.#failures++;
-      if (this.#failures === this.#o.failuresBefore) {
-        this.#unavailable = {
-          reason: API_UNAVAILABLE_REASON,
-          message: 'the Kubernetes API is unavailable, so no pod can be started for it now',
-        };
-        this.#o.log.warn({ err: String(err) }, 'Kubernetes API unavailable: cold requests are answered 503');
-        this.#notify();
-      }
-      return;
-    }
-    this.#failures = 0;
-    if (this.#unavailable === undefined) return;
-    this.#unavailable = undefined;
-    this.#o.log.info('Kubernetes API available again: cold requests wait for pods again');
-    this.#notify();
+  /** Polls so far by outcome (for the activator's metrics). */
+  checks(): ReadonlyMap<ApiCheckOutcome, number> {
+    return this.#checks;
   }
 
-  #notify(): void {
-    for (const l of this.#listeners) l(this.#unavailable);
+  #schedule(): void {
+    if (!this.#running) return;
+    this.#timer = setTimeout(() => void this.#poll().finally(() => this.#schedule()), this.#o.intervalMs);
+    this.#timer.unref();
+  }
+
+  async #poll(): Promise<void> {
+    let outcome: ApiCheckOutcome = 'ready';
+    let error: unknown;
+    try {
+      await this.#client.request('GET', '/readyz', { timeoutMs: this.#o.timeoutMs });
+    } catch (err) {
+      error = err;
+      outcome =
+        err instanceof KubeApiError
+          ? 'unready'
+          : isZeroscaleError(err, 'KUBE_API_TIMEOUT')
+            ? 'timeout'
+            : 'unreachable';
+    }
+    if (!this.#running) return;
+    this.#checks.set(outcome, (this.#checks.get(outcome) ?? 0) + 1);
+    const now = this.#now();
+    if (outcome === 'ready') {
+      this.#unreachableInARow = 0;
+      this.#lastReadyAt = now;
+      this.#change(undefined, {});
+      return;
+    }
+    this.#unreachableInARow = outcome === 'unreachable' ? this.#unreachableInARow + 1 : 0;
+    const unreadyForMs = now - this.#lastReadyAt;
+    if (this.#unreachableInARow >= this.#o.failuresBefore || unreadyForMs >= this.#o.unreadyMs)
+      this.#change(UNAVAILABLE, { err: String(error), outcome, unreadyForMs });
+  }
+
+  #change(unavailable: ServiceFailure | undefined, detail: Record<string, unknown>): void {
+    if (unavailable === this.#unavailable) return;
+    this.#unavailable = unavailable;
+    if (unavailable === undefined)
+      this.#o.log.info('Kubernetes API available again: cold requests wait for pods again');
+    else this.#o.log.warn(detail, 'Kubernetes API unavailable: cold requests are answered 503');
+    for (const l of this.#listeners) l(unavailable);
   }
 }
+
+const UNAVAILABLE: ServiceFailure = {
+  reason: API_UNAVAILABLE_REASON,
+  message: 'the Kubernetes API is unavailable, so no pod can be started for it now',
+};

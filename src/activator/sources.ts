@@ -155,4 +155,6 @@ export interface ServiceFailureSource {
 export interface ControlPlaneHealthSource {
   /** Calls `onChange` with the failure when the API becomes unavailable, undefined when it is back. */
   subscribe(onChange: (unavailable: ServiceFailure | undefined) => void): Unsubscribe;
+  /** Health checks so far by outcome, for the metrics (a source that counts none leaves it out). */
+  checks?(): ReadonlyMap<string, number>;
 }
