@@ -53,6 +53,7 @@ import { AdminServer } from '../telemetry/server.ts';
 import { registerActivatorMetrics } from './activator-metrics.ts';
 import { ServiceCatalogue } from './catalogue.ts';
 import { type ColdStart, type ColdStartEnded, ColdStartMetrics, coldStartPhases } from './cold-start.ts';
+import { normalizeHost } from './hosts.ts';
 import type { ActivatorOptions } from './options.ts';
 import { claimParked, keepReading, markResumed, ParkedRequest, stopReading } from './parked.ts';
 import { StatReporter } from './reporter.ts';
@@ -329,7 +330,9 @@ class Activator implements ActivatorHandle {
   /** The service of a request; before a miss is answered, a catalog change not yet sent is taken. */
   #route(req: ClientRequest, revision?: string): ServiceThrottler | ErrorAnswer {
     const svc = this.#catalogue.route(req, revision);
-    if (svc instanceof ServiceThrottler || this.#deps.catalog.flush?.() !== true) return svc;
+    if (svc instanceof ServiceThrottler) return svc;
+    const host = this.#catalogue.requestHost(req);
+    if (host === undefined || this.#deps.catalog.flush?.(normalizeHost(host)) !== true) return svc;
     return this.#catalogue.route(req, revision);
   }
 

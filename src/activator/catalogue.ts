@@ -177,6 +177,11 @@ export class ServiceCatalogue {
     return this.hostKey(hostOf(req.rawHeaders));
   }
 
+  /** `req`'s Host header as sent, if any. */
+  requestHost(req: ClientRequest): string | undefined {
+    return hostOf(req.rawHeaders);
+  }
+
   #add(spec: ActivatorService): ServiceThrottler {
     const { options, endpoints, podLifecycle, failures, clock, log, coldStartMetrics } = this.#deps;
     const svc = new ServiceThrottler(spec, {

@@ -32,6 +32,7 @@ import { kubePaths } from '../kube/paths.ts';
 import { DEFAULT_FAIL_FAST_POLICY, type FailFastPolicy, failingProblem } from '../kube/pod-problems.ts';
 import type { KubeClient } from '../kube/rest.ts';
 import type { ColdStartEnded } from './cold-start.ts';
+import { PendingHosts } from './pending-hosts.ts';
 import type {
   ActivatorService,
   EndpointsSource,
@@ -104,6 +105,8 @@ export class KubeActivatorSources {
   #lastCatalogUpdate = Number.NEGATIVE_INFINITY;
   /** What the last catalog update took, ms (its rebuild and the listeners it told). */
   #lastCatalogUpdateCostMs = 0;
+  /** What the catalog update not yet made may add, so a request for another host does not flush it. */
+  readonly #pendingHosts = new PendingHosts();
   /** What each ServerlessService gave the catalog, by key, with its resourceVersion. */
   #parsed = new Map<string, ParsedService>();
   #parsedDefaults: unknown;
@@ -121,7 +124,10 @@ export class KubeActivatorSources {
     } = servingInformers(client, options.log));
     this.#configWatch = new ClusterConfigWatch(client, {
       ...options,
-      onChange: () => this.#catalogChanged(),
+      onChange: () => {
+        this.#pendingHosts.addAll();
+        this.#catalogChanged();
+      },
     });
     this.#leases = new Informer(client, {
       path: `/apis/coordination.k8s.io/v1/namespaces/${options.systemNamespace}/leases`,
@@ -185,8 +191,15 @@ export class KubeActivatorSources {
         };
       },
     };
-    this.#services.on(() => this.#catalogChanged());
-    this.#revisions.on(() => this.#catalogChanged());
+    this.#services.on((event, svc) => {
+      if (event !== 'delete') this.#pendingHostsOf(svc.metadata?.namespace, svc.metadata?.name);
+      this.#catalogChanged();
+    });
+    this.#revisions.on((event, rev) => {
+      const labels = (rev.metadata as { labels?: Record<string, string> } | undefined)?.labels;
+      if (event !== 'delete') this.#pendingHostsOf(rev.metadata?.namespace, labels?.[SERVICE_LABEL]);
+      this.#catalogChanged();
+    });
     this.#slices.on((event, slice, key) => {
       const svcKey = `${slice.metadata?.namespace}/${slice.metadata?.labels?.[ENDPOINTSLICE_SERVICE_NAME_LABEL]}`;
       this.#slicesByService.set(svcKey, key, event === 'delete' ? undefined : slice);
@@ -208,7 +221,7 @@ export class KubeActivatorSources {
         }
         return () => this.#catalogListeners.delete(onChange);
       },
-      flush: () => this.#flushCatalog(),
+      flush: (host) => this.#flushCatalog(host),
     };
     this.endpoints = {
       subscribe: (namespace, name, onChange): Unsubscribe => {
@@ -392,7 +405,9 @@ export class KubeActivatorSources {
    * update per CATALOG_UPDATE_INTERVAL_MS, or per 20 times the last update's cost when that is
    * longer (every rebuild walks all services: at 1,000 applied at once, one per turn cost each
    * activator ~10 s of CPU, one per 250 ms still ~7 s). A request for a host not yet in the
-   * catalog calls `flush`, so the delay never answers 404 for a service the informer has.
+   * catalog calls `flush`, so the delay never answers 404 for a service the informer has; the
+   * flush is taken only when the pending changes may serve that host (pending-hosts.ts), so
+   * requests for made-up hosts cannot force a rebuild each.
    */
   #catalogChanged(): void {
     if (this.#cancelCatalogUpdate !== undefined || !this.#services.synced || !this.#revisions.synced) return;
@@ -414,15 +429,28 @@ export class KubeActivatorSources {
     }
   }
 
+  /** The hosts a change to the service `namespace/name` (or to one of its revisions) may add. */
+  #pendingHostsOf(namespace: string | undefined, name: string | undefined): void {
+    if (name === undefined) return;
+    const ns = namespace ?? 'default';
+    const status = (
+      this.#services.get(`${ns}/${name}`) as
+        | { status?: { url?: string; traffic?: readonly { url?: string }[] } }
+        | undefined
+    )?.status;
+    this.#pendingHosts.addService(ns, name, [status?.url, ...(status?.traffic ?? []).map((t) => t.url)]);
+  }
+
   #updateCatalog(): void {
     const started = performance.now();
+    this.#pendingHosts.clear();
     if (this.#rebuildCatalog()) this.#emitCatalog();
     this.#lastCatalogUpdate = performance.now();
     this.#lastCatalogUpdateCostMs = this.#lastCatalogUpdate - started;
   }
 
-  #flushCatalog(): boolean {
-    if (this.#cancelCatalogUpdate === undefined) return false;
+  #flushCatalog(host: string): boolean {
+    if (this.#cancelCatalogUpdate === undefined || !this.#pendingHosts.mayServe(host)) return false;
     this.#cancelCatalogUpdate();
     this.#cancelCatalogUpdate = undefined;
     this.#updateCatalog();

@@ -2,6 +2,7 @@
 // activator's static mode. Changes are delivered synchronously, in order.
 
 import type { ActivatorReport, Poke } from '../autoscaler/metrics/protocol.ts';
+import { PendingHosts } from './pending-hosts.ts';
 import type {
   ActivatorService,
   AutoscalerClient,
@@ -21,6 +22,9 @@ export class MemoryServiceCatalog implements ServiceCatalog {
   /** While true, changes wait for `flush`, as a coalescing catalog's do during a burst. */
   holdChanges = false;
   #held = false;
+  readonly #pendingHosts = new PendingHosts();
+  /** Held changes delivered by `flush`. */
+  flushes = 0;
 
   constructor(services: readonly ActivatorService[] = []) {
     for (const s of services) this.#services.set(keyOf(s.namespace, s.name), s);
@@ -41,6 +45,10 @@ export class MemoryServiceCatalog implements ServiceCatalog {
   /** Adds or replaces a service. */
   put(service: ActivatorService): void {
     this.#services.set(keyOf(service.namespace, service.name), service);
+    this.#pendingHosts.addService(service.namespace, service.service ?? service.name, [
+      service.url,
+      ...(service.tags ?? []).map((t) => `http://${t.host}`),
+    ]);
     this.#notify();
   }
 
@@ -48,9 +56,10 @@ export class MemoryServiceCatalog implements ServiceCatalog {
     if (this.#services.delete(keyOf(namespace, name))) this.#notify();
   }
 
-  flush(): boolean {
-    if (!this.#held) return false;
+  flush(host: string): boolean {
+    if (!this.#held || !this.#pendingHosts.mayServe(host)) return false;
     this.#held = false;
+    this.flushes++;
     this.#deliver();
     return true;
   }
@@ -61,6 +70,7 @@ export class MemoryServiceCatalog implements ServiceCatalog {
   }
 
   #deliver(): void {
+    this.#pendingHosts.clear();
     const list = this.list();
     for (const listener of this.#listeners) listener(list);
   }

@@ -61,10 +61,11 @@ export interface ServiceCatalog {
    */
   subscribe(onChange: (services: readonly ActivatorService[]) => void): Unsubscribe;
   /**
-   * Sends a change held back by that coalescing now, synchronously; true when there was one. The
-   * activator calls it before answering 404, so coalescing never turns away a known service.
+   * Sends a change held back by that coalescing now, synchronously, if it may serve `host` (a
+   * normalised Host header); true when it did. The activator calls it before answering 404, so
+   * coalescing never turns away a known service.
    */
-  flush?(): boolean;
+  flush?(host: string): boolean;
 }
 
 /** One address of a service's pods, from the EndpointSlices of its private Service. */
