@@ -53,7 +53,6 @@ import { AdminServer } from '../telemetry/server.ts';
 import { registerActivatorMetrics } from './activator-metrics.ts';
 import { ServiceCatalogue } from './catalogue.ts';
 import { type ColdStart, type ColdStartEnded, ColdStartMetrics, coldStartPhases } from './cold-start.ts';
-import { normalizeHost } from './hosts.ts';
 import type { ActivatorOptions } from './options.ts';
 import { claimParked, keepReading, markResumed, ParkedRequest, stopReading } from './parked.ts';
 import { StatReporter } from './reporter.ts';
@@ -332,7 +331,7 @@ class Activator implements ActivatorHandle {
     const svc = this.#catalogue.route(req, revision);
     if (svc instanceof ServiceThrottler) return svc;
     const host = this.#catalogue.requestHost(req);
-    if (host === undefined || this.#deps.catalog.flush?.(normalizeHost(host)) !== true) return svc;
+    if (host === undefined || this.#deps.catalog.flush?.(host) !== true) return svc;
     return this.#catalogue.route(req, revision);
   }
 

@@ -54,7 +54,7 @@ export class ApiHealthProbe implements ControlPlaneHealthSource {
     ['timeout', 0],
   ]);
   #unreachableInARow = 0;
-  #lastReadyAt: number;
+  #lastReadyAt = 0;
   #unavailable: ServiceFailure | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running = false;
@@ -63,7 +63,6 @@ export class ApiHealthProbe implements ControlPlaneHealthSource {
     this.#client = client;
     this.#o = options;
     this.#now = options.now ?? Date.now;
-    this.#lastReadyAt = this.#now();
   }
 
   start(): void {

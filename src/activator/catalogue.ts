@@ -9,7 +9,7 @@ import type { ErrorAnswer } from '../http/failures.ts';
 import { perObject } from '../memo.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { ColdStartMetrics } from './cold-start.ts';
-import { buildHostTable, type HostTable } from './hosts.ts';
+import { buildHostTable, type HostTable, normalizeHost } from './hosts.ts';
 import type { ActivatorOptions } from './options.ts';
 import { ServiceThrottler } from './service-throttler.ts';
 import type {
@@ -177,9 +177,10 @@ export class ServiceCatalogue {
     return this.hostKey(hostOf(req.rawHeaders));
   }
 
-  /** `req`'s Host header as sent, if any. */
+  /** `req`'s host as the table keys hosts (see `normalizeHost`), if it sent one. */
   requestHost(req: ClientRequest): string | undefined {
-    return hostOf(req.rawHeaders);
+    const host = hostOf(req.rawHeaders);
+    return host === undefined ? undefined : normalizeHost(host);
   }
 
   #add(spec: ActivatorService): ServiceThrottler {
