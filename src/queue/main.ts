@@ -8,6 +8,7 @@ import { createJsonLog } from '../telemetry/json-log.ts';
 import { startTracing } from '../telemetry/tracing.ts';
 import { parseQueueProxyEnv } from './options.ts';
 import { startQueueProxy } from './queue-proxy.ts';
+import { memoryReducingCollection } from './settle-heap.ts';
 
 export async function runQueueProxy(_argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
   const options = parseQueueProxyEnv(env);
@@ -17,6 +18,11 @@ export async function runQueueProxy(_argv: readonly string[], env: NodeJS.Proces
   // Off unless OTEL_TRACES_EXPORTER or an OTLP endpoint is set; the SDK is loaded only then, so a
   // pod without tracing starts as fast as before (see telemetry/tracing.ts).
   const tracing = await startTracing({ component: 'queue-proxy', env, log });
-  const proxy = await startQueueProxy(options, { logger: log, spans: tracing?.spans });
+  const proxy = await startQueueProxy(options, {
+    logger: log,
+    spans: tracing?.spans,
+    // With --expose-gc (the controller's command line): an idle pod gives its memory back.
+    collectGarbage: memoryReducingCollection(),
+  });
   stopOnSignals(proxy, { log, beforeExit: async () => await tracing?.shutdown() });
 }

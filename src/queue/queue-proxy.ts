@@ -60,6 +60,7 @@ import { AdminEndpoints } from './admin.ts';
 import { HeldProbes, MAX_HELD_PROBES, probeWaitMs } from './held-probes.ts';
 import type { QueueProxyOptions } from './options.ts';
 import { ReadinessProber } from './readiness.ts';
+import { HeapSettler } from './settle-heap.ts';
 
 export interface QueueProxyDeps {
   readonly clock?: Clock;
@@ -71,6 +72,11 @@ export interface QueueProxyDeps {
   readonly registry?: MetricsRegistry & MetricsSource;
   /** Tracing (see telemetry/tracing.ts); without it no span is made, nothing is spent on traces. */
   readonly spans?: RequestSpans | undefined;
+  /**
+   * A memory-reducing garbage collection, run when the pod goes quiet (see settle-heap.ts);
+   * without it the heap is left to V8.
+   */
+  readonly collectGarbage?: (() => void) | undefined;
 }
 
 export interface QueueProxyHandle {
@@ -169,6 +175,7 @@ class QueueProxy implements QueueProxyHandle {
   readonly #marks: InternalMarks = { probe: undefined, proxied: undefined };
   readonly #token: InternalToken;
   readonly #heldBodies: HeldBodyBudget;
+  readonly #heapSettler: HeapSettler | undefined;
   /** Requests waiting for a slot, in deadline order (all share timeoutMs): one timer for all. */
   readonly #deadlines = new DeadlineList(() =>
     breakerError('DEADLINE_EXCEEDED', 'request timeout while waiting for a free slot'),
@@ -186,6 +193,8 @@ class QueueProxy implements QueueProxyHandle {
   };
   #httpPort = 0;
   #active = 0;
+  /** Requests that have arrived, ever: how the heap settler tells a quiet pod. */
+  #arrivals = 0;
   #draining = false;
   #lastArrival = 0;
   #drained: Promise<void> | undefined = undefined;
@@ -255,6 +264,16 @@ class QueueProxy implements QueueProxyHandle {
       clientError: (kind) => this.#metrics.reject(kind),
     });
     registerConnectionMetrics(this.#registry, 'zeroscale_queue', this.#server);
+    const collect = deps.collectGarbage;
+    this.#heapSettler =
+      collect === undefined
+        ? undefined
+        : new HeapSettler({
+            clock: this.#clock,
+            collect,
+            activity: () => this.#arrivals,
+            inFlight: () => this.#active,
+          });
     this.#admin = new AdminEndpoints({
       pod: options.pod,
       stats: this.#stats,
@@ -286,6 +305,7 @@ class QueueProxy implements QueueProxyHandle {
     const o = this.#options;
     this.#prober.start();
     this.#admin.start();
+    this.#heapSettler?.start();
     // Both at once, the serving port first: a cold start's first request waits on it alone.
     const [httpPort] = await Promise.all([
       listen(this.#server, o.httpPort, o.listenHost),
@@ -370,6 +390,7 @@ class QueueProxy implements QueueProxyHandle {
 
   #begin(r: QueueRequest): void {
     this.#active++;
+    this.#arrivals++;
     this.#stats.requestStarted(r.proxied);
     const breaker = this.#breaker;
     if (breaker === undefined) {
@@ -546,6 +567,13 @@ class QueueProxy implements QueueProxyHandle {
     );
     registerCollected(
       this.#registry,
+      'zeroscale_queue_heap_settles_total',
+      'Memory-reducing garbage collections run because the pod was quiet (no request for 2 s; again every 30 s of quiet).',
+      'counter',
+      () => [{ value: this.#heapSettler?.settles ?? 0, labels }],
+    );
+    registerCollected(
+      this.#registry,
       'zeroscale_queue_concurrency_limit',
       'Requests the pod may have in flight to its container at once (containerConcurrency); 0 = no limit.',
       'gauge',
@@ -626,6 +654,7 @@ class QueueProxy implements QueueProxyHandle {
     if (this.#closed) return;
     this.#closed = true;
     this.#prober.stop();
+    this.#heapSettler?.stop();
     this.#breaker?.rejectWaiting(breakerError('SHUTTING_DOWN', 'queue-proxy is shutting down'));
     this.#deadlines.clear();
     await this.#admin.close();

@@ -126,6 +126,34 @@ describe.each(Object.keys(forms) as Form[])('zeroscale queue-proxy from the %s',
   });
 });
 
+// The bundle runs with the controller's flags, --expose-gc among them (the sources run without).
+describe("zeroscale queue-proxy with the controller's flags", () => {
+  it('gives its memory back once quiet, and serves on after it', async () => {
+    const a = await app();
+    const qp = run('bundle', ['queue-proxy'], {
+      SERVING_SERVICE: 'hello',
+      SERVING_NAMESPACE: 'default',
+      SERVING_POD: 'hello-1',
+      USER_PORT: String(a.port),
+      QUEUE_SERVING_PORT: '0',
+      QUEUE_METRICS_PORT: '0',
+      QUEUE_LISTEN_HOST: '127.0.0.1',
+      QUEUE_DRAIN_SECONDS: '0',
+    });
+    const { httpPort, metricsPort } = await started(qp, 'queue-proxy started');
+    await waitFor('ready', async () => (await request(httpPort!, { path: '/healthz/ready' })).status === 200);
+    expect(await request(httpPort!)).toMatchObject({ status: 200, body: 'from app' });
+    // Quiet for 2 s after that request: one memory-reducing collection.
+    const settles = /^zeroscale_queue_heap_settles_total\{namespace="default",service="hello"\} (\d+)$/m;
+    await waitFor(
+      'a heap settle',
+      async () => settles.exec((await request(metricsPort!, { path: '/metrics' })).body)?.[1] === '1',
+      10_000,
+    );
+    expect(await request(httpPort!)).toMatchObject({ status: 200, body: 'from app' });
+  });
+});
+
 describe.each(Object.keys(forms) as Form[])('zeroscale activator from the %s', (form) => {
   it('serves the services of a static config and exits 0 after a SIGTERM drain', async () => {
     const a = await app();
