@@ -142,6 +142,10 @@ export function memoryMb(pid: number): { rss: number; anon: number } {
   return { rss: kb('VmRSS') / 1024, anon: kb('RssAnon') / 1024 };
 }
 
+export function mean(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);

@@ -41,14 +41,13 @@ export const IMAGE_CLI = '/app/dist/cli.cjs';
  * optimising compilation on the main thread (TurboFan's worker threads each keep a malloc arena of
  * ~5 MB after the first burst of load, which doubled the sidecar's memory); one V8 worker thread
  * instead of four (a heap this small needs no more helpers for its collections, and each thread
- * costs memory of its own); and `gc` on the global object, for the memory-reducing collection
- * when the pod goes quiet (queue/settle-heap.ts).
+ * costs memory of its own). Not `--expose-gc`: it costs every start ~15-20 ms; the collection
+ * when the pod goes quiet gets `gc` at run time (queue/settle-heap.ts).
  */
 export const QUEUE_PROXY_NODE_FLAGS: readonly string[] = [
   '--max-semi-space-size=1',
   '--no-concurrent-recompilation',
   '--v8-pool-size=1',
-  '--expose-gc',
 ];
 
 /** The sidecar's command (V8 flags go to node itself, before the script) and its arguments. */

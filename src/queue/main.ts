@@ -21,7 +21,7 @@ export async function runQueueProxy(_argv: readonly string[], env: NodeJS.Proces
   const proxy = await startQueueProxy(options, {
     logger: log,
     spans: tracing?.spans,
-    // With --expose-gc (the controller's command line): an idle pod gives its memory back.
+    // An idle pod gives its memory back (see settle-heap.ts).
     collectGarbage: memoryReducingCollection(),
   });
   stopOnSignals(proxy, { log, beforeExit: async () => await tracing?.shutdown() });

@@ -108,16 +108,23 @@ export class HeapSettler {
   }
 }
 
-type ExposedGc = (options?: { type?: string; execution?: string; flavor?: string }) => void;
+type Gc = (options?: { type?: string; execution?: string; flavor?: string }) => void;
 
 /**
- * V8's memory-reducing collection (several full collections that compact, shrink the new space
- * and release pooled pages), from the `gc` that `--expose-gc` puts on the global object; the
- * controller starts the queue-proxy with that flag (api/queue-proxy.ts). Undefined without it
- * (the sources run in tests): then nothing is collected.
+ * V8's memory-reducing collection: several full collections that compact, shrink the new space and
+ * release pooled pages. Node offers it only as the `gc` of `--expose-gc`, and that flag on the
+ * command line costs every start ~15-20 ms (measured with bench/sidecar.ts's start loop), so the
+ * function is made on the first call instead, long after the start: the flag is set at run time
+ * and a fresh context gets `gc` on its global object.
  */
-export function memoryReducingCollection(): (() => void) | undefined {
-  const gc = (globalThis as { gc?: ExposedGc }).gc;
-  if (typeof gc !== 'function') return undefined;
-  return () => gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+export function memoryReducingCollection(): () => void {
+  let gc: Gc | undefined;
+  return () => {
+    if (gc === undefined) {
+      // Loaded here, not at the top: nothing of this is on the start path.
+      process.getBuiltinModule('node:v8').setFlagsFromString('--expose-gc');
+      gc = process.getBuiltinModule('node:vm').runInNewContext('gc') as Gc;
+    }
+    gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  };
 }

@@ -126,7 +126,7 @@ describe.each(Object.keys(forms) as Form[])('zeroscale queue-proxy from the %s',
   });
 });
 
-// The bundle runs with the controller's flags, --expose-gc among them (the sources run without).
+// The bundle, as the controller starts it: an idle queue-proxy gives its memory back.
 describe("zeroscale queue-proxy with the controller's flags", () => {
   it('gives its memory back once quiet, and serves on after it', async () => {
     const a = await app();

@@ -92,7 +92,6 @@ describe('buildDeployment', () => {
                   '--max-semi-space-size=1',
                   '--no-concurrent-recompilation',
                   '--v8-pool-size=1',
-                  '--expose-gc',
                   '/app/dist/cli.cjs',
                 ],
                 args: ['queue-proxy'],
