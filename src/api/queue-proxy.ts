@@ -36,18 +36,17 @@ export const QUEUE_PROXY_DRAIN_PATH = '/wait-for-drain';
 export const IMAGE_CLI = '/app/dist/cli.cjs';
 
 /**
- * Node and V8 flags of the sidecar, chosen by bench/results/sidecar.md: a young generation of 1 MB
- * per semi-space (a request's garbage dies young; the default grows to 16 MB under load);
+ * V8 flags of the sidecar, chosen by bench/results/sidecar.md: a young generation of 1 MB per
+ * semi-space (a request's garbage dies young; the default grows to 16 MB under load), and
  * optimising compilation on the main thread (TurboFan's worker threads each keep a malloc arena of
- * ~5 MB after the first burst of load, which doubled the sidecar's memory); one V8 worker thread
- * instead of four (a heap this small needs no more helpers for its collections, and each thread
- * costs memory of its own). Not `--expose-gc`: it costs every start ~15-20 ms; the collection
- * when the pod goes quiet gets `gc` at run time (queue/settle-heap.ts).
+ * ~5 MB after the first burst of load, which doubled the sidecar's memory). Not `--expose-gc`: it
+ * costs every start ~15-20 ms; the collection when the pod goes quiet gets `gc` at run time
+ * (queue/settle-heap.ts). Not `--v8-pool-size=1` either: ~150 KB less idle, but in two bench runs
+ * ~25-45 % more CPU per request under load.
  */
 export const QUEUE_PROXY_NODE_FLAGS: readonly string[] = [
   '--max-semi-space-size=1',
   '--no-concurrent-recompilation',
-  '--v8-pool-size=1',
 ];
 
 /** The sidecar's command (V8 flags go to node itself, before the script) and its arguments. */

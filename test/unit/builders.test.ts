@@ -91,7 +91,6 @@ describe('buildDeployment', () => {
                   'node',
                   '--max-semi-space-size=1',
                   '--no-concurrent-recompilation',
-                  '--v8-pool-size=1',
                   '/app/dist/cli.cjs',
                 ],
                 args: ['queue-proxy'],
