@@ -5,11 +5,18 @@
 // A failed poll is only sure evidence of an outage when nothing answered at all:
 // - unreachable (the connection was refused, reset or cut: no apiserver there): after
 //   `failuresBefore` of these in a row the API is unavailable.
-// - unready (an answer that is not ready, e.g. etcd gone or slow) and timeout (no answer in time):
-//   a saturated node (a burst of cold starts on two cores) makes /readyz slow, or fail its etcd
-//   check, while the API still works; calling that an outage answers 503 to requests that would
-//   have been served. So these make the API unavailable only when no poll has been ready for
-//   `unreadyMs`.
+// - unready (an answer that is not ready, e.g. etcd gone or slow): a saturated node (a burst of
+//   cold starts on two cores) can make /readyz fail its etcd check while the API still works;
+//   calling that an outage answers 503 to requests that would have been served. So these make the
+//   API unavailable only when no poll has been ready for `unreadyMs`.
+// - timeout (no answer in time): the apiserver is there but slow, the commonest sign of a saturated
+//   node and the weakest of an outage (a stopped apiserver refuses, a stopped etcd makes /readyz
+//   answer 500). A poll that timed out makes the API unavailable only when no poll has been ready
+//   for `silentMs`, three times as long.
+// - unready with etcd still reachable: the apiserver's `etcd` check (a 2 s health call) failing
+//   while its `etcd-readiness` check passes. That is what a saturated node looks like (the cold
+//   storm of test/e2e/scale.test.ts on two cores got it for over 10 s, and 503s from it); with etcd
+//   stopped both fail. So it gets the longer `silentMs` too.
 // The first ready answer makes it available again.
 
 import { isZeroscaleError } from '../errors.ts';
@@ -26,8 +33,10 @@ export interface ApiHealthOptions {
   readonly timeoutMs: number;
   /** Unreachable polls in a row before the API counts as unavailable (one may be a blip). */
   readonly failuresBefore: number;
-  /** How long the API may answer not ready, or not in time, before it counts as unavailable. */
+  /** How long the API may answer not ready before it counts as unavailable. */
   readonly unreadyMs: number;
+  /** How long polls may go unanswered (timeouts) before the API counts as unavailable. */
+  readonly silentMs: number;
   readonly log: Logger;
   readonly now?: () => number;
 }
@@ -37,6 +46,7 @@ export const API_HEALTH_DEFAULTS = {
   timeoutMs: 5_000,
   failuresBefore: 2,
   unreadyMs: 10_000,
+  silentMs: 30_000,
 } as const;
 
 /** What one poll of /readyz came to. */
@@ -98,6 +108,7 @@ export class ApiHealthProbe implements ControlPlaneHealthSource {
   async #poll(): Promise<void> {
     let outcome: ApiCheckOutcome = 'ready';
     let error: unknown;
+    const started = this.#now();
     try {
       await this.#client.request('GET', '/readyz', { timeoutMs: this.#o.timeoutMs });
     } catch (err) {
@@ -120,8 +131,9 @@ export class ApiHealthProbe implements ControlPlaneHealthSource {
     }
     this.#unreachableInARow = outcome === 'unreachable' ? this.#unreachableInARow + 1 : 0;
     const unreadyForMs = now - this.#lastReadyAt;
-    if (this.#unreachableInARow >= this.#o.failuresBefore || unreadyForMs >= this.#o.unreadyMs)
-      this.#change(UNAVAILABLE, { err: String(error), outcome, unreadyForMs });
+    const windowMs = outcome === 'timeout' || etcdReachable(error) ? this.#o.silentMs : this.#o.unreadyMs;
+    if (this.#unreachableInARow >= this.#o.failuresBefore || unreadyForMs >= windowMs)
+      this.#change(UNAVAILABLE, { err: String(error), outcome, pollMs: now - started, unreadyForMs });
   }
 
   #change(unavailable: ServiceFailure | undefined, detail: Record<string, unknown>): void {
@@ -132,6 +144,19 @@ export class ApiHealthProbe implements ControlPlaneHealthSource {
     else this.#o.log.warn(detail, 'Kubernetes API unavailable: cold requests are answered 503');
     for (const l of this.#listeners) l(unavailable);
   }
+}
+
+/**
+ * A /readyz answer (its check list) whose `etcd` check failed while `etcd-readiness` passed. Not
+ * any answer with etcd ready: an apiserver shutting down fails `shutdown` with etcd fine, and that
+ * keeps the shorter window.
+ */
+function etcdReachable(error: unknown): boolean {
+  return (
+    error instanceof KubeApiError &&
+    error.message.includes('[-]etcd failed') &&
+    error.message.includes('[+]etcd-readiness ok')
+  );
 }
 
 const UNAVAILABLE: ServiceFailure = {

@@ -9,12 +9,22 @@ import { ZeroscaleError } from '../../src/errors.ts';
 import { KubeApiError, type KubeClient } from '../../src/kube/rest.ts';
 import { silentLogger } from '../../src/telemetry/log.ts';
 
-type Answer = 'ready' | 'unready' | 'unreachable' | 'timeout';
+type Answer = 'ready' | 'unready' | 'unreachable' | 'timeout' | 'etcdSlow';
 
 const errors = {
   unreachable: () => new Error('connect ECONNREFUSED 127.0.0.1:6443'),
   unready: () => new KubeApiError('GET', '/readyz', 500, 'Unknown', '[-]etcd failed: reason withheld'),
   timeout: () => new ZeroscaleError('KUBE_API_TIMEOUT', 'GET /readyz timed out'),
+  // As kube-apiserver answered on a saturated node: its etcd health call timed out, etcd's
+  // readiness check passed.
+  etcdSlow: () =>
+    new KubeApiError(
+      'GET',
+      '/readyz',
+      500,
+      'Unknown',
+      '[+]ping ok\n[-]etcd failed: reason withheld\n[+]etcd-readiness ok\n',
+    ),
 };
 
 /** Runs a probe through `answers` (each poll takes `pollMs` of the fake clock); what it told. */
@@ -36,6 +46,7 @@ async function run(answers: Answer[], pollMs: number) {
     timeoutMs: 5_000,
     failuresBefore: 2,
     unreadyMs: 10_000,
+    silentMs: 30_000,
     log: silentLogger(),
     now: () => now,
   });
@@ -72,6 +83,34 @@ describe('ApiHealthProbe', () => {
     const r = await run(['ready', 'unready', 'timeout', 'unready', 'unready', 'unready', 'ready'], 2_500);
     // The fourth poll after the last ready one is 10 s after it: unavailable, once; ready ends it.
     expect(r.told).toEqual([API_UNAVAILABLE_REASON, undefined]);
+  });
+
+  it('gives polls that time out the longer silent time: slow is not gone', async () => {
+    // 5 s polls that time out: 25 s without a ready answer is still available.
+    const slow = await run(['ready', 'timeout', 'timeout', 'timeout', 'timeout', 'timeout', 'ready'], 5_000);
+    expect(slow.told).toEqual([]);
+    // 30 s of them is an outage; an answered not-ready at 15 s would have been one too.
+    const silent = await run(
+      ['ready', 'timeout', 'timeout', 'timeout', 'timeout', 'timeout', 'timeout', 'ready'],
+      5_000,
+    );
+    expect(silent.told).toEqual([API_UNAVAILABLE_REASON, undefined]);
+    const answered = await run(['ready', 'timeout', 'timeout', 'unready', 'ready'], 5_000);
+    expect(answered.told).toEqual([API_UNAVAILABLE_REASON, undefined]);
+  });
+
+  it('gives a not-ready answer with etcd still ready the silent time too', async () => {
+    const slow = await run(
+      ['ready', 'etcdSlow', 'etcdSlow', 'etcdSlow', 'etcdSlow', 'etcdSlow', 'ready'],
+      5_000,
+    );
+    expect(slow.told).toEqual([]);
+    expect(slow.checks).toMatchObject({ unready: 5 });
+    const gone = await run(
+      ['ready', 'etcdSlow', 'etcdSlow', 'etcdSlow', 'etcdSlow', 'etcdSlow', 'etcdSlow', 'ready'],
+      5_000,
+    );
+    expect(gone.told).toEqual([API_UNAVAILABLE_REASON, undefined]);
   });
 
   it('needs the unreachable polls in a row: an answer between them starts the count again', async () => {
