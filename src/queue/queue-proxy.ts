@@ -60,7 +60,7 @@ import { AdminEndpoints } from './admin.ts';
 import { HeldProbes, MAX_HELD_PROBES, probeWaitMs } from './held-probes.ts';
 import type { QueueProxyOptions } from './options.ts';
 import { ReadinessProber } from './readiness.ts';
-import { HeapSettler } from './settle-heap.ts';
+import { DEFAULT_SETTLE_POLICY, HeapSettler } from './settle-heap.ts';
 
 export interface QueueProxyDeps {
   readonly clock?: Clock;
@@ -568,7 +568,7 @@ class QueueProxy implements QueueProxyHandle {
     registerCollected(
       this.#registry,
       'zeroscale_queue_heap_settles_total',
-      'Memory-reducing garbage collections run because the pod was quiet (no request for 2 s; again every 30 s of quiet).',
+      `Memory-reducing garbage collections run because the pod was quiet (no request for ${DEFAULT_SETTLE_POLICY.quietMs / 1000} s; again every ${DEFAULT_SETTLE_POLICY.againMs / 1000} s of quiet).`,
       'counter',
       () => [{ value: this.#heapSettler?.settles ?? 0, labels }],
     );

@@ -69,8 +69,7 @@ export class HeapSettler {
   readonly #policy: SettlePolicy;
   #state: SettleState;
   #timer: Timer | undefined = undefined;
-  /** Collections run so far (zeroscale_queue_heap_settles_total). */
-  settles = 0;
+  #settles = 0;
 
   constructor(options: HeapSettlerOptions) {
     this.#options = options;
@@ -80,6 +79,11 @@ export class HeapSettler {
       activeAt: options.clock.monotonicNow(),
       settledAt: undefined,
     };
+  }
+
+  /** Collections run so far (zeroscale_queue_heap_settles_total). */
+  get settles(): number {
+    return this.#settles;
   }
 
   start(): void {
@@ -103,7 +107,7 @@ export class HeapSettler {
     );
     this.#state = state;
     if (!collect) return;
-    this.settles++;
+    this.#settles++;
     o.collect();
   }
 }
