@@ -19,7 +19,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { QUEUE_PROXY_NODE_FLAGS } from '../src/api/queue-proxy.ts';
+import { QUEUE_PROXY_MALLOC_ENV, QUEUE_PROXY_NODE_FLAGS } from '../src/api/queue-proxy.ts';
 import {
   cpuMs,
   hasCommand,
@@ -83,6 +83,7 @@ function zeroscaleSpec(cc: number, defaultFlags = false): ProcessSpec {
     command: process.execPath,
     args: [...(defaultFlags ? [] : QUEUE_PROXY_NODE_FLAGS), cli, 'queue-proxy'],
     env: {
+      ...(defaultFlags ? {} : QUEUE_PROXY_MALLOC_ENV),
       SERVING_SERVICE: 'bench',
       SERVING_NAMESPACE: 'bench',
       SERVING_POD: 'bench-pod',
@@ -683,7 +684,11 @@ function report(
     '|---|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.join(' | ')} |`),
     '',
-    `zeroscale's queue-proxy runs as the controller starts it: \`node ${QUEUE_PROXY_NODE_FLAGS.join(' ')} dist/cli.cjs queue-proxy\`. Idle = after the first request and ${IDLE_S} s of scrapes over a kept-alive connection, as a pod at rest gets them (${zeroscaleSpec(
+    `zeroscale's queue-proxy runs as the controller starts it: \`${Object.entries(QUEUE_PROXY_MALLOC_ENV)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(
+        ' ',
+      )} node ${QUEUE_PROXY_NODE_FLAGS.join(' ')} dist/cli.cjs queue-proxy\`. Idle = after the first request and ${IDLE_S} s of scrapes over a kept-alive connection, as a pod at rest gets them (${zeroscaleSpec(
       0,
     )
       .scrapes.map((s) => `${s.path} every ${s.everyS} s`)
@@ -691,7 +696,7 @@ function report(
         ', ',
       )}; Knative's /metrics every second); the ${LONG_IDLE_S} s idle is one more start of each, its anonymous RSS read every second. zeroscale's queue-proxy settles its heap once quiet for 2 s and every 30 s after (queue/settle-heap.ts). Starts, ms: zeroscale ${starts.zeroscale!.map((s) => n0(s.ms)).join(', ')}; Knative ${starts.knative!.map((s) => n0(s.ms)).join(', ')}; bare node ${starts.bare!.map((s) => n0(s.ms)).join(', ')}.`,
     '',
-    `The same queue-proxy with Node's default V8 flags, on the no-op app in the same rounds: ${n0(defaultFlags.rps)} req/s, p99 ${n2(defaultFlags.p99Ms)} ms, ${n0(defaultFlags.cpuUsPerRequest!)} µs CPU per request, ${n1(defaultFlags.loaded.rss)} / ${n1(defaultFlags.loaded.anon)} MB after the load.`,
+    `The same queue-proxy with Node's default V8 flags and malloc settings, on the no-op app in the same rounds: ${n0(defaultFlags.rps)} req/s, p99 ${n2(defaultFlags.p99Ms)} ms, ${n0(defaultFlags.cpuUsPerRequest!)} µs CPU per request, ${n1(defaultFlags.loaded.rss)} / ${n1(defaultFlags.loaded.anon)} MB after the load.`,
     '',
     '| goal | measured | |',
     '|---|---|---|',
