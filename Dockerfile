@@ -18,12 +18,16 @@ COPY package.json package-lock.json ./
 # pin the toolchain for development; the image's own Node 24 runs the code).
 RUN ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--no-update-notifier"]
 COPY src ./src
-COPY scripts/bundle.ts ./scripts/bundle.ts
+COPY scripts/bundle.ts scripts/warm-compile-cache.ts ./scripts/
 RUN ["node", "scripts/bundle.ts", "/app/dist"]
-# Warm Node's compile cache at build time, so a queue-proxy starting for a cold start compiles
-# nothing (the root filesystem is read-only at run time; the run stage has the same Node and paths).
+# Warm Node's compile cache at build time, each bundle under the V8 flags it runs with, so a
+# queue-proxy starting for a cold start compiles nothing (the root filesystem is read-only at run
+# time; the run stage has the same Node and paths). As the run stage's user: Node keeps one cache
+# per user id, and a cache written by root is never read by 65532.
+RUN ["node", "-e", "require('fs').mkdirSync('/app/.node-compile-cache'); require('fs').chownSync('/app/.node-compile-cache', 65532, 65532);"]
 ENV NODE_COMPILE_CACHE=/app/.node-compile-cache
-RUN ["node", "-e", "for (const c of ['queue-proxy', 'activator', 'autoscaler', 'controller']) require('/app/dist/' + c + '.cjs');"]
+USER 65532:65532
+RUN ["node", "scripts/warm-compile-cache.ts", "/app/dist"]
 
 # --- run: non-root, no shell tools needed -----------------------------------------------------
 FROM node:24-bookworm-slim

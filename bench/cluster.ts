@@ -7,7 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { down, up } from '../dev/cluster/cluster.ts';
-import { buildDockerfile, importBuiltImage, removeBuiltImage } from '../dev/cluster/images.ts';
+import {
+  buildDockerfile,
+  importBuiltImage,
+  PRODUCT_CONTEXT,
+  removeBuiltImage,
+} from '../dev/cluster/images.ts';
 import { apply, kubeClient, testNamespace, waitFor } from '../dev/cluster/kube.ts';
 import { pod, probeAppContainer } from '../dev/cluster/manifests.ts';
 import { cacheRoot, repoRoot } from '../dev/cluster/paths.ts';
@@ -74,8 +79,10 @@ async function imageBuildSeconds(): Promise<{ coldBuild: number; changedBuild: n
   const context = fs.mkdtempSync(path.join(os.tmpdir(), 'zs-bench-image-'));
   const name = 'ghcr.io/zeroscale/zeroscale:bench';
   try {
-    for (const f of ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'src', 'crds'])
+    for (const f of PRODUCT_CONTEXT) {
+      fs.mkdirSync(path.dirname(path.join(context, f)), { recursive: true });
       fs.cpSync(path.join(repoRoot, f), path.join(context, f), { recursive: true });
+    }
     let t = performance.now();
     await buildDockerfile({ context, name, key: 'bench-cold', noCache: true });
     const coldBuild = (performance.now() - t) / 1000;

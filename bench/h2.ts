@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as Grpc from '@grpc/grpc-js';
-import { QUEUE_PROXY_MALLOC_ENV, QUEUE_PROXY_NODE_FLAGS } from '../src/api/queue-proxy.ts';
+import { QUEUE_PROXY_NODE_FLAGS } from '../src/api/queue-proxy.ts';
 import {
   ChildProcesses,
   cpuMs,
@@ -366,7 +366,6 @@ async function startPaths(
   for (const p of protocols) {
     const name = APPS[p].service;
     const qp = children.start(process.execPath, [...QUEUE_PROXY_NODE_FLAGS, cli, 'queue-proxy'], {
-      ...QUEUE_PROXY_MALLOC_ENV,
       SERVING_SERVICE: name,
       SERVING_NAMESPACE: 'bench',
       SERVING_POD: `${name}-pod`,

@@ -13,7 +13,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { QUEUE_PROXY_MALLOC_ENV, QUEUE_PROXY_NODE_FLAGS } from '../src/api/queue-proxy.ts';
+import { QUEUE_PROXY_NODE_FLAGS } from '../src/api/queue-proxy.ts';
 import {
   ChildProcesses,
   cpuMs,
@@ -297,7 +297,6 @@ async function run(nginxPath: string, dir: string): Promise<void> {
   role('app', ports.slow, SLOW_MS);
   const queueProxy = (name: string, httpPort: number, userPort: number): ChildProcess =>
     start(process.execPath, [...QUEUE_PROXY_NODE_FLAGS, cli, 'queue-proxy'], {
-      ...QUEUE_PROXY_MALLOC_ENV,
       SERVING_SERVICE: name,
       SERVING_NAMESPACE: 'bench',
       SERVING_POD: `${name}-pod`,

@@ -375,16 +375,29 @@ export async function ensureGrpcAppImage(): Promise<BuiltImage> {
   });
 }
 
-/** What the product image is built from: the Dockerfile's context, less what .dockerignore drops. */
+/**
+ * The Dockerfile's context, as paths from the repository's root: the files and folders it copies
+ * (folders less what .dockerignore drops, which is nothing inside these).
+ */
+export const PRODUCT_CONTEXT: readonly string[] = [
+  'Dockerfile',
+  '.dockerignore',
+  'package.json',
+  'package-lock.json',
+  'scripts/bundle.ts',
+  'scripts/warm-compile-cache.ts',
+  'src',
+  'crds',
+];
+
+/** What the product image is built from, file by file. */
 function productInputs(): string[] {
-  const files = [
-    path.join(repoRoot, 'Dockerfile'),
-    path.join(repoRoot, '.dockerignore'),
-    path.join(repoRoot, 'package.json'),
-    path.join(repoRoot, 'package-lock.json'),
-    path.join(repoRoot, 'scripts/bundle.ts'),
-  ];
-  for (const dir of ['src', 'crds']) files.push(...listFiles(path.join(repoRoot, dir)));
+  const files: string[] = [];
+  for (const entry of PRODUCT_CONTEXT) {
+    const full = path.join(repoRoot, entry);
+    if (fs.statSync(full).isDirectory()) files.push(...listFiles(full));
+    else files.push(full);
+  }
   return files;
 }
 

@@ -37,26 +37,22 @@ export const IMAGE_CLI = '/app/dist/cli.cjs';
 
 /**
  * V8 flags of the sidecar, chosen by bench/results/sidecar.md: a young generation of 1 MB per
- * semi-space (a request's garbage dies young; the default grows to 16 MB under load), and one V8
- * worker thread instead of four. Optimising compilation stays on that worker: on the main thread
- * (`--no-concurrent-recompilation`, used before) every request cost ~20 % more CPU, measured with
- * both proxies alive and their load rounds alternated. Not `--expose-gc`: it costs every start
- * ~15-20 ms; the collection when the pod goes quiet gets `gc` at run time (queue/settle-heap.ts).
+ * semi-space (a request's garbage dies young; the default grows to 16 MB under load), and
+ * optimising compilation on the main thread. Not `--expose-gc`: it costs every start ~15-20 ms;
+ * the collection when the pod goes quiet gets `gc` at run time (queue/settle-heap.ts).
+ *
+ * The trade this makes, measured 2026-12-08 (two proxies alive at once, load rounds alternated,
+ * starts interleaved): compiling on one V8 worker instead (`--v8-pool-size=1`) costs ~15-20 %
+ * less CPU per request under load, but its compile memory stays with the process (anonymous RSS
+ * after load ~31 MB against ~17 MB). Holding that down cost every start: glibc's
+ * `mmap_threshold=4096` ~12 ms, `--no-maglev-destroy-on-background` ~20 ms (a flag that changes
+ * code generation also keys Node's compile cache and, it seems, its startup snapshot). The
+ * sidecar is on every cold start's path and in every pod, so start and memory win.
  */
-export const QUEUE_PROXY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--v8-pool-size=1'];
-
-/**
- * glibc malloc settings of the sidecar (read by the C library at exec, so they are environment,
- * not flags). The compiler's worker allocates its scratch memory with malloc: in an arena of its
- * own, and in many small pieces, that memory stayed with the process after load (anonymous RSS
- * 31 MB after load with one arena, 45 MB with the default). One arena, and blocks of 4 KB or more
- * mapped on their own so that freeing them gives them back: 22 MB. No effect on an HTTP request's
- * path: its buffers are not malloc'd (strace under load: no mmap or munmap per request).
- */
-export const QUEUE_PROXY_MALLOC_ENV: Readonly<Record<string, string>> = {
-  MALLOC_ARENA_MAX: '1',
-  GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=4096',
-};
+export const QUEUE_PROXY_NODE_FLAGS: readonly string[] = [
+  '--max-semi-space-size=1',
+  '--no-concurrent-recompilation',
+];
 
 /** The sidecar's command (V8 flags go to node itself, before the script) and its arguments. */
 export const QUEUE_PROXY_COMMAND: readonly string[] = ['node', ...QUEUE_PROXY_NODE_FLAGS, IMAGE_CLI];

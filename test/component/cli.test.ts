@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bundle } from '../../scripts/bundle.ts';
-import { QUEUE_PROXY_MALLOC_ENV, QUEUE_PROXY_NODE_FLAGS } from '../../src/api/queue-proxy.ts';
+import { QUEUE_PROXY_NODE_FLAGS } from '../../src/api/queue-proxy.ts';
 import { type App, request, startApp, waitFor } from './proxy-harness.ts';
 
 const repo = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -35,9 +35,6 @@ const forms = {
     path.join(bundleDir, 'cli.cjs'),
   ],
 } as const;
-/** The bundled queue-proxy also gets the controller's malloc settings, as in a pod. */
-const formEnv = (form: Form, component: string): Record<string, string> =>
-  form === 'bundle' && component === 'queue-proxy' ? { ...QUEUE_PROXY_MALLOC_ENV } : {};
 type Form = keyof typeof forms;
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -54,7 +51,7 @@ interface Running {
 
 function run(form: Form, args: string[], env: Record<string, string>): Running {
   const child = spawn(process.execPath, [...forms[form](args[0]!), ...args], {
-    env: { PATH: process.env.PATH ?? '', ...formEnv(form, args[0]!), ...env },
+    env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const running: Running = {

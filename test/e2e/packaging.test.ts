@@ -15,6 +15,8 @@ import {
   systemNamespace,
 } from '../../dev/cluster/zeroscale.ts';
 import { runLoad } from '../../dev/load.ts';
+import { componentBundles } from '../../scripts/bundle.ts';
+import { QUEUE_PROXY_NODE_FLAGS } from '../../src/api/queue-proxy.ts';
 
 let ns: { name: string; remove: () => Promise<void> };
 let image: BuiltImage;
@@ -48,6 +50,45 @@ describe('the chart', () => {
       expect(s?.image).toBe(image.name);
       // kubelet reports the image ID containerd resolved the tag to: the one this build produced.
       expect(s?.imageID).toBe(image.id);
+    }
+  });
+
+  it('starts each component from the compile cache the image was built with, as its user and with its flags', async () => {
+    // Node keeps one compile cache per user id and per hash of the V8 flags: a cache warmed by root,
+    // or without the queue-proxy's flags, is silently never read, and every cold start compiles
+    // the queue-proxy from source.
+    const pods = JSON.parse(
+      await kubectlOk([
+        'get',
+        'pods',
+        '-n',
+        systemNamespace,
+        '-l',
+        'app.kubernetes.io/component=activator',
+        '--field-selector=status.phase=Running',
+        '-o',
+        'json',
+      ]),
+    ) as { items: V1Pod[] };
+    const pod = pods.items[0]!.metadata!.name!;
+    for (const bundle of Object.values(componentBundles)) {
+      const flags = bundle === componentBundles.queue ? QUEUE_PROXY_NODE_FLAGS : [];
+      const file = `/app/dist/${bundle}.cjs`;
+      const run = await kubectl([
+        'exec',
+        '-n',
+        systemNamespace,
+        pod,
+        '--',
+        'env',
+        'NODE_DEBUG_NATIVE=COMPILE_CACHE',
+        'node',
+        ...flags,
+        '-e',
+        `require(${JSON.stringify(file)})`,
+      ]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toContain(`V8 code cache for CommonJS ${file} was accepted`);
     }
   });
 

@@ -87,7 +87,12 @@ describe('buildDeployment', () => {
               {
                 name: 'queue-proxy',
                 image: 'ghcr.io/zeroscale/zeroscale:v0.1.0',
-                command: ['node', '--max-semi-space-size=1', '--v8-pool-size=1', '/app/dist/cli.cjs'],
+                command: [
+                  'node',
+                  '--max-semi-space-size=1',
+                  '--no-concurrent-recompilation',
+                  '/app/dist/cli.cjs',
+                ],
                 args: ['queue-proxy'],
                 ports: [
                   { name: 'http', containerPort: 8012, protocol: 'TCP' },
@@ -104,8 +109,6 @@ describe('buildDeployment', () => {
                   { name: 'QUEUE_SERVING_PORT', value: '8012' },
                   { name: 'QUEUE_METRICS_PORT', value: '9091' },
                   { name: 'SERVING_READINESS_PROBE', value: '{"tcpSocket":{"port":8080}}' },
-                  { name: 'MALLOC_ARENA_MAX', value: '1' },
-                  { name: 'GLIBC_TUNABLES', value: 'glibc.malloc.mmap_threshold=4096' },
                 ],
                 readinessProbe: {
                   httpGet: { path: '/healthz/ready', port: 8012 },

@@ -17,7 +17,6 @@ import {
   QUEUE_PROXY_HTTP_PORT,
   QUEUE_PROXY_HTTP_PORT_NAME,
   QUEUE_PROXY_INTERNAL_TOKEN_ENV,
-  QUEUE_PROXY_MALLOC_ENV,
   QUEUE_PROXY_METRICS_PORT,
   QUEUE_PROXY_METRICS_PORT_NAME,
   QUEUE_PROXY_READINESS_PATH,
@@ -184,8 +183,6 @@ function queueProxyContainer(input: QueueProxyInput): V1Container {
     ...(config.queueProxy.internalToken
       ? [{ name: QUEUE_PROXY_INTERNAL_TOKEN_ENV, value: config.queueProxy.internalToken }]
       : []),
-    // The C library's malloc settings for this process (see QUEUE_PROXY_MALLOC_ENV).
-    ...Object.entries(QUEUE_PROXY_MALLOC_ENV).map(([name, value]) => ({ name, value })),
   ];
   return {
     name: QUEUE_PROXY_CONTAINER_NAME,
