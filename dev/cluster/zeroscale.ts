@@ -90,10 +90,10 @@ export async function installZeroscale(extraArgs: readonly string[] = []): Promi
   return image;
 }
 
-/** The /metrics text of every running pod of a zeroscale component, read through the apiserver's pod proxy. */
-export async function componentMetrics(
-  component: 'activator' | 'autoscaler' | 'controller',
-): Promise<{ pod: string; text: string }[]> {
+type Component = 'activator' | 'autoscaler' | 'controller';
+
+/** The names of the running pods of a zeroscale component. */
+export async function runningComponentPods(component: Component): Promise<string[]> {
   const pods = JSON.parse(
     await kubectlOk([
       'get',
@@ -107,13 +107,19 @@ export async function componentMetrics(
       'json',
     ]),
   ) as { items: { metadata: { name: string } }[] };
+  return pods.items.map((p) => p.metadata.name);
+}
+
+/** The /metrics text of every running pod of a zeroscale component, read through the apiserver's pod proxy. */
+export async function componentMetrics(component: Component): Promise<{ pod: string; text: string }[]> {
+  const pods = await runningComponentPods(component);
   return Promise.all(
-    pods.items.map(async (p) => ({
-      pod: p.metadata.name,
+    pods.map(async (pod) => ({
+      pod,
       text: await kubectlOk([
         'get',
         '--raw',
-        `/api/v1/namespaces/${systemNamespace}/pods/${p.metadata.name}:9090/proxy/metrics`,
+        `/api/v1/namespaces/${systemNamespace}/pods/${pod}:9090/proxy/metrics`,
       ]),
     })),
   );

@@ -12,6 +12,7 @@ import {
   installZeroscale,
   localValues,
   releaseName,
+  runningComponentPods,
   systemNamespace,
 } from '../../dev/cluster/zeroscale.ts';
 import { runLoad } from '../../dev/load.ts';
@@ -57,20 +58,7 @@ describe('the chart', () => {
     // Node keeps one compile cache per user id and per hash of the V8 flags: a cache warmed by root,
     // or without the queue-proxy's flags, is silently never read, and every cold start compiles
     // the queue-proxy from source.
-    const pods = JSON.parse(
-      await kubectlOk([
-        'get',
-        'pods',
-        '-n',
-        systemNamespace,
-        '-l',
-        'app.kubernetes.io/component=activator',
-        '--field-selector=status.phase=Running',
-        '-o',
-        'json',
-      ]),
-    ) as { items: V1Pod[] };
-    const pod = pods.items[0]!.metadata!.name!;
+    const pod = (await runningComponentPods('activator'))[0]!;
     for (const bundle of Object.values(componentBundles)) {
       const flags = bundle === componentBundles.queue ? QUEUE_PROXY_NODE_FLAGS : [];
       const file = `/app/dist/${bundle}.cjs`;
